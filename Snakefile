@@ -1,0 +1,24 @@
+# genbench: data -> train -> sample -> evaluate -> report. Wiring only; the work is `genbench <command>`.
+# Profiles: params/default.yaml (quick CPU), params/full.yaml (GPU), params/ci.yaml (smoke), e.g.
+#   snakemake --cores 8 reports/all --configfile params/full.yaml
+
+
+# A profile given with --configfile replaces the default one instead of merging into it, so each
+# params file reads on its own (unset keys take the defaults in genbench/config.py).
+if not workflow.overwrite_configfiles:
+
+    configfile: "params/default.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/sample.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        "reports/all",

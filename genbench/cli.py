@@ -1,0 +1,176 @@
+"""``genbench <command>``: argument parsing only; every command calls one job function.
+
+Profile settings come either from params files (``--profile params/default.yaml [params/ci.yaml ...]``,
+later files override earlier ones, as Snakemake's ``--configfile`` does) or, from Snakemake rules, as
+``--settings JSON`` holding just the keys that rule depends on (so Snakemake's params trigger re-runs
+a job only when a setting it uses changes).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from genbench.config import ConfigError, ProfileConfig, deep_merge, load_profile, read_yaml, resolve_run
+from genbench.io import InputError
+
+
+def _profile(args: argparse.Namespace) -> ProfileConfig:
+    if args.settings is not None:
+        try:
+            data = json.loads(args.settings)
+        except json.JSONDecodeError as err:
+            raise ConfigError(f"--settings: not valid JSON ({err.msg})") from None
+        return load_profile(data, source="--settings")
+    merged: dict = {}
+    for path in args.profile:
+        merged = deep_merge(merged, read_yaml(path))
+    return load_profile(merged, source=" + ".join(map(str, args.profile)))
+
+
+def _settings_args(p: argparse.ArgumentParser) -> None:
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--profile", nargs="+", type=Path, default=[Path("params/default.yaml")],
+                       help="params files, later ones override earlier ones (default: params/default.yaml)")
+    group.add_argument("--settings", help="profile keys as JSON (what Snakemake rules pass)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: the profile's 'threads')")
+
+
+def _threads(args: argparse.Namespace, profile: ProfileConfig) -> int:
+    return args.threads if args.threads is not None else profile.threads
+
+
+def cmd_validate(args: argparse.Namespace) -> None:
+    from genbench.config import validate_all
+
+    profile = _profile(args)
+    validate_all(profile, profile_source=" + ".join(map(str, args.profile)))
+    print(f"ok: profile '{profile.profile}': {len(profile.datasets)} datasets x {len(profile.presets)} presets "
+          f"x {len(profile.seeds)} seeds")
+
+
+def cmd_prepare_data(args: argparse.Namespace) -> None:
+    from genbench.data import prepare_dataset
+
+    prepare_dataset(args.dataset, args.out, args.cache)
+
+
+def cmd_train_domain(args: argparse.Namespace) -> None:
+    from genbench.evaluate import run_domain_training
+
+    profile = _profile(args)
+    record = run_domain_training(args.data, profile.domain, device=profile.device, threads=_threads(args, profile),
+                                 out=args.out)
+    print(f"domain classifier {args.out}: test accuracy {record['test_accuracy']:.4f}")
+
+
+def cmd_reference(args: argparse.Namespace) -> None:
+    from genbench.evaluate import run_reference
+
+    profile = _profile(args)
+    ev = profile.evaluation
+    run_reference(args.data, args.classifier, split=ev.reference_split, n=ev.n_real, batch_size=ev.batch_size,
+                  device=profile.device, threads=_threads(args, profile), out=args.out)
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from dataclasses import replace
+
+    from genbench.train.job import run_training
+
+    profile = _profile(args)
+    run_cfg = resolve_run(profile, dataset=args.dataset, preset=args.preset, seed=args.seed,
+                          profile_source="--settings" if args.settings else str(args.profile[-1]))
+    run_cfg = replace(run_cfg, threads=_threads(args, profile))
+    summary = run_training(run_cfg, data_dir=args.data, out_dir=args.out_dir)
+    print(f"trained {args.preset} on {args.dataset}: {summary['steps']} steps in {summary['train_seconds']} s")
+
+
+def cmd_sample(args: argparse.Namespace) -> None:
+    from genbench.sample import run_sampling
+
+    profile = _profile(args)
+    record = run_sampling(args.checkpoint, sampler_name=args.sampler, n=profile.evaluation.n_fake,
+                          batch_size=profile.evaluation.batch_size, seed=args.seed, device=profile.device,
+                          threads=_threads(args, profile), out=args.out)
+    print(f"sampled {record['n']} images with '{args.sampler}' at {record['images_per_second']} images/s")
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from genbench import tracking
+    from genbench.evaluate import final_metric_values, read_train_summary, run_evaluation
+
+    profile = _profile(args)
+    summary = read_train_summary(args.train_summary)
+    identity = {key: summary[key] for key in ("dataset", "preset", "family", "seed")} | {"sampler": args.sampler}
+    result = run_evaluation(args.samples, args.reference, args.classifier, profile.evaluation, device=profile.device,
+                            threads=_threads(args, profile), identity=identity, out=args.out)
+    tracking.log_final_metrics(summary["mlflow_run_id"], final_metric_values(result), tracking_uri_cfg=profile.mlflow)
+    print(json.dumps({name: rec["value"] for name, rec in result["metrics"].items()}))
+
+
+def cmd_report(args: argparse.Namespace) -> None:
+    from genbench.report import build_report
+
+    profile = _profile(args)
+    build_report(args.results, args.out, profile=profile.profile, datasets=profile.datasets,
+                 presets=profile.presets, seeds=profile.seeds)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="genbench", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def command(name: str, fn, help: str, settings: bool = True) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help)
+        p.set_defaults(fn=fn)
+        if settings:
+            _settings_args(p)
+        return p
+
+    command("validate", cmd_validate, "check params files (and every preset they name) without running anything")
+    p = command("prepare-data", cmd_prepare_data, "fetch, verify and convert one dataset", settings=False)
+    p.add_argument("dataset")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--cache", type=Path, default=Path(".cache/downloads"))
+    p = command("train-domain", cmd_train_domain, "train the per-dataset domain classifier")
+    p.add_argument("--data", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True)
+    p = command("reference", cmd_reference, "domain features of the real reference images")
+    p.add_argument("--data", type=Path, required=True)
+    p.add_argument("--classifier", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True)
+    p = command("train", cmd_train, "train one (dataset, preset, seed)")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--preset", required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data", type=Path, required=True)
+    p.add_argument("--out-dir", type=Path, required=True)
+    p = command("sample", cmd_sample, "draw evaluation.n_fake images from a checkpoint with one sampler setting")
+    p.add_argument("--checkpoint", type=Path, required=True)
+    p.add_argument("--sampler", required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, required=True)
+    p = command("evaluate", cmd_evaluate, "metrics of a sample file against the reference features")
+    for name in ("samples", "reference", "classifier", "train-summary", "out"):
+        p.add_argument(f"--{name}", type=Path, required=True)
+    p.add_argument("--sampler", required=True)
+    p = command("report", cmd_report, "build reports/all from the results of a profile")
+    p.add_argument("--results", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.fn(args)
+    except (ConfigError, InputError) as err:
+        print(f"genbench {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

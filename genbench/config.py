@@ -1,0 +1,280 @@
+"""YAML -> typed, frozen dataclasses.
+
+Defaults live in code; ``params/*.yaml`` only override them. Any unknown key or wrong type is a
+``ConfigError`` whose one-line message names the file and the dotted key, raised before any job runs.
+
+Two kinds of file:
+- a *profile* (``params/default.yaml``, ``ci.yaml``, ``full.yaml``): what to run and how to measure it;
+- a *preset* (``params/models/<preset>.yaml``): one model family with its hyperparameters.
+A profile may override any preset key per preset (``overrides: {dcgan: {train: {steps: 20}}}``), which is
+how ``ci.yaml`` makes every model train for seconds without a second set of presets.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+PRESET_DIR = Path("params/models")
+
+
+class ConfigError(ValueError):
+    """A user-fixable configuration problem; ``str(e)`` is the one-line message to show."""
+
+
+# --------------------------------------------------------------------------- sections
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    steps: int = 1000
+    batch_size: int = 64
+    lr: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    weight_decay: float = 0.0
+    ema_decay: float = 0.0  # 0 disables EMA; sampling uses the EMA weights when enabled
+    max_train_images: int = 0  # 0 = the whole train split; >0 takes a fixed, seeded subset
+    log_every: int = 50
+    grid_size: int = 64  # images in the sample-grid artifact logged at the end of training
+
+
+@dataclass(frozen=True)
+class SamplerConfig:
+    """How to draw samples from a trained model. ``algo`` is ``direct`` for one-shot generators
+    (GAN, VAE) or the name of a registered diffusion sampler (``ddpm``, ``ddim``)."""
+
+    algo: str = "direct"
+    steps: int = 0  # diffusion samplers only; 0 = the model's training timesteps
+    eta: float = 0.0  # DDIM only: 0 deterministic, 1 DDPM-like variance
+
+
+@dataclass(frozen=True)
+class PresetConfig:
+    family: str
+    model: Mapping[str, Any] = field(default_factory=dict)  # validated by the family's Config
+    train: TrainConfig = TrainConfig()
+    samplers: Mapping[str, SamplerConfig] = field(default_factory=lambda: {"direct": SamplerConfig()})
+
+
+@dataclass(frozen=True)
+class DomainConfig:
+    """The per-dataset CNN classifier whose penultimate features and softmax serve the metrics."""
+
+    epochs: int = 3
+    batch_size: int = 128
+    lr: float = 1e-3
+    width: int = 32
+    seed: int = 0
+    max_train_images: int = 0
+
+
+@dataclass(frozen=True)
+class EvaluationConfig:
+    n_fake: int = 1000
+    n_real: int = 1000  # taken from the test split with a fixed seed
+    reference_split: str = "test"
+    batch_size: int = 250
+    kid_subsets: int = 10
+    kid_subset_size: int = 100
+    is_splits: int = 10
+    pr_k: int = 3
+
+
+@dataclass(frozen=True)
+class MlflowConfig:
+    tracking_uri: str = "sqlite:///mlflow.db"  # MLFLOW_TRACKING_URI in the environment wins
+    experiment: str = ""  # "" = genbench-<profile>
+
+
+@dataclass(frozen=True)
+class ProfileConfig:
+    profile: str = "default"
+    datasets: tuple[str, ...] = ("mnist", "fashion_mnist")
+    presets: tuple[str, ...] = ("dcgan", "vae", "ddpm")
+    seeds: tuple[int, ...] = (0,)
+    device: str = "auto"  # auto | cpu | cuda
+    threads: int = 1  # torch threads per heavy job = the rule's Snakemake threads
+    domain: DomainConfig = DomainConfig()
+    evaluation: EvaluationConfig = EvaluationConfig()
+    mlflow: MlflowConfig = MlflowConfig()
+    overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything one training job needs: the resolved preset plus where and how to run it."""
+
+    profile: str
+    dataset: str
+    preset: str
+    seed: int
+    device: str
+    threads: int
+    spec: PresetConfig
+    mlflow: MlflowConfig
+
+
+# --------------------------------------------------------------------------- generic parsing
+
+
+def from_dict(cls: type, data: Any, *, source: str, prefix: str = "") -> Any:
+    """Build dataclass ``cls`` from ``data``; unknown keys and wrong types raise ``ConfigError``."""
+    where = prefix.rstrip(".") or "<top level>"
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{source}: key '{where}' must be a mapping, got {type(data).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(
+            f"{source}: unknown key '{prefix}{unknown[0]}' (valid keys here: {', '.join(sorted(fields))})"
+        )
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for name, f in fields.items():
+        if name in data:
+            kwargs[name] = _coerce(hints[name], data[name], source=source, key=f"{prefix}{name}")
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ConfigError(f"{source}: missing required key '{prefix}{name}'")
+    return cls(**kwargs)
+
+
+def _coerce(tp: Any, value: Any, *, source: str, key: str) -> Any:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if dataclasses.is_dataclass(tp):
+        return from_dict(tp, value, source=source, prefix=f"{key}.")
+    if tp is Any:
+        return value
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{source}: key '{key}' must be a list, got {value!r}")
+        item_types = [args[0]] * len(value) if (len(args) == 2 and args[1] is Ellipsis) else list(args)
+        if len(item_types) != len(value):
+            raise ConfigError(f"{source}: key '{key}' must have {len(item_types)} items, got {len(value)}")
+        return tuple(_coerce(t, v, source=source, key=f"{key}[{i}]") for i, (t, v) in enumerate(zip(item_types, value)))
+    if origin in (Mapping, dict, typing.Mapping) or (isinstance(origin, type) and issubclass(origin, Mapping)):
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{source}: key '{key}' must be a mapping, got {value!r}")
+        return types.MappingProxyType(
+            {str(k): _coerce(args[1], v, source=source, key=f"{key}.{k}") for k, v in value.items()}
+        )
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{source}: key '{key}' must be a number, got {value!r}")
+        return float(value)
+    if tp in (int, str, bool):
+        if type(value) is not tp:
+            raise ConfigError(f"{source}: key '{key}' must be {tp.__name__}, got {value!r}")
+        return value
+    raise TypeError(f"unsupported config type {tp!r} for {key}")  # a bug in this module, not user input
+
+
+def to_dict(obj: Any) -> Any:
+    """Plain JSON/YAML-serialisable form of a config dataclass (inverse of ``from_dict``)."""
+    if dataclasses.is_dataclass(obj):
+        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, Mapping):
+        return {str(k): to_dict(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_dict(v) for v in obj]
+    return obj
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: file not found")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}:{line} is not valid YAML ({getattr(err, 'problem', err)})") from None
+    return data or {}
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_profile(data: Mapping[str, Any], *, source: str) -> ProfileConfig:
+    profile = from_dict(ProfileConfig, data, source=source)
+    if profile.device not in ("auto", "cpu", "cuda"):
+        raise ConfigError(f"{source}: key 'device' must be auto, cpu or cuda, got {profile.device!r}")
+    return profile
+
+
+def load_profile_file(path: str | Path) -> ProfileConfig:
+    return load_profile(read_yaml(path), source=str(path))
+
+
+def load_preset(name: str, overrides: Mapping[str, Any] | None = None, *, preset_dir: Path = PRESET_DIR,
+                profile_source: str = "profile") -> PresetConfig:
+    """Read ``params/models/<name>.yaml`` and apply a profile's per-preset overrides.
+
+    Family-specific ``model`` keys are checked against the family's own Config dataclass, so a
+    typo there also fails here, naming the preset file.
+    """
+    path = preset_dir / f"{name}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in preset_dir.glob("*.yaml"))
+        raise ConfigError(f"{path}: no such preset '{name}' (known presets: {', '.join(known)})")
+    raw = read_yaml(path)
+    source = str(path)
+    if overrides:
+        from_dict(PresetConfig, deep_merge({"family": raw.get("family", "")}, overrides),
+                  source=f"{profile_source} (overrides.{name})", prefix="")
+        raw = deep_merge(raw, overrides)
+        source = f"{path} + {profile_source} overrides.{name}"
+    preset = from_dict(PresetConfig, raw, source=source)
+    from genbench.models import family_class  # imports torch: only when a preset is really resolved
+
+    cls = family_class(preset.family, source=f"{source}: key 'family'")
+    from_dict(cls.Config, preset.model, source=source, prefix="model.")
+    for sampler_name, sampler in preset.samplers.items():
+        cls.check_sampler(sampler, source=f"{source}: key 'samplers.{sampler_name}'")
+    return preset
+
+
+def resolve_run(profile: ProfileConfig, *, dataset: str, preset: str, seed: int,
+                profile_source: str = "profile", preset_dir: Path = PRESET_DIR) -> RunConfig:
+    spec = load_preset(preset, profile.overrides.get(preset), preset_dir=preset_dir, profile_source=profile_source)
+    return RunConfig(profile=profile.profile, dataset=dataset, preset=preset, seed=seed, device=profile.device,
+                     threads=profile.threads, spec=spec, mlflow=profile.mlflow)
+
+
+def run_config_from_json(text: str, *, source: str = "--run-config") -> RunConfig:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"{source}: not valid JSON ({err.msg} at char {err.pos})") from None
+    return from_dict(RunConfig, data, source=source)
+
+
+def validate_all(profile: ProfileConfig, *, profile_source: str, preset_dir: Path = PRESET_DIR) -> None:
+    """Resolve every preset the profile names (and every overridden one) so errors surface up front."""
+    from genbench.data import check_dataset_name
+
+    for dataset in profile.datasets:
+        check_dataset_name(dataset, source=f"{profile_source}: key 'datasets'")
+    unused = sorted(set(profile.overrides) - set(profile.presets))
+    if unused:
+        raise ConfigError(f"{profile_source}: key 'overrides.{unused[0]}' names a preset not in 'presets' "
+                          f"({', '.join(profile.presets)})")
+    for name in profile.presets:
+        load_preset(name, profile.overrides.get(name), preset_dir=preset_dir, profile_source=profile_source)

@@ -1,0 +1,49 @@
+"""The sample job: a trained checkpoint + a named sampler setting -> ``samples.npz`` (uint8 N x C x H x W)."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from genbench.config import ConfigError
+from genbench.device import resolve_device, set_threads
+from genbench.io import save_npz, write_json
+from genbench.report.grid import save_grid
+from genbench.train.checkpoint import load_for_sampling
+from genbench.train.job import to_uint8
+
+
+def run_sampling(checkpoint: Path, *, sampler_name: str, n: int, batch_size: int, seed: int, device: str,
+                 threads: int, out: Path) -> dict:
+    """Draw ``n`` images in batches from one seeded CPU generator; writes ``out`` plus ``.json`` and ``.png`` beside it.
+
+    The images depend on (checkpoint, sampler, n, batch_size, seed); all five are recorded.
+    """
+    set_threads(threads)
+    model, run_cfg = load_for_sampling(checkpoint, resolve_device(device))
+    samplers = run_cfg.spec.samplers
+    if sampler_name not in samplers:
+        raise ConfigError(f"{checkpoint}: preset '{run_cfg.preset}' has no sampler '{sampler_name}' "
+                          f"(known: {', '.join(samplers)})")
+    sampler = samplers[sampler_name]
+    generator = torch.Generator().manual_seed(seed)
+    chunks = []
+    start = time.perf_counter()
+    with torch.no_grad():
+        for first in range(0, n, batch_size):
+            x = model.sample(min(batch_size, n - first), generator=generator, sampler=sampler)
+            if not torch.isfinite(x).all():
+                raise FloatingPointError(f"{checkpoint}: sampler '{sampler_name}' produced NaN/inf images; "
+                                         "the checkpoint has diverged, retrain it")
+            chunks.append(to_uint8(x))
+    seconds = time.perf_counter() - start
+    images = np.concatenate(chunks)
+    save_grid(images[:64], out.with_suffix(".png"))
+    record = {"sampler": sampler_name, "algo": sampler.algo, "steps": sampler.steps, "eta": sampler.eta, "n": n,
+              "batch_size": batch_size, "seed": seed, "seconds": round(seconds, 3),
+              "images_per_second": round(n / seconds, 3), "checkpoint": str(checkpoint)}
+    write_json(out.with_suffix(".json"), record)
+    save_npz(out, {"images": images})  # last: the file Snakemake waits for
+    return record

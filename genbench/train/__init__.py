@@ -1,0 +1,1 @@
+"""Generic training: the loop (``loop.fit``), EMA, checkpoints and the train job."""

@@ -1,0 +1,54 @@
+"""Checkpoints: plain dicts of tensors and primitives, written atomically, read with ``weights_only=True``."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from genbench.config import RunConfig, from_dict, to_dict
+from genbench.io import InputError, atomic_path
+from genbench.models import GenerativeModel, ImageSpec, build_model
+
+FORMAT_VERSION = 1
+
+
+def save_checkpoint(path: str | Path, *, model: GenerativeModel, run_cfg: RunConfig, step: int,
+                    optimizers: dict[str, torch.optim.Optimizer], ema_state: dict[str, torch.Tensor] | None) -> None:
+    payload = {
+        "format_version": FORMAT_VERSION,
+        "run_config": to_dict(run_cfg),
+        "image": to_dict(model.image),
+        "step": step,
+        "model": model.state_dict(),
+        "ema": ema_state,
+        "optimizers": {name: opt.state_dict() for name, opt in optimizers.items()},
+    }
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: checkpoint not found; run its train rule first")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # truncated zip, foreign pickle: all mean "not a checkpoint we wrote"
+        raise InputError(f"{path}: not a readable genbench checkpoint ({type(err).__name__}); "
+                         "delete it and re-run its train rule") from None
+    if not isinstance(payload, dict) or payload.get("format_version") != FORMAT_VERSION:
+        raise InputError(f"{path}: not a genbench checkpoint of format {FORMAT_VERSION}; re-run its train rule")
+    return payload
+
+
+def load_for_sampling(path: str | Path, device: torch.device) -> tuple[GenerativeModel, RunConfig]:
+    """The trained model in eval mode, with the EMA weights swapped in when training kept them."""
+    payload = read_checkpoint(path)
+    run_cfg = from_dict(RunConfig, payload["run_config"], source=str(path))
+    image = ImageSpec(**payload["image"])
+    model = build_model(run_cfg.spec.family, dict(run_cfg.spec.model), image, source=str(path))
+    model.load_state_dict(payload["model"])
+    if payload["ema"] is not None:
+        model.sampling_module().load_state_dict(payload["ema"])
+    return model.to(device).eval(), run_cfg

