@@ -16,7 +16,7 @@ import yaml
 
 from genbench import tracking
 from genbench.config import RunConfig, to_dict
-from genbench.data import load_split, read_info
+from genbench.data import image_spec, load_split
 from genbench.device import resolve_device, set_threads
 from genbench.io import atomic_path, write_bytes, write_json
 from genbench.models import ImageSpec, build_model
@@ -37,7 +37,7 @@ def run_training(run_cfg: RunConfig, *, data_dir: Path, out_dir: Path) -> dict:
     seed_everything(run_cfg.seed)
     spec = run_cfg.spec
 
-    info = read_info(data_dir)
+    info = image_spec(data_dir)
     images, labels = load_split(data_dir, "train")
     keep = seeded_subset(len(images), spec.train.max_train_images, run_cfg.seed)
     image = ImageSpec(channels=info.channels, height=info.height, width=info.width, num_classes=info.num_classes)
