@@ -1,0 +1,104 @@
+"""Config contract: typed defaults, overrides, and one-line errors naming file and key."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from genbench.config import (ConfigError, ProfileConfig, RunConfig, from_dict, load_preset, load_profile_file,
+                             resolve_run, to_dict)
+
+REPO = Path(__file__).resolve().parents[1]
+PROFILES = sorted((REPO / "params").glob("*.yaml"))
+
+
+@pytest.fixture()
+def preset_dir(tmp_path: Path) -> Path:
+    d = tmp_path / "models"
+    d.mkdir()
+    for src in (REPO / "params" / "models").glob("*.yaml"):
+        (d / src.name).write_text(src.read_text())
+    return d
+
+
+@pytest.mark.parametrize("path", PROFILES, ids=lambda p: p.name)
+def test_every_shipped_profile_resolves_every_run(path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(REPO)
+    profile = load_profile_file(path)
+    for preset in profile.presets:
+        run = resolve_run(profile, dataset=profile.datasets[0], preset=preset, seed=profile.seeds[0])
+        assert run.spec.samplers, preset
+
+
+def test_round_trip_through_json(monkeypatch) -> None:
+    monkeypatch.chdir(REPO)
+    run = resolve_run(load_profile_file("params/default.yaml"), dataset="mnist", preset="ddpm", seed=0)
+    again = from_dict(RunConfig, json.loads(json.dumps(to_dict(run))), source="json")
+    assert again == run
+
+
+def test_profile_override_wins_over_preset(monkeypatch) -> None:
+    monkeypatch.chdir(REPO)
+    profile = load_profile_file("params/ci.yaml")
+    run = resolve_run(profile, dataset="mnist", preset="ddpm", seed=0)
+    assert run.spec.train.steps == profile.overrides["ddpm"]["train"]["steps"]
+    assert run.spec.model["timesteps"] == 50
+    assert run.spec.samplers["ddim50"].algo == "ddim"  # untouched keys survive the merge
+
+
+@pytest.mark.parametrize("data, key", [
+    ({"evaluation": {"n_fakes": 10}}, "evaluation.n_fakes"),
+    ({"seeds": [0, "one"]}, "seeds[1]"),
+    ({"threads": 1.5}, "threads"),
+    ({"domain": 3}, "domain"),
+    ({"datasetz": ["mnist"]}, "datasetz"),
+])
+def test_profile_errors_name_file_and_key(tmp_path: Path, data: dict, key: str) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError) as err:
+        load_profile_file(path)
+    message = str(err.value)
+    assert str(path) in message and f"'{key}'" in message and "\n" not in message
+
+
+@pytest.mark.parametrize("edit, key", [
+    (lambda d: d["train"].update(stepz=3), "train.stepz"),
+    (lambda d: d["model"].update(latent_dimm=3), "model.latent_dimm"),
+    (lambda d: d["train"].update(lr="fast"), "train.lr"),
+    (lambda d: d.update(family="dcgann"), "family"),
+])
+def test_preset_errors_name_file_and_key(preset_dir: Path, edit, key: str) -> None:
+    path = preset_dir / "dcgan.yaml"
+    data = yaml.safe_load(path.read_text())
+    edit(data)
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError) as err:
+        load_preset("dcgan", preset_dir=preset_dir)
+    assert str(path) in str(err.value) and key in str(err.value)
+
+
+def test_unknown_family_lists_known_ones(preset_dir: Path) -> None:
+    (preset_dir / "mystery.yaml").write_text("family: nope\n")
+    with pytest.raises(ConfigError, match=r"unknown model family 'nope' \(known: .*dcgan.*ddpm.*vae"):
+        load_preset("mystery", preset_dir=preset_dir)
+
+
+def test_unknown_preset_lists_known_ones(preset_dir: Path) -> None:
+    with pytest.raises(ConfigError, match="known presets: dcgan, ddpm, vae"):
+        load_preset("dcgann", preset_dir=preset_dir)
+
+
+def test_sampler_setting_checked_against_family(preset_dir: Path) -> None:
+    with pytest.raises(ConfigError, match="samplers.x.*cannot use sampler algo 'ddim'"):
+        load_preset("dcgan", {"samplers": {"x": {"algo": "ddim"}}}, preset_dir=preset_dir)
+
+
+def test_schema_and_dataclass_agree_on_keys() -> None:
+    schema = yaml.safe_load((REPO / "workflow/schemas/params.schema.yaml").read_text())
+    fields = to_dict(ProfileConfig())
+    assert set(schema["properties"]) == set(fields)
+    for section in ("domain", "evaluation", "mlflow"):
+        assert set(schema["properties"][section]["properties"]) == set(fields[section]), section
