@@ -1,0 +1,76 @@
+"""``reports/all``: comparison tables, figures, sample grids, ``report.md`` and a self-contained ``index.html``.
+
+Built only from the result files of one profile (never from MLflow), in a temp directory beside the target
+that is renamed into place when complete, so a failed build leaves the previous report untouched.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Iterator, Mapping, Sequence
+
+from genbench.io import write_bytes
+
+# pandas and matplotlib are imported inside build_report: the train and sample jobs import
+# genbench.report.grid and should not pay for them.
+__all__ = ["build_report"]
+
+CLASSIFIER_COLUMNS = ["dataset", "test_accuracy", "n_test", "sha256", "n_train", "epochs", "train_seconds"]
+
+
+@contextlib.contextmanager
+def _replacing_dir(out_dir: Path) -> Iterator[Path]:
+    """Yield an empty temp dir beside ``out_dir``; on success it replaces ``out_dir`` (old content removed)."""
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
+    try:
+        tmp.chmod(0o755)  # mkdtemp makes it private; a report is meant to be read
+        yield tmp
+        old = tmp.with_name(tmp.name + ".old")
+        if out_dir.exists():
+            os.replace(out_dir, old)
+        os.replace(tmp, out_dir)
+        if old.is_dir():
+            shutil.rmtree(old)
+        elif old.exists():
+            old.unlink()
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+
+
+def build_report(results_root: str | Path, out_dir: str | Path, *, profile: str, datasets: Sequence[str],
+                 presets: Sequence[str], seeds: Sequence[int],
+                 samplers: Mapping[str, Sequence[str]] | None = None) -> None:
+    """Read ``results_root`` (= ``results/<profile>``) and write the whole report to ``out_dir``.
+
+    ``samplers`` maps a preset to the sampler names it must have; by default those with a
+    ``samples/<sampler>.json`` are reported. A missing input file raises ``InputError`` naming it.
+    """
+    from genbench.report import tables
+    from genbench.report.collect import collect
+    from genbench.report.figures import render_figures
+    from genbench.report.html import render_html
+    from genbench.report.markdown import render_markdown
+
+    results = collect(Path(results_root), datasets=datasets, presets=presets, seeds=seeds, samplers=samplers)
+    models = tables.by_model(results)
+    figures = render_figures(results, models)
+    grids = {name: path.read_bytes() for name, path in results.grids.items()}
+    with _replacing_dir(Path(out_dir)) as tmp:
+        write_bytes(tmp / "summary.csv", results.summary.to_csv(index=False, na_rep=tables.NA).encode())
+        if (models["n_seeds"] > 1).any():
+            write_bytes(tmp / "summary_by_model.csv", models.to_csv(index=False, na_rep=tables.NA).encode())
+        classifiers = results.classifiers[CLASSIFIER_COLUMNS]
+        write_bytes(tmp / "domain_classifiers.csv", classifiers.to_csv(index=False, na_rep=tables.NA).encode())
+        for name, png in figures.items():
+            write_bytes(tmp / "figures" / name, png)
+        for name, png in grids.items():
+            write_bytes(tmp / "grids" / name, png)
+        markdown = render_markdown(results, models, profile=profile, figures=list(figures), grids=list(grids))
+        write_bytes(tmp / "report.md", markdown.encode())
+        page = render_html(results, models, profile=profile, figures=figures, grids=grids)
+        write_bytes(tmp / "index.html", page.encode())
