@@ -1,0 +1,178 @@
+"""Denoising diffusion: Ho, Jain & Abbeel 2020, "Denoising Diffusion Probabilistic Models"
+(https://arxiv.org/abs/2006.11239).
+
+The family owns the eps-prediction UNet and the noise schedule; how to sample is a separate choice
+(``genbench.samplers``: ``ddpm`` ancestral or ``ddim``, any number of steps). Paper -> code: eps_theta = ``unet``,
+alpha-bar_t = ``schedule.alphas_cumprod[t]`` with the paper's t = 1..T stored at index t - 1.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from genbench.config import ConfigError, SamplerConfig, TrainConfig
+from genbench.models import FAMILIES
+from genbench.models.base import GenerativeModel, ImageSpec
+from genbench.models.layers import ResBlock, cpu_randn, group_norm, timestep_embedding
+from genbench.samplers import make_sampler
+from genbench.samplers.schedule import BETA_SCHEDULES, NoiseSchedule
+
+
+@dataclass(frozen=True)
+class Config:
+    """A small version of the paper's UNet (appendix B) sized for 28x28 on a CPU: 28 -> 14 -> 7."""
+
+    base_channels: int = 32
+    channel_mults: tuple[int, ...] = (1, 2, 2)  # one resolution level each, halving between levels
+    num_res_blocks: int = 1  # per level on the way down, and on the way up
+    attention: bool = False  # self-attention at the lowest resolution (the paper uses it at 16x16)
+    timesteps: int = 1000  # T, sec. 4
+    schedule: str = "linear"  # linear (Ho et al.) or cosine (Nichol & Dhariwal 2021)
+
+    def __post_init__(self) -> None:
+        if self.schedule not in BETA_SCHEDULES:
+            raise ConfigError(f"ddpm: key 'model.schedule' must be one of {', '.join(BETA_SCHEDULES.names())}, "
+                              f"got {self.schedule!r}")
+        for key in ("base_channels", "num_res_blocks", "timesteps"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"ddpm: key 'model.{key}' must be >= 1, got {getattr(self, key)}")
+        if not self.channel_mults or min(self.channel_mults) < 1:
+            raise ConfigError(f"ddpm: key 'model.channel_mults' must be a non-empty list of integers >= 1, "
+                              f"got {list(self.channel_mults)}")
+
+
+class SelfAttention(nn.Module):
+    """Single-head self-attention over pixels with a residual connection (Ho et al. appendix B)."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.norm = group_norm(channels)
+        self.qkv = nn.Conv2d(channels, 3 * channels, 1)
+        self.proj = nn.Conv2d(channels, channels, 1)
+        nn.init.zeros_(self.proj.weight)  # starts as the identity, like ResBlock
+        nn.init.zeros_(self.proj.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        q, k, v = self.qkv(self.norm(x)).reshape(n, 3, c, h * w).transpose(2, 3).unbind(1)  # each (n, hw, c)
+        out = F.scaled_dot_product_attention(q, k, v)
+        return x + self.proj(out.transpose(1, 2).reshape(n, c, h, w))
+
+
+class UNet(nn.Module):
+    """eps_theta(x_t, t). Each level: ``num_res_blocks`` ResBlocks, then a stride-2 conv down; the way up
+    concatenates that level's last activation, runs as many ResBlocks and upsamples by nearest neighbour
+    (the next ResBlock's convs do the smoothing, which saves a full-resolution conv per level on a CPU)."""
+
+    def __init__(self, *, channels: int, base_channels: int, channel_mults: tuple[int, ...],
+                 num_res_blocks: int, attention: bool) -> None:
+        super().__init__()
+        emb_dim = 4 * base_channels  # as in the paper: sinusoid of width ch, MLP to 4 ch
+        self.base_channels = base_channels
+        self.time_mlp = nn.Sequential(nn.Linear(base_channels, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
+        self.stem = nn.Conv2d(channels, base_channels, 3, padding=1)
+
+        widths = [base_channels * m for m in channel_mults]
+        last = len(widths) - 1
+        self.down, self.downsample = nn.ModuleList(), nn.ModuleList()
+        ch = base_channels
+        for level, width in enumerate(widths):
+            self.down.append(nn.ModuleList(ResBlock(ch if j == 0 else width, width, emb_dim=emb_dim)
+                                           for j in range(num_res_blocks)))
+            self.downsample.append(nn.Conv2d(width, width, 3, stride=2, padding=1) if level < last else nn.Identity())
+            ch = width
+
+        self.mid1 = ResBlock(ch, ch, emb_dim=emb_dim)
+        self.mid_attention = SelfAttention(ch) if attention else nn.Identity()
+        self.mid2 = ResBlock(ch, ch, emb_dim=emb_dim)
+
+        self.up, self.upsample = nn.ModuleList(), nn.ModuleList()
+        for level in reversed(range(len(widths))):  # lowest resolution first
+            width = widths[level]
+            self.up.append(nn.ModuleList(ResBlock(ch + width if j == 0 else width, width, emb_dim=emb_dim)
+                                         for j in range(num_res_blocks)))
+            self.upsample.append(nn.Upsample(scale_factor=2, mode="nearest") if level > 0 else nn.Identity())
+            ch = width
+
+        self.head = nn.Sequential(group_norm(ch), nn.SiLU(), nn.Conv2d(ch, channels, 3, padding=1))
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor | int) -> torch.Tensor:
+        t = torch.as_tensor(t, device=x.device)
+        if t.ndim == 0:  # one timestep for the whole batch, as in a sampling loop
+            t = t.expand(x.shape[0])
+        emb = F.silu(self.time_mlp(timestep_embedding(t, self.base_channels)))
+
+        h = self.stem(x)
+        skips = []
+        for blocks, down in zip(self.down, self.downsample):
+            for block in blocks:
+                h = block(h, emb)
+            skips.append(h)
+            h = down(h)
+        h = self.mid2(self.mid_attention(self.mid1(h, emb)), emb)
+        for blocks, up in zip(self.up, self.upsample):
+            h = torch.cat([h, skips.pop()], dim=1)
+            for block in blocks:
+                h = block(h, emb)
+            h = up(h)
+        return self.head(h)
+
+
+@FAMILIES.register("ddpm")
+class DDPM(GenerativeModel):
+    """Trained with L_simple (eq. 14): MSE between the true and predicted noise at a uniform timestep."""
+
+    family = "ddpm"
+    Config = Config
+    sampler_algos = ("ddpm", "ddim")
+
+    def __init__(self, cfg: Config, image: ImageSpec) -> None:
+        super().__init__(cfg, image)
+        factor = 2 ** (len(cfg.channel_mults) - 1)
+        if image.height % factor or image.width % factor:
+            raise ConfigError(f"ddpm: key 'model.channel_mults' has {len(cfg.channel_mults)} levels, so image sides "
+                              f"must be multiples of {factor}; got {image.height}x{image.width}")
+        self.unet = UNet(channels=image.channels, base_channels=cfg.base_channels, channel_mults=cfg.channel_mults,
+                         num_res_blocks=cfg.num_res_blocks, attention=cfg.attention)
+        self.schedule = NoiseSchedule(kind=cfg.schedule, timesteps=cfg.timesteps)
+
+    def configure_optimizers(self, train: TrainConfig) -> dict[str, torch.optim.Optimizer]:
+        return {"unet": torch.optim.Adam(self.unet.parameters(), lr=train.lr, betas=train.betas,
+                                         weight_decay=train.weight_decay)}
+
+    def train_step(self, images: torch.Tensor, labels: torch.Tensor,
+                   optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, float]:
+        t = torch.randint(0, self.cfg.timesteps, (images.shape[0],), device=images.device)  # Algorithm 1, line 3
+        noise = torch.randn_like(images)
+        loss = F.mse_loss(self.unet(self.schedule.add_noise(images, noise, t), t), noise)  # eq. 14
+        optimizers["unet"].zero_grad(set_to_none=True)
+        loss.backward()
+        optimizers["unet"].step()
+        return {"loss": loss.item()}
+
+    def sample(self, n: int, *, generator: torch.Generator, sampler: SamplerConfig,
+               labels: torch.Tensor | None = None) -> torch.Tensor:
+        self.check_sampler(sampler, source="ddpm.sample", cfg=self.cfg)
+        algo = make_sampler(sampler, self.schedule)
+        x = cpu_randn(n, self.image.channels, self.image.height, self.image.width, generator=generator,
+                      device=self.device)
+        for t in algo.timesteps:
+            x = algo.step(self.unet(x, t), t, x, generator=generator)
+        return x.clamp(-1.0, 1.0)
+
+    def sampling_module(self) -> nn.Module:
+        return self.unet
+
+    @classmethod
+    def check_sampler(cls, sampler: SamplerConfig, *, source: str, cfg: Config | None = None) -> None:
+        """Also checks ``steps`` against ``cfg.timesteps`` (the default T when no model config is given)."""
+        super().check_sampler(sampler, source=source)
+        timesteps = (cfg or cls.Config()).timesteps
+        if not 0 <= sampler.steps <= timesteps:
+            raise ConfigError(f"{source}: key 'steps' must be in [0, {timesteps}] (0 = all of model.timesteps), "
+                              f"got {sampler.steps}")
+        if not 0.0 <= sampler.eta <= 1.0:
+            raise ConfigError(f"{source}: key 'eta' must be in [0, 1], got {sampler.eta}")

@@ -1,0 +1,86 @@
+"""Registry-wide contract of the model families: build, two train steps, sample(4) on the CPU."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from genbench.config import ConfigError, SamplerConfig, TrainConfig
+from genbench.models import FAMILIES, build_model, family_class
+from genbench.models.base import ImageSpec
+
+SPEC = ImageSpec(channels=1, height=28, width=28, num_classes=10)
+# Small enough for a smoke test; every other key keeps the family's default.
+FAST_MODEL = {"ddpm": {"timesteps": 50}}
+FAST_SAMPLER = {"ddpm": SamplerConfig(algo="ddim", steps=5)}
+
+
+def draw(model, seed: int) -> torch.Tensor:
+    sampler = FAST_SAMPLER.get(model.family, SamplerConfig())
+    with torch.no_grad():
+        return model.sample(4, generator=torch.Generator().manual_seed(seed), sampler=sampler)
+
+
+@pytest.mark.parametrize("family", FAMILIES.names())
+def test_family_trains_and_samples(family: str) -> None:
+    torch.manual_seed(0)
+    model = build_model(family, FAST_MODEL.get(family, {}), SPEC)
+    optimizers = model.configure_optimizers(TrainConfig())
+    images = torch.rand(8, 1, 28, 28) * 2 - 1
+    labels = torch.randint(0, 10, (8,))
+    model.train()
+    for _ in range(2):
+        losses = model.train_step(images, labels, optimizers)
+        assert losses and all(isinstance(v, float) and torch.isfinite(torch.tensor(v)) for v in losses.values())
+
+    model.eval()
+    first, second = draw(model, 0), draw(model, 0)
+    assert first.shape == (4, 1, 28, 28)
+    assert first.min() >= -1 and first.max() <= 1
+    assert torch.equal(first, second)
+    assert not torch.equal(first, draw(model, 1))
+    assert isinstance(model.sampling_module(), torch.nn.Module)
+
+
+@pytest.mark.parametrize("family", FAMILIES.names())
+def test_default_sampler_is_accepted_and_bad_algo_rejected(family: str) -> None:
+    cls = family_class(family)
+    cls.check_sampler(FAST_SAMPLER.get(family, SamplerConfig()), source="p.yaml")
+    with pytest.raises(ConfigError, match=r"p\.yaml.*'nope'.*valid: "):
+        cls.check_sampler(SamplerConfig(algo="nope"), source="p.yaml")
+
+
+def test_unknown_family_lists_known_ones() -> None:
+    with pytest.raises(ConfigError, match=r"x\.yaml: unknown model family 'gan9'.*dcgan, ddpm, vae"):
+        family_class("gan9", source="x.yaml")
+
+
+def test_unknown_model_key_is_an_error() -> None:
+    with pytest.raises(ConfigError, match="model.latent_dimm"):
+        build_model("dcgan", {"latent_dimm": 3}, SPEC, source="p.yaml")
+
+
+@pytest.mark.parametrize("sampler", [SamplerConfig(algo="ddpm", steps=-1), SamplerConfig(algo="ddim", steps=1001),
+                                     SamplerConfig(algo="ddim", eta=1.5), SamplerConfig(algo="direct")])
+def test_ddpm_rejects_bad_sampler_settings(sampler: SamplerConfig) -> None:
+    with pytest.raises(ConfigError, match=r"p\.yaml"):
+        family_class("ddpm").check_sampler(sampler, source="p.yaml")
+
+
+def test_ddpm_checks_steps_against_its_own_timesteps() -> None:
+    model = build_model("ddpm", {"timesteps": 50}, SPEC)
+    with pytest.raises(ConfigError, match=r"\[0, 50\]"):
+        model.sample(1, generator=torch.Generator().manual_seed(0), sampler=SamplerConfig(algo="ddim", steps=51))
+
+
+def test_ddpm_rejects_unknown_schedule() -> None:
+    with pytest.raises(ConfigError, match="model.schedule.*cosine, linear"):
+        build_model("ddpm", {"schedule": "quadratic"}, SPEC)
+
+
+@pytest.mark.parametrize("family", ["dcgan", "vae"])
+def test_one_shot_families_handle_32x32_and_reject_odd_sizes(family: str) -> None:
+    model = build_model(family, {}, ImageSpec(3, 32, 32, 10)).eval()
+    with torch.no_grad():
+        assert model.sample(2, generator=torch.Generator().manual_seed(0), sampler=SamplerConfig()).shape == (2, 3, 32, 32)
+    with pytest.raises(ConfigError, match="30x30"):
+        build_model(family, {}, ImageSpec(1, 30, 30, 10))
