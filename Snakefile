@@ -11,6 +11,15 @@ if not workflow.overwrite_configfiles:
 
 
 include: "workflow/rules/common.smk"
+
+
+wildcard_constraints:
+    dataset="[a-z0-9_]+",
+    preset="[a-z0-9_]+",
+    seed=r"\d+",
+    sampler="[A-Za-z0-9_]+",
+
+
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/sample.smk"

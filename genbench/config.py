@@ -141,7 +141,10 @@ def from_dict(cls: type, data: Any, *, source: str, prefix: str = "") -> Any:
             kwargs[name] = _coerce(hints[name], data[name], source=source, key=f"{prefix}{name}")
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             raise ConfigError(f"{source}: missing required key '{prefix}{name}'")
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except ConfigError as err:  # a Config's own __post_init__ checks know the key, not the file
+        raise ConfigError(f"{source}: {err}") from None
 
 
 def _coerce(tp: Any, value: Any, *, source: str, key: str) -> Any:
@@ -245,9 +248,9 @@ def load_preset(name: str, overrides: Mapping[str, Any] | None = None, *, preset
     from genbench.models import family_class  # imports torch: only when a preset is really resolved
 
     cls = family_class(preset.family, source=f"{source}: key 'family'")
-    from_dict(cls.Config, preset.model, source=source, prefix="model.")
+    model_cfg = from_dict(cls.Config, preset.model, source=source, prefix="model.")
     for sampler_name, sampler in preset.samplers.items():
-        cls.check_sampler(sampler, source=f"{source}: key 'samplers.{sampler_name}'")
+        cls.check_sampler(sampler, source=f"{source}: key 'samplers.{sampler_name}'", cfg=model_cfg)
     return preset
 
 

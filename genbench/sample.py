@@ -41,7 +41,8 @@ def run_sampling(checkpoint: Path, *, sampler_name: str, n: int, batch_size: int
     seconds = time.perf_counter() - start
     images = np.concatenate(chunks)
     save_grid(images[:64], out.with_suffix(".png"))
-    record = {"sampler": sampler_name, "algo": sampler.algo, "steps": sampler.steps, "eta": sampler.eta, "n": n,
+    record = {"sampler": sampler_name, "algo": sampler.algo, "steps": model.network_evaluations(sampler),
+              "eta": sampler.eta, "n": n,
               "batch_size": batch_size, "seed": seed, "seconds": round(seconds, 3),
               "images_per_second": round(n / seconds, 3), "checkpoint": str(checkpoint)}
     write_json(out.with_suffix(".json"), record)

@@ -24,8 +24,8 @@ def test_default_profile_plans_every_family_dataset_and_sampler(workflow_copy: P
     result = snakemake(workflow_copy, "reports/all", "-n", "--cores", "8")
     assert result.returncode == 0, result.stderr
     jobs = planned_jobs(result.stdout)
-    # 2 datasets x 3 presets; ddpm has two samplers (ddpm1000, ddim50) sharing one checkpoint.
-    assert jobs == {"all": 1, "prepare_data": 2, "train_domain_classifier": 2, "reference_features": 2,
+    # 2 datasets x 3 presets; ddpm has two samplers (ddpm, ddim50) sharing one checkpoint.
+    assert jobs == {"prepare_data": 2, "train_domain_classifier": 2, "reference_features": 2,
                     "train": 6, "sample": 8, "evaluate": 8, "report": 1}
 
 

@@ -36,6 +36,7 @@ class GenerativeModel(nn.Module):
     - ``sample(n, generator=..., sampler=..., labels=None)``: images in [-1, 1]; called in eval mode under
       ``torch.no_grad()``. Deterministic given ``generator``.
     - ``sampling_module()``: the sub-module whose exponential moving average (if enabled) is used to sample.
+    - ``network_evaluations(sampler)``: network forward passes per image with that sampler (1 for one-shot).
     """
 
     family: ClassVar[str]
@@ -62,8 +63,13 @@ class GenerativeModel(nn.Module):
     def sampling_module(self) -> nn.Module:
         return self
 
+    def network_evaluations(self, sampler: SamplerConfig) -> int:
+        """Forward passes of the network per generated image (NFE), the sampling-cost unit of diffusion papers."""
+        return 1
+
     @classmethod
-    def check_sampler(cls, sampler: SamplerConfig, *, source: str) -> None:
+    def check_sampler(cls, sampler: SamplerConfig, *, source: str, cfg: Any = None) -> None:
+        """Reject a sampler setting this family cannot use; ``cfg`` (the family Config) allows finer checks."""
         if sampler.algo not in cls.sampler_algos:
             raise ConfigError(f"{source}: family '{cls.family}' cannot use sampler algo '{sampler.algo}' "
                               f"(valid: {', '.join(cls.sampler_algos)})")

@@ -166,6 +166,9 @@ class DDPM(GenerativeModel):
     def sampling_module(self) -> nn.Module:
         return self.unet
 
+    def network_evaluations(self, sampler: SamplerConfig) -> int:
+        return sampler.steps or self.cfg.timesteps
+
     @classmethod
     def check_sampler(cls, sampler: SamplerConfig, *, source: str, cfg: Config | None = None) -> None:
         """Also checks ``steps`` against ``cfg.timesteps`` (the default T when no model config is given)."""

@@ -1,5 +1,6 @@
 # Validation (before any job runs), paths and input functions. Every rule shells out to the `genbench` CLI.
 import json
+import os
 import sys
 
 from snakemake.utils import validate
@@ -27,21 +28,15 @@ validate(config, "../schemas/params.schema.yaml")
 
 RESULTS = f"results/{PROFILE.profile}"
 LOGS = f"logs/{PROFILE.profile}"
-RUN_DIR = RESULTS + "/{dataset}/{preset}/seed{seed}"
-DOMAIN_DIR = RESULTS + "/{dataset}/domain"
-REFERENCE = DOMAIN_DIR + f"/reference_{PROFILE.evaluation.reference_split}_n{PROFILE.evaluation.n_real}.npz"
+RUN_DIR = f"{RESULTS}/{{dataset}}/{{preset}}/seed{{seed}}"
+DOMAIN_DIR = f"{RESULTS}/{{dataset}}/domain"
+# The reference features' path encodes everything that changes them: profile (-> classifier), dataset, split, n.
+REFERENCE = f"{DOMAIN_DIR}/reference_{PROFILE.evaluation.reference_split}_n{PROFILE.evaluation.n_real}.npz"
 THREADS = PROFILE.threads
 
 
-wildcard_constraints:
-    dataset="[a-z0-9_]+",
-    preset="[a-z0-9_]+",
-    seed=r"\d+",
-    sampler="[A-Za-z0-9_]+",
-
-
 def settings(*keys, preset=None):
-    """The profile keys one rule depends on, as JSON: a change to them (params trigger) re-runs that rule only."""
+    """The profile keys a job depends on, as JSON. Snakemake's params trigger re-runs just the jobs whose keys changed."""
     picked = {key: config[key] for key in keys if key in config}
     picked["profile"] = PROFILE.profile
     if preset is not None and preset in config.get("overrides", {}):

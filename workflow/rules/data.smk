@@ -12,6 +12,8 @@ rule prepare_data:
     benchmark:
         "logs/data/{dataset}.benchmark.tsv"
     threads: 1
+    conda:
+        "../envs/genbench.yaml"
     resources:
         mem_mb=2000,
     shell:

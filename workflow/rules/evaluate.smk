@@ -4,14 +4,16 @@
 rule reference_features:
     input:
         test="data/{dataset}/test.npz",
-        classifier=DOMAIN_DIR + "/classifier.pt",
+        classifier=f"{DOMAIN_DIR}/classifier.pt",
     output:
         REFERENCE,
     params:
         settings=lambda w: settings("device", "evaluation"),
     log:
-        LOGS + "/{dataset}/reference.log",
+        f"{LOGS}/{{dataset}}/reference.log",
     threads: THREADS
+    conda:
+        "../envs/genbench.yaml"
     resources:
         mem_mb=2000,
     shell:
@@ -21,19 +23,21 @@ rule reference_features:
 
 rule evaluate:
     input:
-        samples=RUN_DIR + "/samples/{sampler}.npz",
+        samples=f"{RUN_DIR}/samples/{{sampler}}.npz",
         reference=REFERENCE,
-        classifier=DOMAIN_DIR + "/classifier.pt",
-        summary=RUN_DIR + "/train_summary.json",
+        classifier=f"{DOMAIN_DIR}/classifier.pt",
+        summary=f"{RUN_DIR}/train_summary.json",
     output:
-        RUN_DIR + "/metrics/{sampler}.json",
+        f"{RUN_DIR}/metrics/{{sampler}}.json",
     params:
         settings=lambda w: settings("device", "evaluation", "mlflow"),
     log:
-        LOGS + "/{dataset}/{preset}/seed{seed}/evaluate_{sampler}.log",
+        f"{LOGS}/{{dataset}}/{{preset}}/seed{{seed}}/evaluate_{{sampler}}.log",
     benchmark:
-        RUN_DIR + "/metrics/{sampler}.benchmark.tsv"
+        f"{RUN_DIR}/metrics/{{sampler}}.benchmark.tsv"
     threads: THREADS
+    conda:
+        "../envs/genbench.yaml"
     resources:
         mem_mb=2000,
     shell:

@@ -3,17 +3,21 @@
 
 rule report:
     input:
-        metrics=expand_runs(RUN_DIR + "/metrics/{sampler}.json"),
-        samples=expand_runs(RUN_DIR + "/samples/{sampler}.json"),
-        summaries=expand_runs(RUN_DIR + "/train_summary.json"),
-        benchmarks=expand_runs(RUN_DIR + "/train.benchmark.tsv"),
-        classifiers=expand(DOMAIN_DIR + "/classifier.json", dataset=PROFILE.datasets),
+        metrics=expand_runs(f"{RUN_DIR}/metrics/{{sampler}}.json"),
+        samples=expand_runs(f"{RUN_DIR}/samples/{{sampler}}.json"),
+        summaries=expand_runs(f"{RUN_DIR}/train_summary.json"),
+        benchmarks=expand_runs(f"{RUN_DIR}/train.benchmark.tsv"),
+        classifiers=expand(f"{DOMAIN_DIR}/classifier.json", dataset=PROFILE.datasets),
     output:
         directory("reports/all"),
     params:
         settings=lambda w: settings("datasets", "presets", "seeds"),
+        # results/<profile>, from results/<profile>/<dataset>/domain/classifier.json
+        results=lambda w, input: os.path.dirname(os.path.dirname(os.path.dirname(input.classifiers[0]))),
     log:
-        LOGS + "/report.log",
+        f"{LOGS}/report.log",
     threads: 1
+    conda:
+        "../envs/genbench.yaml"
     shell:
-        "genbench report --results {RESULTS} --out {output} --settings {params.settings:q} > {log} 2>&1"
+        "genbench report --results {params.results} --out {output} --settings {params.settings:q} > {log} 2>&1"

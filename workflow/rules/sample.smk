@@ -3,18 +3,20 @@
 
 rule sample:
     input:
-        checkpoint=RUN_DIR + "/checkpoint.pt",
+        checkpoint=f"{RUN_DIR}/checkpoint.pt",
     output:
-        samples=RUN_DIR + "/samples/{sampler}.npz",
-        record=RUN_DIR + "/samples/{sampler}.json",
-        grid=RUN_DIR + "/samples/{sampler}.png",
+        samples=f"{RUN_DIR}/samples/{{sampler}}.npz",
+        record=f"{RUN_DIR}/samples/{{sampler}}.json",
+        grid=f"{RUN_DIR}/samples/{{sampler}}.png",
     params:
         settings=lambda w: settings("device", "evaluation"),
     log:
-        LOGS + "/{dataset}/{preset}/seed{seed}/sample_{sampler}.log",
+        f"{LOGS}/{{dataset}}/{{preset}}/seed{{seed}}/sample_{{sampler}}.log",
     benchmark:
-        RUN_DIR + "/samples/{sampler}.benchmark.tsv"
+        f"{RUN_DIR}/samples/{{sampler}}.benchmark.tsv"
     threads: THREADS
+    conda:
+        "../envs/genbench.yaml"
     resources:
         mem_mb=3000,
     shell:

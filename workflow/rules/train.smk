@@ -6,15 +6,17 @@ rule train_domain_classifier:
         train="data/{dataset}/train.npz",
         test="data/{dataset}/test.npz",
     output:
-        model=DOMAIN_DIR + "/classifier.pt",
-        record=DOMAIN_DIR + "/classifier.json",
+        model=f"{DOMAIN_DIR}/classifier.pt",
+        record=f"{DOMAIN_DIR}/classifier.json",
     params:
         settings=lambda w: settings("domain", "device"),
     log:
-        LOGS + "/{dataset}/domain.log",
+        f"{LOGS}/{{dataset}}/domain.log",
     benchmark:
-        DOMAIN_DIR + "/train.benchmark.tsv"
+        f"{DOMAIN_DIR}/train.benchmark.tsv"
     threads: THREADS
+    conda:
+        "../envs/genbench.yaml"
     resources:
         mem_mb=3000,
     shell:
@@ -28,21 +30,24 @@ rule train:
         meta="data/{dataset}/meta.json",
         preset="params/models/{preset}.yaml",
     output:
-        checkpoint=RUN_DIR + "/checkpoint.pt",
-        summary=RUN_DIR + "/train_summary.json",
-        losses=RUN_DIR + "/losses.csv",
-        config=RUN_DIR + "/config.yaml",
-        grid=RUN_DIR + "/grid.png",
+        checkpoint=f"{RUN_DIR}/checkpoint.pt",
+        summary=f"{RUN_DIR}/train_summary.json",
+        losses=f"{RUN_DIR}/losses.csv",
+        config=f"{RUN_DIR}/config.yaml",
+        grid=f"{RUN_DIR}/grid.png",
     params:
         settings=lambda w: settings("device", "mlflow", preset=w.preset),
+        out_dir=lambda w, output: os.path.dirname(output.checkpoint),
     log:
-        LOGS + "/{dataset}/{preset}/seed{seed}/train.log",
+        f"{LOGS}/{{dataset}}/{{preset}}/seed{{seed}}/train.log",
     benchmark:
-        RUN_DIR + "/train.benchmark.tsv"
+        f"{RUN_DIR}/train.benchmark.tsv"
     threads: THREADS
+    conda:
+        "../envs/genbench.yaml"
     resources:
         mem_mb=4000,
     shell:
         "genbench train --dataset {wildcards.dataset} --preset {wildcards.preset} --seed {wildcards.seed} "
-        "--data data/{wildcards.dataset} --out-dir {RESULTS}/{wildcards.dataset}/{wildcards.preset}/seed{wildcards.seed} "
+        "--data data/{wildcards.dataset} --out-dir {params.out_dir} "
         "--settings {params.settings:q} --threads {threads} > {log} 2>&1"
