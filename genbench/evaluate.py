@@ -27,7 +27,8 @@ def run_domain_training(data_dir: Path, cfg: DomainConfig, *, device: str, threa
     test_x, test_y = load_split(data_dir, "test")
     model, info = train_domain_classifier(train_x, train_y, test_x, test_y, cfg, device=resolve_device(device))
     json_path = out.with_suffix(".json")
-    save_classifier(model, out, info)
+    # Wall time stays out of the checkpoint so identical training gives identical bytes (and sha256).
+    save_classifier(model, out, {k: v for k, v in info.items() if k != "train_seconds"})
     record = {**info, "sha256": sha256_file(out), "dataset_dir": str(data_dir)}
     write_json(json_path, record)
     return record
@@ -55,7 +56,7 @@ def compute_metrics(real_features: np.ndarray, fake_features: np.ndarray, fake_l
                                                           subset_size=cfg.kid_subset_size, seed=0)
     is_mean, is_std = metrics.inception_score(fake_logits, splits=cfg.is_splits)
     precision, recall = metrics.precision_recall(real_features, fake_features, k=cfg.pr_k)
-    subset = min(cfg.kid_subset_size, len(real_features), len(fake_features))
+    subset = metrics.effective_subset_size(len(real_features), len(fake_features), cfg.kid_subset_size)
     return {
         "fd_domain": {"value": metrics.frechet_distance(real_features, fake_features)},
         "kid_domain": {"value": kid_mean, "std": kid_std,

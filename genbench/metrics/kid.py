@@ -34,7 +34,10 @@ def effective_subset_size(n_real: int, n_fake: int, subset_size: int) -> int:
 
 def _polynomial_kernel(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """k(x, y) = (x.y / d + 1)^3 for all row pairs: gamma = 1/d, coef0 = 1, degree 3."""
-    return (x @ y.T / x.shape[1] + 1.0) ** 3
+    base = x @ y.T
+    base /= x.shape[1]
+    base += 1.0
+    return base * base * base  # not ``** 3``: a float power is several times slower
 
 
 def polynomial_mmd2_unbiased(x: np.ndarray, y: np.ndarray) -> float:

@@ -48,8 +48,12 @@ def run_training(run_cfg: RunConfig, *, data_dir: Path, out_dir: Path) -> dict:
             "device": device.type}
     out_dir.mkdir(parents=True, exist_ok=True)
     with tracking.TrainingRun(run_cfg, params=to_dict(run_cfg), tags=tags) as run:
+        def on_log(step: int, losses: dict[str, float]) -> None:
+            run.log_metrics(losses, step)
+            print(f"step {step}/{spec.train.steps} " + " ".join(f"{k}={v:.4g}" for k, v in losses.items()), flush=True)
+
         result = fit(model, torch.from_numpy(images[keep]), torch.from_numpy(labels[keep]), spec.train,
-                     seed=run_cfg.seed, on_log=lambda step, losses: run.log_metrics(losses, step))
+                     seed=run_cfg.seed, on_log=on_log)
         # EMA weights (when kept) are what sampling uses, so they are also what the grid shows.
         sampler_module = model.sampling_module()
         if result.ema is not None:
