@@ -6,6 +6,7 @@ import sys
 from snakemake.utils import validate
 
 from genbench.config import ConfigError, load_preset, load_profile, read_yaml, validate_all
+from genbench.device import available_cpus
 
 
 def _load_validated_profile():
@@ -32,7 +33,10 @@ RUN_DIR = f"{RESULTS}/{{dataset}}/{{preset}}/seed{{seed}}"
 DOMAIN_DIR = f"{RESULTS}/{{dataset}}/domain"
 # The reference features' path encodes everything that changes them: profile (-> classifier), dataset, split, n.
 REFERENCE = f"{DOMAIN_DIR}/reference_{PROFILE.evaluation.reference_split}_n{PROFILE.evaluation.n_real}.npz"
-THREADS = PROFILE.threads
+# Snakemake threads of a heavy job: the profile's torch threads, or more when --cores exceeds the CPUs
+# present (`--cores 8` on a 2-core machine -> 4), so no more heavy jobs run at once than there are CPUs.
+# Oversubscribed torch jobs ran 2x slower in total here, not just each.
+THREADS = max(PROFILE.threads, (workflow.cores or 1) // available_cpus())
 
 
 def settings(*keys, preset=None):

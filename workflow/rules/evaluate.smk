@@ -8,7 +8,7 @@ rule reference_features:
     output:
         REFERENCE,
     params:
-        settings=lambda w: settings("device", "evaluation"),
+        settings=lambda w: settings("threads", "device", "evaluation"),
     log:
         f"{LOGS}/{{dataset}}/reference.log",
     threads: THREADS
@@ -18,7 +18,7 @@ rule reference_features:
         mem_mb=2000,
     shell:
         "genbench reference --data data/{wildcards.dataset} --classifier {input.classifier} --out {output} "
-        "--settings {params.settings:q} --threads {threads} > {log} 2>&1"
+        "--settings {params.settings:q} > {log} 2>&1"
 
 
 rule evaluate:
@@ -30,7 +30,7 @@ rule evaluate:
     output:
         f"{RUN_DIR}/metrics/{{sampler}}.json",
     params:
-        settings=lambda w: settings("device", "evaluation", "mlflow"),
+        settings=lambda w: settings("threads", "device", "evaluation", "mlflow"),
     log:
         f"{LOGS}/{{dataset}}/{{preset}}/seed{{seed}}/evaluate_{{sampler}}.log",
     benchmark:
@@ -43,4 +43,4 @@ rule evaluate:
     shell:
         "genbench evaluate --samples {input.samples} --reference {input.reference} --classifier {input.classifier} "
         "--train-summary {input.summary} --sampler {wildcards.sampler} --out {output} "
-        "--settings {params.settings:q} --threads {threads} > {log} 2>&1"
+        "--settings {params.settings:q} > {log} 2>&1"

@@ -9,7 +9,7 @@ rule sample:
         record=f"{RUN_DIR}/samples/{{sampler}}.json",
         grid=f"{RUN_DIR}/samples/{{sampler}}.png",
     params:
-        settings=lambda w: settings("device", "evaluation"),
+        settings=lambda w: settings("threads", "device", "evaluation"),
     log:
         f"{LOGS}/{{dataset}}/{{preset}}/seed{{seed}}/sample_{{sampler}}.log",
     benchmark:
@@ -21,4 +21,4 @@ rule sample:
         mem_mb=3000,
     shell:
         "genbench sample --checkpoint {input.checkpoint} --sampler {wildcards.sampler} --seed {wildcards.seed} "
-        "--out {output.samples} --settings {params.settings:q} --threads {threads} > {log} 2>&1"
+        "--out {output.samples} --settings {params.settings:q} > {log} 2>&1"

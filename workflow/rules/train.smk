@@ -9,20 +9,19 @@ rule train_domain_classifier:
         model=f"{DOMAIN_DIR}/classifier.pt",
         record=f"{DOMAIN_DIR}/classifier.json",
     params:
-        settings=lambda w: settings("domain", "device"),
+        settings=lambda w: settings("threads", "domain", "device"),
     log:
         f"{LOGS}/{{dataset}}/domain.log",
     benchmark:
         f"{DOMAIN_DIR}/train.benchmark.tsv"
-    # Two threads halve its time (110 s -> 55 s) and it gates every evaluation of its dataset.
-    threads: max(2, THREADS)
+    threads: THREADS
     conda:
         "../envs/genbench.yaml"
     resources:
         mem_mb=3000,
     shell:
         "genbench train-domain --data data/{wildcards.dataset} --out {output.model} "
-        "--settings {params.settings:q} --threads {threads} > {log} 2>&1"
+        "--settings {params.settings:q} > {log} 2>&1"
 
 
 rule train:
@@ -37,7 +36,7 @@ rule train:
         config=f"{RUN_DIR}/config.yaml",
         grid=f"{RUN_DIR}/grid.png",
     params:
-        settings=lambda w: settings("device", "mlflow", preset=w.preset),
+        settings=lambda w: settings("threads", "device", "mlflow", preset=w.preset),
         out_dir=lambda w, output: os.path.dirname(output.checkpoint),
     log:
         f"{LOGS}/{{dataset}}/{{preset}}/seed{{seed}}/train.log",
@@ -51,4 +50,4 @@ rule train:
     shell:
         "genbench train --dataset {wildcards.dataset} --preset {wildcards.preset} --seed {wildcards.seed} "
         "--data data/{wildcards.dataset} --out-dir {params.out_dir} "
-        "--settings {params.settings:q} --threads {threads} > {log} 2>&1"
+        "--settings {params.settings:q} > {log} 2>&1"
