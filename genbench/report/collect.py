@@ -19,8 +19,8 @@ from genbench.io import InputError, read_json
 KEYS = ["dataset", "preset", "family", "sampler", "seed"]
 KNOWN_METRICS = ("fd_domain", "kid_domain", "is_domain", "precision_domain", "recall_domain")
 PROTOCOL_COLUMNS = ("n_real", "n_fake", "feature_space", "reference_split", "extractor_sha256")
-PERF_COLUMNS = ("train_seconds", "peak_rss_mb", "train_images_per_second", "sample_images_per_second",
-                "n_parameters")
+PERF_COLUMNS = ("sampler_steps", "train_seconds", "peak_rss_mb", "train_images_per_second",
+                "sample_images_per_second", "n_parameters")
 
 
 @dataclass
@@ -171,7 +171,7 @@ def collect(root: Path, *, datasets: Sequence[str], presets: Sequence[str], seed
                     protocols += [(dataset, name, p) for name, p in metric_protocols.items()]
     summary = pd.DataFrame(rows)
     metrics = metric_order(m for _, m, _ in protocols)
-    columns = KEYS + ["algo", "sampler_steps", "eta", "n_samples"]
+    columns = KEYS + ["algo", "eta", "n_samples"]
     columns += [c for m in metrics for c in (m, f"{m}_std") if c in summary.columns]
     columns += list(PROTOCOL_COLUMNS) + list(PERF_COLUMNS) + ["train_steps", "device", "mlflow_run_id"]
     return Results(summary=summary.reindex(columns=columns), losses=pd.concat(losses, ignore_index=True),

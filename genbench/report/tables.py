@@ -12,7 +12,7 @@ from genbench.report.collect import PERF_COLUMNS, Results
 MODEL_KEYS = ["dataset", "preset", "family", "sampler"]
 LOWER_IS_BETTER = ("fd_", "kid_")
 NA = "n/a"
-PERF_HEADERS = {"train_seconds": "train s", "peak_rss_mb": "peak RSS MB", "train_images_per_second": "train img/s",
+PERF_HEADERS = {"sampler_steps": "net evals/image", "train_seconds": "train s", "peak_rss_mb": "peak RSS MB", "train_images_per_second": "train img/s",
                 "sample_images_per_second": "sample img/s", "n_parameters": "parameters"}
 
 
@@ -75,7 +75,7 @@ def display_table(results: Results, models: pd.DataFrame, dataset: str) -> tuple
 
 def _perf(row: pd.Series, column: str) -> str:
     value = row[f"{column}_mean"]
-    if column == "n_parameters" and not math.isnan(value):
+    if column in ("n_parameters", "sampler_steps") and not math.isnan(value):
         return f"{int(round(value)):,}"
     return fmt(value, 3)
 
