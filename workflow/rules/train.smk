@@ -2,6 +2,8 @@
 
 
 rule train_domain_classifier:
+    # First among equals: every evaluation of its dataset waits for it.
+    priority: 10
     input:
         train="data/{dataset}/train.npz",
         test="data/{dataset}/test.npz",
