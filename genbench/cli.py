@@ -110,6 +110,18 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     print(json.dumps({name: rec["value"] for name, rec in result["metrics"].items()}))
 
 
+def cmd_metrics(args: argparse.Namespace) -> None:
+    from genbench.evaluate import run_metrics
+
+    profile = _profile(args)
+    names = [name.strip() for name in args.metrics.split(",") if name.strip()]
+    values = run_metrics(args.real, args.fake, names=names, space=args.features, extractor_file=args.extractor_file,
+                         cfg=profile.evaluation, device=profile.device, threads=_threads(args, profile), out=args.out)
+    for name, record in values.items():
+        spread = f" ± {record['std']:.4g}" if "std" in record else ""
+        print(f"{name}: {record['value']:.6g}{spread}")
+
+
 def cmd_report(args: argparse.Namespace) -> None:
     from genbench.report import build_report
 
@@ -156,6 +168,13 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("samples", "reference", "classifier", "train-summary", "out"):
         p.add_argument(f"--{name}", type=Path, required=True)
     p.add_argument("--sampler", required=True)
+    p = command("metrics", cmd_metrics, "metrics of any two inputs: image folders, image or feature .npz files")
+    p.add_argument("--real", type=Path, required=True, help="image folder, .npz with 'images' or 'features'")
+    p.add_argument("--fake", type=Path, required=True, help="same kinds as --real ('logits' in a features .npz feed 'is')")
+    p.add_argument("--metrics", default="fd,kid,pr", help="comma-separated: fd, kid, is, pr (default: fd,kid,pr)")
+    p.add_argument("--features", default="inception", help="feature extractor: inception, domain, or none")
+    p.add_argument("--extractor-file", type=Path, default=None, help="weights of the extractor (domain: classifier.pt)")
+    p.add_argument("--out", type=Path, default=None, help="write the values with their protocol as JSON")
     p = command("report", cmd_report, "build reports/all from the results of a profile")
     p.add_argument("--results", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)

@@ -6,11 +6,12 @@ Every value in ``metrics.json`` carries the protocol that produced it.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
 from genbench import metrics
-from genbench.config import DomainConfig, EvaluationConfig
+from genbench.config import ConfigError, DomainConfig, EvaluationConfig
 from genbench.data import load_split
 from genbench.device import resolve_device, set_threads
 from genbench.features.domain import extract, load_classifier, save_classifier, train_domain_classifier
@@ -49,22 +50,44 @@ def run_reference(data_dir: Path, classifier: Path, *, split: str, n: int, batch
                    "extractor_sha256": np.array(sha256_file(classifier)), "split": np.array(split)})
 
 
-def compute_metrics(real_features: np.ndarray, fake_features: np.ndarray, fake_logits: np.ndarray,
-                    cfg: EvaluationConfig) -> dict[str, dict]:
-    """All foundation metrics in the domain feature space; values plus their own protocol details."""
-    kid_mean, kid_std = metrics.kernel_inception_distance(real_features, fake_features, num_subsets=cfg.kid_subsets,
-                                                          subset_size=cfg.kid_subset_size, seed=0)
-    is_mean, is_std = metrics.inception_score(fake_logits, splits=cfg.is_splits)
-    precision, recall = metrics.precision_recall(real_features, fake_features, k=cfg.pr_k)
-    subset = metrics.effective_subset_size(len(real_features), len(fake_features), cfg.kid_subset_size)
-    return {
-        "fd_domain": {"value": metrics.frechet_distance(real_features, fake_features)},
-        "kid_domain": {"value": kid_mean, "std": kid_std,
-                       "protocol": {"kernel": "cubic polynomial", "subsets": cfg.kid_subsets, "subset_size": subset}},
-        "is_domain": {"value": is_mean, "std": is_std, "protocol": {"splits": cfg.is_splits}},
-        "precision_domain": {"value": precision, "protocol": {"k": cfg.pr_k}},
-        "recall_domain": {"value": recall, "protocol": {"k": cfg.pr_k}},
-    }
+METRICS = ("fd", "kid", "is", "pr")  # names accepted by ``--metrics`` / ``evaluation.metrics``
+
+
+def compute_metrics(real_features: np.ndarray, fake_features: np.ndarray, fake_logits: np.ndarray | None,
+                    cfg: EvaluationConfig, *, space: str, names: Sequence[str] = METRICS) -> dict[str, dict]:
+    """The metrics ``names`` in feature space ``space``: ``{'fd_<space>': {'value', 'std'?, 'protocol'?}}``.
+
+    The one function behind both the pipeline's ``evaluate`` rule and ``genbench metrics``. The Inception
+    Score needs class logits, so it is computed only where the extractor has a classifier head.
+    """
+    unknown = sorted(set(names) - set(METRICS))
+    if unknown:
+        raise ConfigError(f"metrics: unknown metric '{unknown[0]}' (known: {', '.join(METRICS)})")
+    out: dict[str, dict] = {}
+    if "fd" in names:
+        out[f"fd_{space}"] = {"value": metrics.frechet_distance(real_features, fake_features)}
+    if "kid" in names:
+        mean, std = metrics.kernel_inception_distance(real_features, fake_features, num_subsets=cfg.kid_subsets,
+                                                      subset_size=cfg.kid_subset_size, seed=0)
+        subset = metrics.effective_subset_size(len(real_features), len(fake_features), cfg.kid_subset_size)
+        out[f"kid_{space}"] = {"value": mean, "std": std, "protocol": {
+            "kernel": "cubic polynomial", "subsets": cfg.kid_subsets, "subset_size": subset}}
+    if "is" in names:
+        if fake_logits is None:
+            raise ConfigError(f"metrics: 'is' needs class logits, which the '{space}' features do not have; "
+                              "use the domain classifier (--features domain) or drop 'is'")
+        mean, std = metrics.inception_score(fake_logits, splits=cfg.is_splits)
+        out[f"is_{space}"] = {"value": mean, "std": std, "protocol": {"splits": cfg.is_splits}}
+    if "pr" in names:
+        precision, recall = metrics.precision_recall(real_features, fake_features, k=cfg.pr_k)
+        out[f"precision_{space}"] = {"value": precision, "protocol": {"k": cfg.pr_k}}
+        out[f"recall_{space}"] = {"value": recall, "protocol": {"k": cfg.pr_k}}
+    return out
+
+
+def with_protocol(values: dict[str, dict], protocol: dict) -> dict[str, dict]:
+    """Every record gets the shared protocol, its own keys (k, subsets, ...) on top."""
+    return {name: {**record, "protocol": {**protocol, **record.get("protocol", {})}} for name, record in values.items()}
 
 
 def run_evaluation(samples: Path, reference: Path, classifier: Path, cfg: EvaluationConfig, *, device: str,
@@ -81,13 +104,11 @@ def run_evaluation(samples: Path, reference: Path, classifier: Path, cfg: Evalua
     dev = resolve_device(device)
     model, _ = load_classifier(classifier, device=dev)
     fake_features, fake_logits = extract(model, fake[:cfg.n_fake], batch_size=cfg.batch_size, device=dev)
-    values = compute_metrics(ref["features"], fake_features, fake_logits, cfg)
+    values = compute_metrics(ref["features"], fake_features, fake_logits, cfg, space="domain")
     protocol = {"feature_space": "domain", "extractor_sha256": extractor_sha, "n_real": int(len(ref["features"])),
                 "n_fake": int(cfg.n_fake), "reference_split": str(ref["split"]), "resize": "none (native 28x28)",
                 "samples_sha256": sha256_file(samples)}
-    for record in values.values():
-        record["protocol"] = {**protocol, **record.get("protocol", {})}
-    result = {**identity, "metrics": values}
+    result = {**identity, "metrics": with_protocol(values, protocol)}
     write_json(out, result)
     return result
 
@@ -102,3 +123,41 @@ def read_train_summary(path: Path) -> dict:
     if "mlflow_run_id" not in summary:
         raise InputError(f"{path}: no 'mlflow_run_id'; re-run its train rule")
     return summary
+
+
+def run_metrics(real_path: Path, fake_path: Path, *, names: Sequence[str], space: str, extractor_file: Path | None,
+                cfg: EvaluationConfig, device: str, threads: int, out: Path | None) -> dict:
+    """``genbench metrics``: any two inputs (image folders, image or feature ``.npz``) -> metrics with protocol.
+
+    ``space`` names a registered feature extractor, or ``none`` when both inputs already hold features.
+    """
+    from genbench.features import EXTRACTORS
+    from genbench.inputs import load_metric_input
+
+    set_threads(threads)
+    real, fake = load_metric_input(real_path), load_metric_input(fake_path)
+    protocol: dict = {"feature_space": space, "n_real": len(real), "n_fake": len(fake),
+                      "real": real.source, "fake": fake.source}
+    if space == "none":
+        for side in (real, fake):
+            if side.features is None:
+                raise InputError(f"{side.source}: --features none needs precomputed 'features' in an .npz; "
+                                 "for images name a feature extractor (--features domain|inception)")
+        real_features, fake_features, fake_logits = real.features, fake.features, fake.logits
+    else:
+        extractor = EXTRACTORS.get(space, source="--features")
+        for side in (real, fake):
+            if side.images is None:
+                raise InputError(f"{side.source}: holds features; use --features none, or give images")
+        if extractor_file is None:
+            extractor_file = extractor.default_file()
+        dev = resolve_device(device)
+        model, _ = extractor.load(extractor_file, device=dev)
+        real_features, _ = extractor.extract(model, real.images, batch_size=cfg.batch_size, device=dev)
+        fake_features, fake_logits = extractor.extract(model, fake.images, batch_size=cfg.batch_size, device=dev)
+        protocol |= {"extractor_sha256": sha256_file(extractor_file), "resize": extractor.resize}
+    values = with_protocol(compute_metrics(real_features, fake_features, fake_logits, cfg, space=space, names=names),
+                           protocol)
+    if out is not None:
+        write_json(out, {"metrics": values})
+    return values

@@ -7,8 +7,10 @@ from its file and how to run it; the metric maths itself lives in ``genbench.met
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
+from genbench.config import ConfigError
 from genbench.features import domain
 from genbench.registry import Registry
 
@@ -16,15 +18,27 @@ from genbench.registry import Registry
 @dataclass(frozen=True)
 class FeatureExtractor:
     """``load(path, *, device) -> (model, info)``; ``extract(model, images_uint8, *, batch_size, device)``
-    returns ``(features float32 (N, feature_dim), logits float32 (N, classes) or None)``."""
+    returns ``(features float32 (N, feature_dim), logits float32 (N, classes) or None)``.
+    ``default_file()`` is the weights file to use when none is named (it may fetch it); ``resize`` says how
+    images are brought to the network's input size, part of the metric's protocol."""
 
     load: Callable
     extract: Callable
     feature_dim: int
+    default_file: Callable[[], Path]
+    resize: str
 
 
 EXTRACTORS: Registry[FeatureExtractor] = Registry("feature extractor")
+
+
+def _no_default_classifier() -> Path:
+    raise ConfigError("--features domain needs the classifier file: --extractor-file "
+                      "results/<profile>/<dataset>/domain/classifier.pt (made by the pipeline)")
+
+
 EXTRACTORS.register("domain")(FeatureExtractor(load=domain.load_classifier, extract=domain.extract,
-                                               feature_dim=domain.FEATURE_DIM))
+                                               feature_dim=domain.FEATURE_DIM, default_file=_no_default_classifier,
+                                               resize="none (native resolution)"))
 
 __all__ = ["EXTRACTORS", "FeatureExtractor"]
