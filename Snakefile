@@ -18,6 +18,7 @@ wildcard_constraints:
     preset="[a-z0-9_]+",
     seed=r"\d+",
     sampler="[A-Za-z0-9_]+",
+    space="[a-z0-9_]+",
 
 
 include: "workflow/rules/data.smk"

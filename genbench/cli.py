@@ -70,8 +70,8 @@ def cmd_reference(args: argparse.Namespace) -> None:
 
     profile = _profile(args)
     ev = profile.evaluation
-    run_reference(args.data, args.classifier, split=ev.reference_split, n=ev.n_real, batch_size=ev.batch_size,
-                  device=profile.device, threads=_threads(args, profile), out=args.out)
+    run_reference(args.data, args.extractor_file, space=args.space, split=ev.reference_split, n=ev.n_real,
+                  batch_size=ev.batch_size, device=profile.device, threads=_threads(args, profile), out=args.out)
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -104,8 +104,12 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     profile = _profile(args)
     summary = read_train_summary(args.train_summary)
     identity = {key: summary[key] for key in ("dataset", "preset", "family", "seed")} | {"sampler": args.sampler}
-    result = run_evaluation(args.samples, args.reference, args.classifier, profile.evaluation, device=profile.device,
-                            threads=_threads(args, profile), identity=identity, out=args.out)
+    spaces = profile.evaluation.feature_spaces
+    if not len(args.reference) == len(args.extractor_file) == len(spaces):
+        raise ConfigError(f"evaluate: give one --reference and one --extractor-file per feature space "
+                          f"({', '.join(spaces)}), in that order")
+    result = run_evaluation(args.samples, args.reference, args.extractor_file, profile.evaluation,
+                            device=profile.device, threads=_threads(args, profile), identity=identity, out=args.out)
     tracking.log_final_metrics(summary["mlflow_run_id"], final_metric_values(result), tracking_uri_cfg=profile.mlflow)
     print(json.dumps({name: rec["value"] for name, rec in result["metrics"].items()}))
 
@@ -149,9 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("train-domain", cmd_train_domain, "train the per-dataset domain classifier")
     p.add_argument("--data", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)
-    p = command("reference", cmd_reference, "domain features of the real reference images")
+    p = command("reference", cmd_reference, "features of the real reference images in one feature space")
     p.add_argument("--data", type=Path, required=True)
-    p.add_argument("--classifier", type=Path, required=True)
+    p.add_argument("--space", default="domain", help="registered feature extractor (domain, inception)")
+    p.add_argument("--extractor-file", type=Path, required=True, help="its weights (domain: classifier.pt)")
     p.add_argument("--out", type=Path, required=True)
     p = command("train", cmd_train, "train one (dataset, preset, seed)")
     p.add_argument("--dataset", required=True)
@@ -165,8 +170,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, required=True)
     p = command("evaluate", cmd_evaluate, "metrics of a sample file against the reference features")
-    for name in ("samples", "reference", "classifier", "train-summary", "out"):
+    for name in ("samples", "train-summary", "out"):
         p.add_argument(f"--{name}", type=Path, required=True)
+    p.add_argument("--reference", type=Path, nargs="+", required=True, help="one per evaluation.feature_spaces")
+    p.add_argument("--extractor-file", type=Path, nargs="+", required=True, help="one per evaluation.feature_spaces")
     p.add_argument("--sampler", required=True)
     p = command("metrics", cmd_metrics, "metrics of any two inputs: image folders, image or feature .npz files")
     p.add_argument("--real", type=Path, required=True, help="image folder, .npz with 'images' or 'features'")

@@ -22,6 +22,7 @@ from typing import Any, Mapping
 import yaml
 
 PRESET_DIR = Path("params/models")
+METRIC_NAMES = ("fd", "kid", "is", "pr")  # FD, KID, Inception Score, precision/recall (genbench.evaluate)
 
 
 class ConfigError(ValueError):
@@ -76,6 +77,10 @@ class DomainConfig:
 
 @dataclass(frozen=True)
 class EvaluationConfig:
+    # Feature spaces (registered extractors) the pipeline measures in; metric names end in the space
+    # (fd_domain, fd_inception). 'is' is computed only where the extractor has class logits (domain).
+    feature_spaces: tuple[str, ...] = ("domain",)
+    metrics: tuple[str, ...] = ("fd", "kid", "is", "pr")
     n_fake: int = 1000
     n_real: int = 1000  # taken from the test split with a fixed seed
     reference_split: str = "test"
@@ -219,6 +224,10 @@ def load_profile(data: Mapping[str, Any], *, source: str) -> ProfileConfig:
     profile = from_dict(ProfileConfig, data, source=source)
     if profile.device not in ("auto", "cpu", "cuda"):
         raise ConfigError(f"{source}: key 'device' must be auto, cpu or cuda, got {profile.device!r}")
+    unknown = sorted(set(profile.evaluation.metrics) - set(METRIC_NAMES))
+    if unknown:
+        raise ConfigError(f"{source}: key 'evaluation.metrics' has unknown metric '{unknown[0]}' "
+                          f"(known: {', '.join(METRIC_NAMES)})")
     return profile
 
 
@@ -272,9 +281,12 @@ def run_config_from_json(text: str, *, source: str = "--run-config") -> RunConfi
 def validate_all(profile: ProfileConfig, *, profile_source: str, preset_dir: Path = PRESET_DIR) -> None:
     """Resolve every preset the profile names (and every overridden one) so errors surface up front."""
     from genbench.data import check_dataset_name
+    from genbench.features import EXTRACTORS
 
     for dataset in profile.datasets:
         check_dataset_name(dataset, source=f"{profile_source}: key 'datasets'")
+    for space in profile.evaluation.feature_spaces:
+        EXTRACTORS.get(space, source=f"{profile_source}: key 'evaluation.feature_spaces'")
     unused = sorted(set(profile.overrides) - set(profile.presets))
     if unused:
         raise ConfigError(f"{profile_source}: key 'overrides.{unused[0]}' names a preset not in 'presets' "

@@ -11,10 +11,11 @@ from typing import Sequence
 import numpy as np
 
 from genbench import metrics
-from genbench.config import ConfigError, DomainConfig, EvaluationConfig
+from genbench.config import METRIC_NAMES, ConfigError, DomainConfig, EvaluationConfig
 from genbench.data import load_split
 from genbench.device import resolve_device, set_threads
-from genbench.features.domain import extract, load_classifier, save_classifier, train_domain_classifier
+from genbench.features import EXTRACTORS
+from genbench.features.domain import save_classifier, train_domain_classifier
 from genbench.io import InputError, load_npz, read_json, save_npz, sha256_file, write_json
 from genbench.train.loop import seeded_subset
 
@@ -35,22 +36,27 @@ def run_domain_training(data_dir: Path, cfg: DomainConfig, *, device: str, threa
     return record
 
 
-def run_reference(data_dir: Path, classifier: Path, *, split: str, n: int, batch_size: int, device: str,
-                  threads: int, out: Path) -> None:
-    """Domain features and logits of a fixed seeded subset of real images (the reference side of every metric)."""
+def run_reference(data_dir: Path, extractor_file: Path, *, space: str, split: str, n: int, batch_size: int,
+                  device: str, threads: int, out: Path) -> None:
+    """Features (and logits, where the extractor has them) of a fixed seeded subset of real images: the
+    reference side of every metric in feature space ``space``."""
     set_threads(threads)
     images, labels = load_split(data_dir, split)
     if n > len(images):
         raise InputError(f"{data_dir}/{split}.npz: has {len(images)} images, evaluation.n_real asks for {n}")
     idx = seeded_subset(len(images), n, REFERENCE_SEED)
     dev = resolve_device(device)
-    model, _ = load_classifier(classifier, device=dev)
-    features, logits = extract(model, images[idx], batch_size=batch_size, device=dev)
-    save_npz(out, {"features": features, "logits": logits, "labels": labels[idx], "indices": idx.astype(np.int64),
-                   "extractor_sha256": np.array(sha256_file(classifier)), "split": np.array(split)})
+    extractor = EXTRACTORS.get(space, source="reference")
+    model, _ = extractor.load(extractor_file, device=dev)
+    features, logits = extractor.extract(model, images[idx], batch_size=batch_size, device=dev)
+    arrays = {"features": features, "labels": labels[idx], "indices": idx.astype(np.int64), "space": np.array(space),
+              "extractor_sha256": np.array(sha256_file(extractor_file)), "split": np.array(split)}
+    if logits is not None:
+        arrays["logits"] = logits
+    save_npz(out, arrays)
 
 
-METRICS = ("fd", "kid", "is", "pr")  # names accepted by ``--metrics`` / ``evaluation.metrics``
+METRICS = METRIC_NAMES  # names accepted by ``--metrics`` / ``evaluation.metrics``
 
 
 def compute_metrics(real_features: np.ndarray, fake_features: np.ndarray, fake_logits: np.ndarray | None,
@@ -90,25 +96,32 @@ def with_protocol(values: dict[str, dict], protocol: dict) -> dict[str, dict]:
     return {name: {**record, "protocol": {**protocol, **record.get("protocol", {})}} for name, record in values.items()}
 
 
-def run_evaluation(samples: Path, reference: Path, classifier: Path, cfg: EvaluationConfig, *, device: str,
-                   threads: int, identity: dict, out: Path) -> dict:
-    """Metrics of ``samples`` against ``reference``; ``identity`` (dataset, preset, family, sampler, seed) is copied in."""
+def run_evaluation(samples: Path, references: Sequence[Path], extractor_files: Sequence[Path],
+                   cfg: EvaluationConfig, *, device: str, threads: int, identity: dict, out: Path) -> dict:
+    """Metrics of ``samples`` against each reference (one per ``cfg.feature_spaces``, same order as
+    ``extractor_files``); ``identity`` (dataset, preset, family, sampler, seed) is copied in."""
     set_threads(threads)
     fake = load_npz(samples, required=("images",))["images"]
     if len(fake) < cfg.n_fake:
         raise InputError(f"{samples}: has {len(fake)} images, evaluation.n_fake asks for {cfg.n_fake}; re-run its sample rule")
-    ref = load_npz(reference, required=("features", "logits", "extractor_sha256"))
-    extractor_sha = sha256_file(classifier)
-    if str(ref["extractor_sha256"]) != extractor_sha:
-        raise InputError(f"{reference}: made with another domain classifier than {classifier}; delete it and re-run")
+    fake = fake[:cfg.n_fake]
     dev = resolve_device(device)
-    model, _ = load_classifier(classifier, device=dev)
-    fake_features, fake_logits = extract(model, fake[:cfg.n_fake], batch_size=cfg.batch_size, device=dev)
-    values = compute_metrics(ref["features"], fake_features, fake_logits, cfg, space="domain")
-    protocol = {"feature_space": "domain", "extractor_sha256": extractor_sha, "n_real": int(len(ref["features"])),
-                "n_fake": int(cfg.n_fake), "reference_split": str(ref["split"]), "resize": "none (native 28x28)",
-                "samples_sha256": sha256_file(samples)}
-    result = {**identity, "metrics": with_protocol(values, protocol)}
+    values: dict[str, dict] = {}
+    for space, reference, extractor_file in zip(cfg.feature_spaces, references, extractor_files, strict=True):
+        ref = load_npz(reference, required=("features", "extractor_sha256", "split"))
+        extractor_sha = sha256_file(extractor_file)
+        if str(ref["extractor_sha256"]) != extractor_sha:
+            raise InputError(f"{reference}: made with another {space} network than {extractor_file}; delete it and re-run")
+        extractor = EXTRACTORS.get(space, source="evaluate")
+        model, _ = extractor.load(extractor_file, device=dev)
+        fake_features, fake_logits = extractor.extract(model, fake, batch_size=cfg.batch_size, device=dev)
+        names = [m for m in cfg.metrics if m != "is" or fake_logits is not None]
+        protocol = {"feature_space": space, "extractor_sha256": extractor_sha, "n_real": int(len(ref["features"])),
+                    "n_fake": int(cfg.n_fake), "reference_split": str(ref["split"]), "resize": extractor.resize,
+                    "samples_sha256": sha256_file(samples)}
+        values |= with_protocol(compute_metrics(ref["features"], fake_features, fake_logits, cfg, space=space,
+                                                names=names), protocol)
+    result = {**identity, "metrics": values}
     write_json(out, result)
     return result
 
@@ -131,7 +144,6 @@ def run_metrics(real_path: Path, fake_path: Path, *, names: Sequence[str], space
 
     ``space`` names a registered feature extractor, or ``none`` when both inputs already hold features.
     """
-    from genbench.features import EXTRACTORS
     from genbench.inputs import load_metric_input
 
     set_threads(threads)

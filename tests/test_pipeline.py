@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import BIN, copy_workflow, snakemake
 from test_workflow import planned_jobs
@@ -69,8 +70,9 @@ def test_second_run_starts_no_job(ci_run: Path) -> None:
 
 
 def test_editing_one_preset_replans_only_its_branch(ci_run: Path) -> None:
+    # An edit, not a touch: Snakemake 9 does not re-run for a newer mtime when the file's checksum is unchanged.
     preset = ci_run / "params/models/dcgan.yaml"
-    os.utime(preset, (time.time() + 5, time.time() + 5))
+    preset.write_text(preset.read_text().replace("latent_dim: 100", "latent_dim: 64"))
     result = snakemake(ci_run, "reports/all", "-n", *CI)
     assert result.returncode == 0, result.stderr
     assert planned_jobs(result.stdout) == {"train": 1, "sample": 1, "evaluate": 1, "report": 1}
@@ -78,10 +80,15 @@ def test_editing_one_preset_replans_only_its_branch(ci_run: Path) -> None:
 
 
 def test_fresh_data_build_matches_committed_data_dvc(ci_run: Path) -> None:
+    """Hash the freshly built data/ with DVC itself and compare with the committed pointer.
+
+    (``dvc status`` in a fresh repo would only say "not in cache"; in the developer's checkout, where the
+    cache holds the data, it is clean, which is the acceptance check benchmarks/README.md records.)
+    """
+    committed = yaml.safe_load((ci_run / "data.dvc").read_text())["outs"][0]
     env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
     subprocess.run(["git", "init", "-q"], cwd=ci_run, check=True)
     subprocess.run([str(BIN / "dvc"), "init", "-q"], cwd=ci_run, check=True, env=env)
-    status = subprocess.run([str(BIN / "dvc"), "status", "data.dvc"], cwd=ci_run, capture_output=True, text=True,
-                            env=env)
-    assert status.returncode == 0, status.stderr
-    assert "up to date" in status.stdout, status.stdout
+    subprocess.run([str(BIN / "dvc"), "add", "-q", "data"], cwd=ci_run, check=True, env=env)
+    fresh = yaml.safe_load((ci_run / "data.dvc").read_text())["outs"][0]
+    assert (fresh["md5"], fresh["nfiles"], fresh["size"]) == (committed["md5"], committed["nfiles"], committed["size"])

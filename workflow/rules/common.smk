@@ -31,8 +31,13 @@ RESULTS = f"results/{PROFILE.profile}"
 LOGS = f"logs/{PROFILE.profile}"
 RUN_DIR = f"{RESULTS}/{{dataset}}/{{preset}}/seed{{seed}}"
 DOMAIN_DIR = f"{RESULTS}/{{dataset}}/domain"
-# The reference features' path encodes everything that changes them: profile (-> classifier), dataset, split, n.
-REFERENCE = f"{DOMAIN_DIR}/reference_{PROFILE.evaluation.reference_split}_n{PROFILE.evaluation.n_real}.npz"
+CLASSIFIER = f"{DOMAIN_DIR}/classifier.pt"
+# Reference features: the path encodes everything that changes them: profile (-> its domain classifier),
+# dataset, feature space (-> network), split and n.
+REFERENCE = (f"{RESULTS}/{{dataset}}/reference/{{space}}_{PROFILE.evaluation.reference_split}"
+             f"_n{PROFILE.evaluation.n_real}.npz")
+SPACES = PROFILE.evaluation.feature_spaces
+INCEPTION_WEIGHTS = ".cache/weights/inception-2015-12-05.pt"
 # Snakemake threads of a heavy job: the profile's torch threads, or more when --cores exceeds the CPUs
 # present (`--cores 8` on a 2-core machine -> 4), so no more heavy jobs run at once than there are CPUs.
 # Oversubscribed torch jobs ran 2x slower in total here, not just each.
@@ -46,6 +51,19 @@ def settings(*keys, preset=None):
     if preset is not None and preset in config.get("overrides", {}):
         picked["overrides"] = {preset: config["overrides"][preset]}
     return json.dumps(picked, sort_keys=True)
+
+
+def extractor_file(space, dataset):
+    """The network file of a feature space: the pipeline's own domain classifier, or pinned weights."""
+    return CLASSIFIER.format(dataset=dataset) if space == "domain" else INCEPTION_WEIGHTS
+
+
+def references(wildcards):
+    return [REFERENCE.format(dataset=wildcards.dataset, space=space) for space in SPACES]
+
+
+def extractor_files(wildcards):
+    return [extractor_file(space, wildcards.dataset) for space in SPACES]
 
 
 def runs():

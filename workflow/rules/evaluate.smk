@@ -4,28 +4,29 @@
 rule reference_features:
     input:
         test="data/{dataset}/test.npz",
-        classifier=f"{DOMAIN_DIR}/classifier.pt",
+        extractor=lambda w: extractor_file(w.space, w.dataset),
     output:
         REFERENCE,
     params:
         settings=lambda w: settings("threads", "device", "evaluation"),
     log:
-        f"{LOGS}/{{dataset}}/reference.log",
+        f"{LOGS}/{{dataset}}/reference_{{space}}.log",
     threads: THREADS
     conda:
         "../envs/genbench.yaml"
     resources:
         mem_mb=2000,
     shell:
-        "genbench reference --data data/{wildcards.dataset} --classifier {input.classifier} --out {output} "
+        "genbench reference --data data/{wildcards.dataset} --space {wildcards.space} "
+        "--extractor-file {input.extractor} --out {output} "
         "--settings {params.settings:q} > {log} 2>&1"
 
 
 rule evaluate:
     input:
         samples=f"{RUN_DIR}/samples/{{sampler}}.npz",
-        reference=REFERENCE,
-        classifier=f"{DOMAIN_DIR}/classifier.pt",
+        references=references,
+        extractors=extractor_files,
         summary=f"{RUN_DIR}/train_summary.json",
     output:
         f"{RUN_DIR}/metrics/{{sampler}}.json",
@@ -41,6 +42,7 @@ rule evaluate:
     resources:
         mem_mb=2000,
     shell:
-        "genbench evaluate --samples {input.samples} --reference {input.reference} --classifier {input.classifier} "
+        "genbench evaluate --samples {input.samples} --reference {input.references} "
+        "--extractor-file {input.extractors} "
         "--train-summary {input.summary} --sampler {wildcards.sampler} --out {output} "
         "--settings {params.settings:q} > {log} 2>&1"
