@@ -14,6 +14,7 @@ from pathlib import Path
 
 from genbench.config import ConfigError, ProfileConfig, deep_merge, load_profile, read_yaml, resolve_run
 from genbench.io import InputError
+from genbench.metrics import MetricInputError
 
 
 def _profile(args: argparse.Namespace) -> ProfileConfig:
@@ -54,6 +55,12 @@ def cmd_prepare_data(args: argparse.Namespace) -> None:
     from genbench.data import prepare_dataset
 
     prepare_dataset(args.dataset, args.out, args.cache)
+
+
+def cmd_fetch_weights(args: argparse.Namespace) -> None:
+    from genbench.features import EXTRACTORS
+
+    print(EXTRACTORS.get(args.extractor, source="fetch-weights").default_file())
 
 
 def cmd_train_domain(args: argparse.Namespace) -> None:
@@ -150,6 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dataset")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--cache", type=Path, default=Path(".cache/downloads"))
+    p = command("fetch-weights", cmd_fetch_weights, "fetch and verify a feature extractor's pinned weights",
+                settings=False)
+    p.add_argument("extractor", help="e.g. inception")
     p = command("train-domain", cmd_train_domain, "train the per-dataset domain classifier")
     p.add_argument("--data", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)
@@ -178,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("metrics", cmd_metrics, "metrics of any two inputs: image folders, image or feature .npz files")
     p.add_argument("--real", type=Path, required=True, help="image folder, .npz with 'images' or 'features'")
     p.add_argument("--fake", type=Path, required=True, help="same kinds as --real ('logits' in a features .npz feed 'is')")
-    p.add_argument("--metrics", default="fd,kid,pr", help="comma-separated: fd, kid, is, pr (default: fd,kid,pr)")
+    p.add_argument("--metrics", default="fd,kid,pr", help="comma-separated: fd, kid, is, pr, dc (default: fd,kid,pr)")
     p.add_argument("--features", default="inception", help="feature extractor: inception, domain, or none")
     p.add_argument("--extractor-file", type=Path, default=None, help="weights of the extractor (domain: classifier.pt)")
     p.add_argument("--out", type=Path, default=None, help="write the values with their protocol as JSON")
@@ -192,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.fn(args)
-    except (ConfigError, InputError) as err:
+    except (ConfigError, InputError, MetricInputError) as err:
         print(f"genbench {args.command}: error: {err}", file=sys.stderr)
         return 2
     return 0

@@ -22,7 +22,7 @@ from typing import Any, Mapping
 import yaml
 
 PRESET_DIR = Path("params/models")
-METRIC_NAMES = ("fd", "kid", "is", "pr")  # FD, KID, Inception Score, precision/recall (genbench.evaluate)
+METRIC_NAMES = ("fd", "kid", "is", "pr", "dc")  # FD, KID, IS, precision/recall, density/coverage (genbench.evaluate)
 
 
 class ConfigError(ValueError):
@@ -80,7 +80,7 @@ class EvaluationConfig:
     # Feature spaces (registered extractors) the pipeline measures in; metric names end in the space
     # (fd_domain, fd_inception). 'is' is computed only where the extractor has class logits (domain).
     feature_spaces: tuple[str, ...] = ("domain",)
-    metrics: tuple[str, ...] = ("fd", "kid", "is", "pr")
+    metrics: tuple[str, ...] = ("fd", "kid", "is", "pr", "dc")
     n_fake: int = 1000
     n_real: int = 1000  # taken from the test split with a fixed seed
     reference_split: str = "test"
@@ -88,7 +88,8 @@ class EvaluationConfig:
     kid_subsets: int = 10
     kid_subset_size: int = 100
     is_splits: int = 10
-    pr_k: int = 3
+    pr_k: int = 3  # Kynkaanniemi et al. 2019
+    dc_k: int = 5  # Naeem et al. 2020
 
 
 @dataclass(frozen=True)

@@ -88,6 +88,10 @@ def compute_metrics(real_features: np.ndarray, fake_features: np.ndarray, fake_l
         precision, recall = metrics.precision_recall(real_features, fake_features, k=cfg.pr_k)
         out[f"precision_{space}"] = {"value": precision, "protocol": {"k": cfg.pr_k}}
         out[f"recall_{space}"] = {"value": recall, "protocol": {"k": cfg.pr_k}}
+    if "dc" in names:
+        density, coverage = metrics.density_coverage(real_features, fake_features, k=cfg.dc_k)
+        out[f"density_{space}"] = {"value": density, "protocol": {"k": cfg.dc_k}}
+        out[f"coverage_{space}"] = {"value": coverage, "protocol": {"k": cfg.dc_k}}
     return out
 
 

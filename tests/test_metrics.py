@@ -7,11 +7,12 @@ import sys
 import numpy as np
 import pytest
 
-from genbench.metrics import (effective_subset_size, feature_statistics, frechet_distance,
-                              frechet_distance_from_stats, inception_score, kernel_inception_distance,
-                              precision_recall)
-from genbench.metrics import frechet as frechet_module
+from genbench.metrics import (MetricInputError, density_coverage, effective_subset_size, feature_statistics,
+                              frechet_distance, frechet_distance_from_stats, inception_score,
+                              kernel_inception_distance, precision_recall)
+from genbench.metrics import _neighbours
 from genbench.metrics._neighbours import ball_counts, kth_neighbour_distances
+from genbench.metrics.frechet import trace_sqrt_product
 
 
 def gaussian(n: int, d: int, *, seed: int, shift: float = 0.0) -> np.ndarray:
@@ -70,34 +71,34 @@ def test_fd_is_finite_with_singular_covariances():
     assert np.isfinite(frechet_distance(x, y))
 
 
-def test_fd_adds_eps_to_the_diagonals_when_the_product_root_is_not_finite(monkeypatch):
-    real_sqrtm = frechet_module.linalg.sqrtm
-    seen = []
-
-    def flaky_sqrtm(a):
-        seen.append(a)
-        return np.full_like(a, np.nan) if len(seen) == 1 else real_sqrtm(a)
-
-    monkeypatch.setattr(frechet_module.linalg, "sqrtm", flaky_sqrtm)
-    s1, s2 = np.diag([1.0, 2.0]), np.diag([3.0, 4.0])
-    with pytest.warns(RuntimeWarning, match="singular"):
-        value = frechet_distance_from_stats(np.zeros(2), s1, np.zeros(2), s2, eps=0.5)
-    np.testing.assert_allclose(seen[1], (s1 + 0.5 * np.eye(2)) @ (s2 + 0.5 * np.eye(2)))
-    assert np.isfinite(value)
+def test_trace_sqrt_product_is_exact_for_rank_deficient_covariances():
+    # With n < d the covariances are singular; Tr((S1 S2)^{1/2}) then equals the nuclear norm of A B^T / (n - 1)
+    # for the centred data A, B (the nonzero eigenvalues of S1 S2 are the squared singular values of A B^T).
+    rng = np.random.default_rng(5)
+    x, y = rng.normal(size=(30, 200)), rng.normal(size=(30, 200)) * 1.5
+    a, b = x - x.mean(0), y - y.mean(0)
+    expected = np.linalg.svd(a @ b.T, compute_uv=False).sum() / 29
+    s1, s2 = feature_statistics(x)[1], feature_statistics(y)[1]
+    assert trace_sqrt_product(s1, s2) == pytest.approx(expected, rel=1e-12)
+    assert trace_sqrt_product(s2, s1) == pytest.approx(expected, rel=1e-12)
 
 
-def test_fd_rejects_a_large_imaginary_component(monkeypatch):
-    monkeypatch.setattr(frechet_module.linalg, "sqrtm", lambda a: a + 1j * np.eye(len(a)))
-    with pytest.raises(ValueError, match="imaginary"):
-        frechet_distance_from_stats(np.zeros(2), np.eye(2), np.zeros(2), np.eye(2))
+def test_fd_rejects_statistics_that_are_not_covariances():
+    with pytest.raises(MetricInputError, match="not positive semidefinite"):
+        frechet_distance_from_stats(np.zeros(2), np.diag([1.0, -1.0]), np.zeros(2), np.eye(2))
+    with pytest.raises(MetricInputError, match="not symmetric"):
+        frechet_distance_from_stats(np.zeros(2), np.array([[1.0, 0.5], [0.0, 1.0]]), np.zeros(2), np.eye(2))
+    with pytest.raises(MetricInputError, match="differ in dimension"):
+        frechet_distance_from_stats(np.zeros(2), np.eye(2), np.zeros(3), np.eye(3))
 
 
-@pytest.mark.filterwarnings("ignore::DeprecationWarning")
-def test_fd_agrees_with_clean_fid():
-    cleanfid = pytest.importorskip("cleanfid.fid")
-    x, y = gaussian(300, 32, seed=0), gaussian(300, 32, seed=1, shift=0.2)
-    (mu1, s1), (mu2, s2) = feature_statistics(x), feature_statistics(y)
-    assert frechet_distance(x, y) == pytest.approx(cleanfid.frechet_distance(mu1, s1, mu2, s2), rel=1e-10)
+def test_feature_statistics_match_numpy_whatever_the_block_size(monkeypatch):
+    x = gaussian(1000, 6, seed=2) * np.arange(1, 7) + 100.0
+    monkeypatch.setattr("genbench.metrics.frechet._COV_ROWS", 7)
+    mu, sigma = feature_statistics(x)
+    np.testing.assert_allclose(mu, x.mean(axis=0), rtol=1e-14)
+    np.testing.assert_allclose(sigma, np.cov(x, rowvar=False), rtol=1e-12)
+    assert (sigma == sigma.T).all()
 
 
 # --------------------------------------------------------------------------- KID
@@ -236,3 +237,122 @@ def test_ball_counts_include_the_boundary_and_count_both_ways():
     probes = np.array([[1.0, 0.0], [5.0, 0.0], [9.0, 0.0], [0.5, 0.0]])
     per_probe, per_centre = ball_counts(probes, centres, np.array([1.0, 5.0]), chunk=3)
     assert per_probe.tolist() == [1, 1, 1, 1] and per_centre.tolist() == [2, 2]
+
+
+# --------------------------------------------------------------------------- density / coverage
+
+
+def brute_force_density_coverage(real: np.ndarray, fake: np.ndarray, k: int) -> tuple[float, float]:
+    """Naeem et al. eqs. (3)-(4) over the full distance matrices, strict ball membership as in their code."""
+    def dist(a, b):
+        return np.linalg.norm(a[:, None, :] - b[None, :, :], axis=-1)
+
+    radii = np.sort(dist(real, real), axis=1)[:, k]  # index 0 is the point itself
+    inside = dist(fake, real) < radii[None, :]  # (fake, real)
+    return float(inside.sum() / (k * len(fake))), float(inside.any(axis=0).mean())
+
+
+def test_density_coverage_agree_with_brute_force_and_ignore_chunk_size():
+    real, fake = gaussian(300, 5, seed=0), gaussian(250, 5, seed=1, shift=0.4) * 1.2
+    expected = brute_force_density_coverage(real, fake, k=5)
+    assert 0.05 < expected[0] < 2.0 and 0.05 < expected[1] < 0.95
+    for chunk in (1, 7, 64, 10_000):
+        assert density_coverage(real, fake, k=5, chunk=chunk) == pytest.approx(expected, abs=1e-12)
+    assert density_coverage(real, fake, k=2) == pytest.approx(brute_force_density_coverage(real, fake, k=2))
+
+
+def test_density_can_exceed_one_and_coverage_needs_only_real_neighbours():
+    real = gaussian(200, 3, seed=0)
+    fake = real[:3] + 1e-3  # three fakes packed near real points: dense but covering little
+    density, coverage = density_coverage(real, fake, k=5)
+    assert density == pytest.approx(brute_force_density_coverage(real, fake, k=5)[0])
+    assert coverage == pytest.approx(brute_force_density_coverage(real, fake, k=5)[1])
+    assert density > 1.0 and coverage < 0.2
+
+
+# --------------------------------------------------------------------------- exact decisions behind the float32 screen
+
+
+def test_the_screen_error_bound_holds():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(200, 300)) * 3 + 5, rng.normal(size=(150, 300)) * 2 - 1
+    pa, pb = _neighbours.prepare(a, b)
+    d2, bound = _neighbours._screened_block(pa, slice(0, 200), pb, np.float32)
+    exact = ((a[:, None, :] - b[None, :, :]) ** 2).sum(-1)
+    assert (np.abs(d2 - exact) <= bound[:, None]).all()
+    assert np.abs(d2 - exact).max() > 0  # float32 really is approximate here
+
+
+def test_float32_and_float64_inputs_give_the_same_decisions():
+    real, fake = gaussian(300, 40, seed=3).astype(np.float32), (gaussian(300, 40, seed=4) * 1.1).astype(np.float32)
+    assert precision_recall(real, fake) == precision_recall(real.astype(np.float64), fake.astype(np.float64))
+    assert density_coverage(real, fake) == density_coverage(real.astype(np.float64), fake.astype(np.float64))
+
+
+def test_near_duplicate_features_fall_back_to_a_float64_screen(monkeypatch):
+    # Two tight clusters far apart: distances inside a cluster are ~1e-9 of the squared norms, below what a
+    # float32 screen can resolve, so blocks are screened again in float64; the answers stay exact.
+    rng = np.random.default_rng(0)
+    centres = np.array([[1e3] * 8, [-1e3] * 8])
+    real = centres[rng.integers(0, 2, 300)] + 1e-2 * rng.normal(size=(300, 8))
+    fake = centres[rng.integers(0, 2, 250)] + 1.3e-2 * rng.normal(size=(250, 8))
+    screens = []
+    screened_block = _neighbours._screened_block
+    monkeypatch.setattr(_neighbours, "_screened_block",
+                        lambda *args: screens.append(args[-1]) or screened_block(*args))
+    assert precision_recall(real, fake, k=3) == pytest.approx(brute_force_precision_recall(real, fake, k=3), abs=1e-12)
+    assert density_coverage(real, fake, k=5) == pytest.approx(brute_force_density_coverage(real, fake, k=5), abs=1e-12)
+    assert np.float64 in screens
+
+
+# --------------------------------------------------------------------------- input validation
+
+
+def _calls():
+    """(metric name, call(real, fake), input names it validates, minimum rows) for every metric."""
+    return [
+        ("fd", lambda r, f: frechet_distance(r, f), 2),
+        ("kid", lambda r, f: kernel_inception_distance(r, f, num_subsets=2, subset_size=10, seed=0), 2),
+        ("precision_recall", lambda r, f: precision_recall(r, f, k=3), 4),
+        ("density_coverage", lambda r, f: density_coverage(r, f, k=5), 6),
+    ]
+
+
+@pytest.mark.parametrize("metric,call,min_rows", _calls(), ids=[c[0] for c in _calls()])
+@pytest.mark.parametrize("side", ["real", "fake"])
+def test_every_metric_rejects_bad_features_naming_the_input(metric, call, min_rows, side):
+    good = gaussian(20, 4, seed=0)
+    bad_inputs = {
+        "a 2-D": good[:, 0],
+        "floating-point": (good * 10).astype(np.int64),
+        "NaN or infinity": np.where(np.arange(20)[:, None] == 7, np.nan, good),
+        "at least": good[:1],
+        "differ in dimension": good[:, :3],
+    }
+    for expected, bad in bad_inputs.items():
+        args = (bad, good) if side == "real" else (good, bad)
+        if expected == "at least" and side == "fake" and metric == "density_coverage":
+            continue  # density/coverage only needs real neighbours; one fake sample is enough
+        with pytest.raises(MetricInputError, match=expected) as info:
+            call(*args)
+        message = str(info.value)
+        assert "\n" not in message
+        name = "real features" if expected == "differ in dimension" else f"{side} features"
+        assert name in message, message
+
+
+def test_validation_messages_say_what_to_do():
+    with pytest.raises(MetricInputError, match=r"row 3\b"):
+        precision_recall(np.where(np.arange(10)[:, None] == 3, np.inf, gaussian(10, 2, seed=0)),
+                         gaussian(10, 2, seed=1))
+    with pytest.raises(MetricInputError, match="evaluate more images"):
+        precision_recall(gaussian(3, 2, seed=0), gaussian(10, 2, seed=1), k=3)
+    with pytest.raises(MetricInputError, match="k must be a positive integer"):
+        density_coverage(gaussian(10, 2, seed=0), gaussian(10, 2, seed=1), k=0)
+    with pytest.raises(MetricInputError, match="logits"):
+        inception_score(np.ones((10, 3), dtype=np.int32), splits=2)
+    with pytest.raises(MetricInputError, match="logits: contains NaN"):
+        inception_score(np.full((10, 3), np.nan), splits=2)
+    with pytest.raises(MetricInputError, match="C >= 2"):
+        inception_score(np.ones((10, 1)), splits=2)
+    assert issubclass(MetricInputError, ValueError)

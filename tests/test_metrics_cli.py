@@ -79,3 +79,13 @@ def test_inception_score_needs_logits(tmp_path: Path, capsys) -> None:
     real, fake = features_npz(tmp_path / "r.npz", 0), features_npz(tmp_path / "f.npz", 1)
     assert main(["metrics", "--real", str(real), "--fake", str(fake), "--features", "none", "--metrics", "is"]) == 2
     assert "'is' needs class logits" in capsys.readouterr().err
+
+
+def test_feature_dims_that_differ_are_a_one_line_error(tmp_path: Path, capsys) -> None:
+    real = features_npz(tmp_path / "r.npz", 0)
+    save_npz(tmp_path / "f.npz", {"features": np.zeros((60, 8), dtype=np.float32)})
+    out = tmp_path / "m.json"
+    assert main(["metrics", "--real", str(real), "--fake", str(tmp_path / "f.npz"), "--features", "none",
+                 "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "features" in err and not out.exists()

@@ -40,7 +40,8 @@ def test_report_has_a_row_per_model_and_sampler(ci_run: Path) -> None:
 
 def test_every_metric_carries_its_protocol(ci_run: Path) -> None:
     record = json.loads((ci_run / "results/ci/mnist/ddpm/seed0/metrics/ddim50.json").read_text())
-    assert set(record["metrics"]) == {"fd_domain", "kid_domain", "is_domain", "precision_domain", "recall_domain"}
+    assert set(record["metrics"]) == {"fd_domain", "kid_domain", "is_domain", "precision_domain", "recall_domain",
+                                      "density_domain", "coverage_domain"}
     for value in record["metrics"].values():
         protocol = value["protocol"]
         assert protocol["feature_space"] == "domain" and protocol["n_real"] == 64 and protocol["n_fake"] == 64

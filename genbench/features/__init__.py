@@ -1,6 +1,6 @@
 """Feature extractors: networks that map uint8 images to the feature spaces the metrics are computed in.
 
-Each extractor is registered by the name of its feature space (``domain``, later ``inception``), which is
+Each extractor is registered by the name of its feature space (``domain``, ``inception``), which is
 the suffix of the metric names (``fd_domain``, ``fd_inception``). An entry says how to load the network
 from its file and how to run it; the metric maths itself lives in ``genbench.metrics``.
 """
@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 from genbench.config import ConfigError
-from genbench.features import domain
+from genbench.features import domain, inception
 from genbench.registry import Registry
 
 
@@ -40,5 +40,8 @@ def _no_default_classifier() -> Path:
 EXTRACTORS.register("domain")(FeatureExtractor(load=domain.load_classifier, extract=domain.extract,
                                                feature_dim=domain.FEATURE_DIM, default_file=_no_default_classifier,
                                                resize="none (native resolution)"))
+EXTRACTORS.register("inception")(FeatureExtractor(load=inception.load_inception, extract=inception.extract,
+                                                  feature_dim=inception.FEATURE_DIM,
+                                                  default_file=inception.fetch_inception, resize=inception.RESIZE))
 
 __all__ = ["EXTRACTORS", "FeatureExtractor"]

@@ -1,16 +1,21 @@
 """Metric maths: pure functions from feature arrays to plain floats.
 
 No I/O, caching or tracking here (those wrap these functions), and no imports of mlflow, snakemake or
-``genbench.models``. One metric per file; the feature extractors live in ``genbench.features``.
+``genbench.models``. One metric per file; the feature extractors live in ``genbench.features``. Inputs a
+metric cannot use raise ``MetricInputError`` (a ``ValueError``) with a one-line message naming the input.
 """
 from __future__ import annotations
 
+from genbench.metrics._checks import MetricInputError
+from genbench.metrics.density_coverage import density_coverage
 from genbench.metrics.frechet import feature_statistics, frechet_distance, frechet_distance_from_stats
 from genbench.metrics.inception_score import inception_score
 from genbench.metrics.kid import effective_subset_size, kernel_inception_distance
 from genbench.metrics.precision_recall import precision_recall
 
 __all__ = [
+    "MetricInputError",
+    "density_coverage",
     "effective_subset_size",
     "feature_statistics",
     "frechet_distance",

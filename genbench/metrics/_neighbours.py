@@ -2,96 +2,255 @@
 
 Improved precision/recall (k=3) and density/coverage (k=5) both estimate a manifold as the union of balls
 around each sample whose radius is the distance to its k-th nearest neighbour, then count which probes
-fall into which balls. The full N x M distance matrix never exists: rows are processed ``chunk`` at a
-time, so peak memory is about ``chunk * max(N, M)`` float64 values (80 MB for chunk=1024, 10k samples).
+fall into which balls. Everything reduces to two questions about Euclidean distances: "which is the
+(k+1)-th smallest distance in this row" and "is this distance below (or at) that radius".
 
-Distances use the expansion ||a||^2 + ||b||^2 - 2 a.b in float64, clamped at 0, as torch.cdist and the
-NVlabs reference do (Euclidean, compared squared: same order, no square root of each block); probes on
-a ball's boundary count as inside (``<=``).
+Exact decisions at float32 speed. A block of ``chunk`` rows against all columns is screened with one
+float32 matrix product on features centred on a common mean, d^2 = ||a||^2 + ||b||^2 - 2 a.b, together
+with a rigorous bound on its rounding error (Higham, "Accuracy and Stability of Numerical Algorithms",
+2nd ed., eq. (3.5): |fl(a.b) - a.b| <= gamma_D sum_i |a_i b_i| with gamma_D = D u / (1 - D u), plus the
+rounding of the inputs to float32 and of the additions). A comparison the bound settles is final; the
+few it cannot (a tiny fraction for real features) are recomputed in float64 as sum((a - b)^2) over the
+original rows, and the (k+1)-th smallest distance is taken among float64 values only. So every decision
+is either certain or made on float64 distances (relative error below (D + 2) 2^-53), whatever ``chunk``
+is; a tie stays a tie, since the float64 distance is symmetric bit for bit. A block with too many
+unsettled entries (e.g. near-duplicate features, whose distances are tiny next to their norms) is
+screened again in float64.
+
+Memory is bounded by the block, at most ``chunk`` rows and ``MAX_BLOCK_ENTRIES`` entries (about 10 bytes
+each), plus a float32 copy of the features (and a float64 one if a float64 screen is ever needed).
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
-__all__ = ["DEFAULT_CHUNK", "as_feature_matrix", "squared_distances", "kth_neighbour_distances", "ball_counts"]
+from genbench.metrics._checks import MetricInputError, check_features, check_positive_int, check_same_dim
+
+__all__ = ["DEFAULT_CHUNK", "MAX_BLOCK_ENTRIES", "Points", "BallCounts", "prepare", "kth_sq_distances",
+           "count_balls", "kth_neighbour_distances", "ball_counts"]
 
 #: rows per block; results do not depend on it, only peak memory and speed do
 DEFAULT_CHUNK = 1024
+#: cap on the entries of one block (rows x columns), which bounds memory for large column counts
+MAX_BLOCK_ENTRIES = 1 << 24
+#: unit roundoff of the two screening precisions
+_UNIT = {np.float32: 2.0 ** -24, np.float64: 2.0 ** -53}
+#: unsettled entries per block row beyond which the block is screened again in float64
+_MAX_UNSETTLED_PER_ROW = 64
+#: pairs recomputed in float64 at a time: a (pairs, D) float64 temporary that stays in cache
+_PAIR_BATCH = 64
 
 
-def as_feature_matrix(features: np.ndarray, name: str) -> np.ndarray:
-    """``features`` as a finite float64 (N, D) array, or a ValueError naming ``name``."""
-    features = np.asarray(features)
-    if features.ndim != 2 or features.shape[0] == 0:
-        raise ValueError(f"{name}: expected a non-empty 2-D (N, D) feature array, got shape {features.shape}")
-    if not np.isfinite(features).all():
-        raise ValueError(f"{name}: features contain NaN or infinity")
-    return features.astype(np.float64, copy=False)
+def _centred(x: np.ndarray, mean: np.ndarray, dtype: type) -> np.ndarray:
+    """``x - mean`` computed in float64 and stored as ``dtype``, a few thousand rows at a time."""
+    out = np.empty(x.shape, dtype=dtype)
+    for start in range(0, x.shape[0], 4096):
+        np.subtract(x[start:start + 4096], mean, out=out[start:start + 4096], dtype=np.float64, casting="unsafe")
+    return out
 
 
-def _check_chunk(chunk: int) -> None:
-    if chunk < 1:
-        raise ValueError(f"chunk must be a positive number of rows, got {chunk}")
+class Points:
+    """A feature set ready for screening: the caller's rows, plus centred float32 (and lazily float64) copies."""
+
+    def __init__(self, features: np.ndarray, mean: np.ndarray):
+        self.original = features
+        self.mean = mean
+        self._screens: dict[type, tuple[np.ndarray, np.ndarray]] = {}
+
+    def __len__(self) -> int:
+        return self.original.shape[0]
+
+    def screen(self, dtype: type) -> tuple[np.ndarray, np.ndarray]:
+        """Centred rows in ``dtype`` and their squared norms (computed in that precision)."""
+        if dtype not in self._screens:
+            rows = _centred(self.original, self.mean, dtype)
+            self._screens[dtype] = rows, np.einsum("ij,ij->i", rows, rows)
+        return self._screens[dtype]
 
 
-def squared_distances(a: np.ndarray, b: np.ndarray, *, sq_a: np.ndarray | None = None,
-                      sq_b: np.ndarray | None = None) -> np.ndarray:
-    """Squared Euclidean distances (len(a), len(b)); ``sq_*`` are precomputed squared row norms."""
-    sq_a = np.einsum("ij,ij->i", a, a) if sq_a is None else sq_a
-    sq_b = np.einsum("ij,ij->i", b, b) if sq_b is None else sq_b
-    d2 = a @ b.T  # in place from here: the block is the largest array in these metrics
+def prepare(*feature_sets: np.ndarray) -> list[Points]:
+    """``Points`` for validated (N_i, D) arrays, all centred on their common mean (distances are unchanged)."""
+    total = sum(x.sum(axis=0, dtype=np.float64) for x in feature_sets)
+    mean = total / sum(x.shape[0] for x in feature_sets)
+    return [Points(x, mean) for x in feature_sets]
+
+
+def _block_rows(chunk: int, columns: int) -> int:
+    return max(1, min(chunk, MAX_BLOCK_ENTRIES // max(columns, 1)))
+
+
+def _screened_block(a: Points, rows: slice, b: Points, dtype: type) -> tuple[np.ndarray, np.ndarray]:
+    """Approximate squared distances (rows of ``a``) x (all of ``b``) in ``dtype``, and per row a bound
+    on their absolute error (float64), in units of s = ||a||^2 + ||b||^2 (centred rows): 2 a.b is off by
+    at most gamma_D s, the two squared norms by gamma_D s together, the rounding of the inputs to ``dtype``
+    moves the distance by at most 4 u s, and the two additions (partial sums below 2 s) by 4 u s; 16 u
+    instead of 8 u, a 1 % margin and the row's largest ||b||^2 leave room for second-order terms and for
+    rounding in the comparisons that use the bound."""
+    rows_a, sq_a = a.screen(dtype)
+    rows_b, sq_b = b.screen(dtype)
+    d2 = rows_a[rows] @ rows_b.T
     d2 *= -2.0
-    d2 += sq_a[:, None]
+    d2 += sq_a[rows, None]
     d2 += sq_b[None, :]
-    return np.maximum(d2, 0.0, out=d2)  # rounding can make a tiny distance negative
+    u = _UNIT[dtype]
+    dim = rows_a.shape[1] + 2
+    gamma = dim * u / (1.0 - dim * u)
+    bound = 1.01 * (2.0 * gamma + 16.0 * u) * (sq_a[rows].astype(np.float64) + float(sq_b.max()))
+    return d2, bound
+
+
+def _start_dtype(dim: int) -> type:
+    # float32 screening is pointless once gamma_D is large (about 1e-2 at D = 1.7e5)
+    return np.float32 if dim * _UNIT[np.float32] < 1e-2 else np.float64
+
+
+def _exact_sq(a: np.ndarray, ia: np.ndarray, b: np.ndarray, ib: np.ndarray) -> np.ndarray:
+    """float64 sum((a[ia] - b[ib])^2) per pair; symmetric bit for bit, so a tie stays a tie."""
+    out = np.empty(ia.shape[0], dtype=np.float64)
+    for start in range(0, ia.shape[0], _PAIR_BATCH):
+        stop = start + _PAIR_BATCH
+        diff = np.subtract(a[ia[start:stop]], b[ib[start:stop]], dtype=np.float64)
+        out[start:stop] = np.einsum("ij,ij->i", diff, diff)
+    return out
+
+
+def _round_up(values: np.ndarray, dtype: type) -> np.ndarray:
+    """``values`` in ``dtype``, rounded up, so that comparing against them never loses an entry."""
+    cast = values.astype(dtype)
+    return np.nextafter(cast, dtype(np.inf)) if dtype is np.float32 else cast
+
+
+def _kth_block(x: Points, rows: slice, k: int, dtype: type) -> np.ndarray | None:
+    d2, bound = _screened_block(x, rows, x, dtype)
+    n_rows = d2.shape[0]
+    local = np.arange(n_rows)
+    d2[local, rows.start + local] = 0.0  # the point itself, exactly
+    approx_kth = np.partition(d2, k, axis=1)[:, k]
+    # Every entry whose true value could be among the k+1 smallest: true <= kth_true <= approx_kth + bound,
+    # and the screened value is within ``bound`` of the true one.
+    limit = _round_up(approx_kth.astype(np.float64) + 2.0 * bound, d2.dtype.type)
+    row, col = np.nonzero(d2 <= limit[:, None])
+    if dtype is np.float32 and row.size > n_rows * (k + 1 + _MAX_UNSETTLED_PER_ROW):
+        return None
+    exact = _exact_sq(x.original, rows.start + row, x.original, col)
+    order = np.lexsort((exact, row))  # grouped by row (nonzero yields rows in order), ascending within
+    counts = np.bincount(row, minlength=n_rows)
+    return exact[order][np.cumsum(counts) - counts + k]
+
+
+def kth_sq_distances(x: Points, k: int, *, chunk: int = DEFAULT_CHUNK) -> np.ndarray:
+    """Squared distance from each row to its k-th nearest other row (float64, shape (N,)).
+
+    As in the references (``kthvalue(k + 1)`` of a row that includes the point itself), the self-distance
+    is one of the row's entries, exactly 0, so a duplicate of the point is a neighbour at distance 0.
+    """
+    n = len(x)
+    out = np.empty(n, dtype=np.float64)
+    step = _block_rows(chunk, n)
+    first = _start_dtype(x.original.shape[1])
+    for start in range(0, n, step):
+        rows = slice(start, min(start + step, n))
+        block = _kth_block(x, rows, k, first)
+        out[rows] = block if block is not None else _kth_block(x, rows, k, np.float64)
+    return out
+
+
+class BallCounts(NamedTuple):
+    """Counts of ``count_balls``: int64 arrays over probes (M,) or centres (N,)."""
+
+    per_probe: np.ndarray  #: balls around centres that contain each probe
+    per_centre: np.ndarray  #: probes inside each centre's ball
+    centres_in_probe_balls: np.ndarray | None  #: balls around probes that contain each centre, if asked
+
+
+def _settle(d2: np.ndarray, bound: np.ndarray, threshold: np.ndarray, axis: int):
+    """Entries certainly below ``threshold`` (per column for axis=1, per row for axis=0) and the pairs
+    the screen cannot decide. ``threshold`` is float64; its rounding to the screen's dtype is in the slack."""
+    dtype = d2.dtype.type
+    slack = _round_up(bound + 8.0 * _UNIT[dtype] * float(threshold.max(initial=0.0)), dtype)[:, None]
+    diff = d2 - (threshold.astype(dtype)[None, :] if axis == 1 else threshold.astype(dtype)[:, None])
+    inside = diff < -slack
+    row, col = np.nonzero(np.abs(diff, out=diff) <= slack)
+    return inside, row, col
+
+
+def _ball_block(probes: Points, rows: slice, centres: Points, tasks: list, inclusive: bool, exact_counts: bool,
+                dtype: type):
+    """Per task (threshold, axis, side that must be exact) the (per-row, per-column) counts of one block."""
+    d2, bound = _screened_block(probes, rows, centres, dtype)
+    settled = []
+    for threshold, axis, side in tasks:
+        inside, row, col = _settle(d2, bound, threshold, axis)
+        if not exact_counts:  # only hit / no hit matters: skip pairs whose row (or column) already has a hit
+            keep = ~inside.any(axis=1)[row] if side == "rows" else ~inside.any(axis=0)[col]
+            row, col = row[keep], col[keep]
+        settled.append((inside, row, col))
+    if dtype is np.float32 and sum(row.size for _, row, _ in settled) > d2.shape[0] * _MAX_UNSETTLED_PER_ROW:
+        return None
+    compare = np.less_equal if inclusive else np.less
+    out = []
+    for (threshold, axis, _), (inside, row, col) in zip(tasks, settled):
+        exact = _exact_sq(probes.original, rows.start + row, centres.original, col)
+        hit = compare(exact, threshold[col] if axis == 1 else threshold[row])
+        out.append((np.count_nonzero(inside, axis=1) + np.bincount(row[hit], minlength=d2.shape[0]),
+                    np.count_nonzero(inside, axis=0) + np.bincount(col[hit], minlength=d2.shape[1])))
+    return out
+
+
+def count_balls(probes: Points, centres: Points, centre_r2: np.ndarray, *, probe_r2: np.ndarray | None = None,
+                inclusive: bool, exact_counts: bool = True, chunk: int = DEFAULT_CHUNK) -> BallCounts:
+    """Which probes lie in which balls B(centre_j, sqrt(centre_r2_j)); with ``probe_r2`` also which centres
+    lie in the balls around the probes, from the same distance blocks. ``inclusive``: the boundary is inside.
+
+    ``exact_counts=False`` is for precision and recall, which only ask whether a count is zero: then only
+    ``per_probe > 0`` and ``centres_in_probe_balls > 0`` are exact (the counts are lower bounds), and
+    undecided pairs of a probe (or centre) that already has a certain hit are not recomputed.
+    """
+    n_probes, n_centres = len(probes), len(centres)
+    per_probe = np.empty(n_probes, dtype=np.int64)
+    per_centre = np.zeros(n_centres, dtype=np.int64)
+    centres_in = np.zeros(n_centres, dtype=np.int64) if probe_r2 is not None else None
+    step = _block_rows(chunk, n_centres)
+    first = _start_dtype(probes.original.shape[1])
+    for start in range(0, n_probes, step):
+        rows = slice(start, min(start + step, n_probes))
+        tasks = [(centre_r2, 1, "rows")] + ([(probe_r2[rows], 0, "cols")] if probe_r2 is not None else [])
+        block = _ball_block(probes, rows, centres, tasks, inclusive, exact_counts, first)
+        if block is None:
+            block = _ball_block(probes, rows, centres, tasks, inclusive, exact_counts, np.float64)
+        per_probe[rows], in_centre = block[0]
+        per_centre += in_centre
+        if centres_in is not None:
+            centres_in += block[1][1]
+    return BallCounts(per_probe, per_centre, centres_in)
 
 
 def kth_neighbour_distances(x: np.ndarray, k: int, *, chunk: int = DEFAULT_CHUNK) -> np.ndarray:
-    """Distance from each row of ``x`` (N, D) to its k-th nearest other row, shape (N,).
-
-    As in the reference (``kthvalue(k + 1)`` of a row that includes the point itself), the self-distance
-    is one of the row's entries and is set to exactly 0 before taking the (k+1)-th smallest value, so a
-    duplicate of the point counts as a neighbour at distance 0 and ties are not broken.
-    """
-    x = as_feature_matrix(x, "features")
-    _check_chunk(chunk)
-    n = x.shape[0]
-    if not 1 <= k < n:
-        raise ValueError(f"k-th neighbour needs 1 <= k < number of samples, got k={k} with {n} samples")
-    sq = np.einsum("ij,ij->i", x, x)
-    radii_sq = np.empty(n, dtype=np.float64)
-    for start in range(0, n, chunk):
-        stop = min(start + chunk, n)
-        d2 = squared_distances(x[start:stop], x, sq_a=sq[start:stop], sq_b=sq)
-        rows = np.arange(stop - start)
-        d2[rows, start + rows] = 0.0  # the point itself, exactly
-        radii_sq[start:stop] = np.partition(d2, k, axis=1)[:, k]
-    return np.sqrt(radii_sq)
+    """Distance from each row of ``x`` (N, D) to its k-th nearest other row, shape (N,), float64."""
+    k = check_positive_int(k, "k")
+    chunk = check_positive_int(chunk, "chunk")
+    x = check_features(x, "features", min_samples=k + 1, purpose=f"the k-th nearest neighbour (k={k})")
+    (points,) = prepare(x)
+    return np.sqrt(kth_sq_distances(points, k, chunk=chunk))
 
 
-def ball_counts(probes: np.ndarray, centres: np.ndarray, radii: np.ndarray, *,
-                chunk: int = DEFAULT_CHUNK) -> tuple[np.ndarray, np.ndarray]:
-    """Which probes fall into which balls B(centre_j, radii_j) (boundary included).
+def ball_counts(probes: np.ndarray, centres: np.ndarray, radii: np.ndarray, *, chunk: int = DEFAULT_CHUNK,
+                inclusive: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Which probes fall into which balls B(centre_j, radii_j); boundary inside unless ``inclusive=False``.
 
     Returns ``(per_probe, per_centre)``: for each probe the number of balls containing it (M,), and for
-    each centre the number of probes inside its ball (N,), both int64. Squared distances are compared
-    with squared radii (no square root of the block).
+    each centre the number of probes inside its ball (N,), both int64.
     """
-    probes = as_feature_matrix(probes, "probes")
-    centres = as_feature_matrix(centres, "centres")
+    chunk = check_positive_int(chunk, "chunk")
+    probes = check_features(probes, "probes", min_samples=1, purpose="ball counts")
+    centres = check_features(centres, "centres", min_samples=1, purpose="ball counts")
+    check_same_dim(centres, probes)
     radii = np.asarray(radii, dtype=np.float64)
-    _check_chunk(chunk)
-    if probes.shape[1] != centres.shape[1]:
-        raise ValueError(f"probes and centres differ in dimension: {probes.shape[1]} vs {centres.shape[1]}")
-    if radii.shape != (centres.shape[0],):
-        raise ValueError(f"expected one radius per centre ({centres.shape[0]}), got shape {radii.shape}")
-    sq_c = np.einsum("ij,ij->i", centres, centres)
-    radii_sq = radii[None, :] ** 2
-    per_probe = np.empty(probes.shape[0], dtype=np.int64)
-    per_centre = np.zeros(centres.shape[0], dtype=np.int64)
-    for start in range(0, probes.shape[0], chunk):
-        block = probes[start:start + chunk]
-        inside = squared_distances(block, centres, sq_b=sq_c) <= radii_sq
-        per_probe[start:start + len(block)] = inside.sum(axis=1)
-        per_centre += inside.sum(axis=0)
-    return per_probe, per_centre
+    if radii.shape != (centres.shape[0],) or not np.isfinite(radii).all() or (radii < 0).any():
+        raise MetricInputError(f"radii: expected one finite, non-negative radius per centre ({centres.shape[0]}), "
+                               f"got shape {radii.shape}")
+    probe_points, centre_points = prepare(probes, centres)
+    counts = count_balls(probe_points, centre_points, radii * radii, inclusive=inclusive, chunk=chunk)
+    return counts.per_probe, counts.per_centre

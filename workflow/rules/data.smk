@@ -18,3 +18,15 @@ rule prepare_data:
         mem_mb=2000,
     shell:
         "genbench prepare-data {wildcards.dataset} --out data/{wildcards.dataset} --cache .cache/downloads > {log} 2>&1"
+
+
+rule fetch_inception_weights:
+    output:
+        INCEPTION_WEIGHTS,
+    log:
+        "logs/weights/inception.log",
+    threads: 1
+    conda:
+        "../envs/genbench.yaml"
+    shell:
+        "genbench fetch-weights inception > {log} 2>&1"
