@@ -16,8 +16,7 @@ import torch
 from PIL import Image
 
 from genbench.data.fetch import FetchError
-from genbench.features import EXTRACTORS
-from genbench.features import inception
+from genbench.features import EXTRACTORS, inception
 from genbench.features.inception import clean_resize, extract, fetch_inception, load_inception, load_torchscript
 from genbench.io import InputError
 

@@ -91,9 +91,9 @@ def main() -> None:
     torchscript = inception.load_torchscript(weights)
     model, _ = inception.load_inception(weights, device="cpu")
     results: dict = {"n": len(images), "image_shape": list(images.shape[1:]), "data": str(args.data),
-                     "torch_threads": args.threads, "batch_size": args.batch_size, "chunks": args.chunks, "resize_threads": args.threads,
-                     "torch": torch.__version__, "cpu": platform.processor() or platform.machine(),
-                     "cpus": os.cpu_count()}
+                     "torch_threads": args.threads, "resize_threads": args.threads,
+                     "batch_size": args.batch_size, "chunks": args.chunks, "torch": torch.__version__,
+                     "cpu": platform.processor() or platform.machine(), "cpus": os.cpu_count()}
     results["resize_seconds"] = resize_timings(images[:500], args.threads) | {"images": min(500, len(images))}
     print("resize", results["resize_seconds"], flush=True)
 

