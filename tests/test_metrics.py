@@ -232,6 +232,17 @@ def test_kth_neighbour_counts_duplicates_at_distance_zero_and_excludes_self():
         kth_neighbour_distances(x, 5)
 
 
+def test_kth_neighbour_distances_agree_with_sorting_across_tiles():
+    # 67 rows in tiles of 32: the last tile (3 rows) is smaller than k + 1, so its rows start with no
+    # finite running k-th value; chunk=1000 is a single tile.
+    x = gaussian(67, 12, seed=9)
+    distances = np.linalg.norm(x[:, None, :] - x[None, :, :], axis=-1)
+    for k in (1, 5):
+        expected = np.sort(distances, axis=1)[:, k]
+        for chunk in (32, 1000):
+            np.testing.assert_allclose(kth_neighbour_distances(x, k, chunk=chunk), expected, rtol=1e-12)
+
+
 def test_ball_counts_include_the_boundary_and_count_both_ways():
     centres = np.array([[0.0, 0.0], [10.0, 0.0]])
     probes = np.array([[1.0, 0.0], [5.0, 0.0], [9.0, 0.0], [0.5, 0.0]])

@@ -11,8 +11,9 @@ first, then real rows, called as ``kernel_distance(real, fake)``); torch-fidelit
 ``choice`` by the ``choice`` of a fresh ``default_rng(seed)`` (monkeypatch), so all three evaluate the
 identical index sets and only the arithmetic differs.
 
-Inputs are float64 (every peer then computes in float64) with real and fake sets of different
-distributions, so the numbers are not near 0 and a relative tolerance means something.
+Inputs are float64 (every peer then computes in float64; one KID test gives genbench float32 features)
+with real and fake sets of different distributions, so the numbers are not near 0 and a relative
+tolerance means something.
 """
 from __future__ import annotations
 
@@ -87,6 +88,18 @@ def test_kid_agrees_with_clean_fid_on_the_same_subsets(shape, seed, monkeypatch)
     monkeypatch.setattr(clean.np.random, "choice", np.random.default_rng(seed).choice)
     reference = clean.kernel_distance(real, fake, num_subsets=subsets, max_subset_size=subset_size)
     assert relative_error(ours, reference) <= 1e-6, f"seed={seed} shape={shape}: {ours} vs {reference}"
+
+
+def test_kid_of_float32_features_agrees_with_float64_clean_fid(seed, monkeypatch):
+    # float32 features: genbench's products are float32 (as the peers'); the reference gets float64 copies.
+    clean = pytest.importorskip("cleanfid.fid")
+    real, fake = features(seed, 400, 400, 512)
+    real, fake = real.astype(np.float32), (fake + 0.5).astype(np.float32)  # MMD^2 well away from 0
+    ours, _ = kernel_inception_distance(real, fake, num_subsets=3, subset_size=200, seed=seed)
+    monkeypatch.setattr(clean.np.random, "choice", np.random.default_rng(seed).choice)
+    reference = clean.kernel_distance(real.astype(np.float64), fake.astype(np.float64), num_subsets=3,
+                                      max_subset_size=200)
+    assert relative_error(ours, reference) <= 1e-6, f"seed={seed}: {ours} vs {reference}"
 
 
 def test_kid_agrees_with_torch_fidelity_on_the_same_subsets(seed, monkeypatch):

@@ -23,14 +23,15 @@ Peer entry points (the functions their public APIs call once the features exist)
   prdc 0.2          compute_prdc (precision, recall, density, coverage in one call, same k)
   torch-fidelity    metric_kid.kid_features_to_metric, metric_prc.prc_features_to_metric (save_cpu_ram
   0.4.0             False, its default), metric_isc.isc_features_to_metric (shuffle off)
-ours: genbench.metrics (defaults: float64 KID products; "kid (ours with float32 products)" is
-kernel_inception_distance(..., product_dtype=np.float32), the peers' arithmetic for float32 features).
-For prdc, ours is precision_recall(k) + density_coverage(k), two calls.
+ours: genbench.metrics. KID's dot products follow the features' precision on every side (float32 here);
+"kid (float64 copies of the features)" gives every library float64 copies (made before timing), so that
+all compute float64 products. For prdc, ours is precision_recall(k) + density_coverage(k), two calls.
 
 Ratios: time = peer_s / ours_s and memory = peer metric_mb / ours metric_mb (>= 1: ours is faster / leaner).
-Values are reported too; peers with float32 inputs compute in float32 (clean-fid and torch-fidelity KID,
-torch-fidelity P/R) and KID subsets are drawn by each library's own generator, so values differ within
-their noise, not by definition (the agreement tests compare on identical subsets in float64).
+Values are reported too. KID subsets are drawn by each library's own generator (clean-fid and
+torch-fidelity happen to draw the same ones), so KID values differ within their sampling noise, not by
+definition; the agreement tests compare on identical subsets. torch-fidelity's P/R uses float32
+distances; ours decides every comparison as float64 distances do.
 """
 from __future__ import annotations
 
@@ -54,7 +55,7 @@ KID_SUBSETS, KID_SUBSET_SIZE, PR_K, DC_K, IS_SPLITS, IS_CLASSES = 100, 1000, 3, 
 COMPARISONS = {
     "fd": ("ours_fd", ["cleanfid_fd"]),
     "kid": ("ours_kid", ["cleanfid_kid", "torchfidelity_kid"]),
-    "kid (ours with float32 products)": ("ours_kid32", ["cleanfid_kid", "torchfidelity_kid"]),
+    "kid (float64 copies of the features)": ("ours_kid64", ["cleanfid_kid64", "torchfidelity_kid64"]),
     "prdc (k=5)": ("ours_prdc", ["prdc_prdc"]),
     "precision_recall (k=3)": ("ours_pr", ["torchfidelity_pr"]),
     "inception_score": ("ours_is", ["torchfidelity_is"]),
@@ -77,16 +78,17 @@ def _torch(*arrays):
 
 
 def worker(name: str, real: np.ndarray, fake: np.ndarray, logits: np.ndarray, seed: int):
-    """(prepare, run) for one measurement; ``prepare`` does the imports, ``run`` is what is timed."""
+    """The timed call of one measurement; imports (and float64 copies for the *64 workers) happen before."""
+    if name.endswith("64"):
+        real64, fake64 = real.astype(np.float64), fake.astype(np.float64)
     if name.startswith("ours"):
         from genbench import metrics
         return {
             "ours_fd": lambda: {"fd": metrics.frechet_distance(real, fake)},
             "ours_kid": lambda: dict(zip(("kid_mean", "kid_std"), metrics.kernel_inception_distance(
                 real, fake, num_subsets=KID_SUBSETS, subset_size=KID_SUBSET_SIZE, seed=seed))),
-            "ours_kid32": lambda: dict(zip(("kid_mean", "kid_std"), metrics.kernel_inception_distance(
-                real, fake, num_subsets=KID_SUBSETS, subset_size=KID_SUBSET_SIZE, seed=seed,
-                product_dtype=np.float32))),
+            "ours_kid64": lambda: dict(zip(("kid_mean", "kid_std"), metrics.kernel_inception_distance(
+                real64, fake64, num_subsets=KID_SUBSETS, subset_size=KID_SUBSET_SIZE, seed=seed))),
             "ours_prdc": lambda: dict(zip(("precision", "recall", "density", "coverage"),
                                           metrics.precision_recall(real, fake, k=DC_K)
                                           + metrics.density_coverage(real, fake, k=DC_K))),
@@ -101,11 +103,12 @@ def worker(name: str, real: np.ndarray, fake: np.ndarray, logits: np.ndarray, se
             with contextlib.redirect_stdout(io.StringIO()):
                 return {"fd": float(fid.frechet_distance(*stats[0], *stats[1]))}
 
-        def cleanfid_kid():
+        def cleanfid_kid(features=(real, fake)):
             np.random.seed(seed)
-            return {"kid_mean": fid.kernel_distance(real, fake, num_subsets=KID_SUBSETS,
+            return {"kid_mean": fid.kernel_distance(*features, num_subsets=KID_SUBSETS,
                                                     max_subset_size=KID_SUBSET_SIZE)}
-        return {"cleanfid_fd": cleanfid_fd, "cleanfid_kid": cleanfid_kid}[name]
+        return {"cleanfid_fd": cleanfid_fd, "cleanfid_kid": cleanfid_kid,
+                "cleanfid_kid64": lambda: cleanfid_kid((real64, fake64))}[name]
     if name == "prdc_prdc":
         import prdc
 
@@ -116,6 +119,8 @@ def worker(name: str, real: np.ndarray, fake: np.ndarray, logits: np.ndarray, se
     if name.startswith("torchfidelity"):
         from torch_fidelity import metric_isc, metric_kid, metric_prc
         real_t, fake_t, logits_t = _torch(real, fake, logits)
+        if name.endswith("64"):
+            real_t, fake_t = _torch(real64, fake64)
 
         def kid():
             out = metric_kid.kid_features_to_metric(fake_t, real_t, kid_subsets=KID_SUBSETS,
@@ -131,7 +136,8 @@ def worker(name: str, real: np.ndarray, fake: np.ndarray, logits: np.ndarray, se
         def isc():
             out = metric_isc.isc_features_to_metric(logits_t, splits=IS_SPLITS, shuffle=False)
             return {"is_mean": out["inception_score_mean"], "is_std": out["inception_score_std"]}
-        return {"torchfidelity_kid": kid, "torchfidelity_pr": pr, "torchfidelity_is": isc}[name]
+        return {"torchfidelity_kid": kid, "torchfidelity_kid64": kid, "torchfidelity_pr": pr,
+                "torchfidelity_is": isc}[name]
     raise SystemExit(f"unknown worker {name!r}")
 
 

@@ -35,6 +35,8 @@ __all__ = ["DEFAULT_CHUNK", "MAX_BLOCK_ENTRIES", "Points", "BallCounts", "prepar
 DEFAULT_CHUNK = 1024
 #: cap on the entries of one block (rows x columns), which bounds memory for large column counts
 MAX_BLOCK_ENTRIES = 1 << 24
+#: smallest kth-neighbour tile side: tiny tiles cost Python overhead and start with poor running k-th values
+_MIN_TILE = 32
 #: unit roundoff of the two screening precisions
 _UNIT = {np.float32: 2.0 ** -24, np.float64: 2.0 ** -53}
 #: unsettled entries per block row beyond which the block is screened again in float64
@@ -81,24 +83,32 @@ def _block_rows(chunk: int, columns: int) -> int:
     return max(1, min(chunk, MAX_BLOCK_ENTRIES // max(columns, 1)))
 
 
-def _screened_block(a: Points, rows: slice, b: Points, dtype: type) -> tuple[np.ndarray, np.ndarray]:
-    """Approximate squared distances (rows of ``a``) x (all of ``b``) in ``dtype``, and per row a bound
-    on their absolute error (float64), in units of s = ||a||^2 + ||b||^2 (centred rows): 2 a.b is off by
-    at most gamma_D s, the two squared norms by gamma_D s together, the rounding of the inputs to ``dtype``
-    moves the distance by at most 4 u s, and the two additions (partial sums below 2 s) by 4 u s; 16 u
-    instead of 8 u, a 1 % margin and the row's largest ||b||^2 leave room for second-order terms and for
-    rounding in the comparisons that use the bound."""
+def _bound_coefficient(dim: int, dtype: type) -> float:
+    """c such that c (||a||^2 + ||b||^2) bounds the error of a screened squared distance (centred rows).
+
+    2 a.b is off by at most gamma_D (||a||^2 + ||b||^2), the two squared norms by as much together, the
+    rounding of the inputs to ``dtype`` moves the distance by at most 4 u (...), and the two additions
+    (partial sums below 2 (...)) by 4 u (...); 16 u instead of 8 u and a 1 % margin leave room for
+    second-order terms and for rounding where the bound itself is used.
+    """
+    u = _UNIT[dtype]
+    terms = dim + 2
+    gamma = terms * u / (1.0 - terms * u)
+    return 1.01 * (2.0 * gamma + 16.0 * u)
+
+
+def _screened_block(a: Points, rows: slice, b: Points, dtype: type,
+                    cols: slice = slice(None)) -> tuple[np.ndarray, np.ndarray]:
+    """Approximate squared distances (``rows`` of ``a``) x (``cols`` of ``b``) in ``dtype``, and per row a
+    bound on their absolute error (float64; with the largest squared norm of all of ``b``)."""
     rows_a, sq_a = a.screen(dtype)
     rows_b, sq_b = b.screen(dtype)
-    d2 = rows_a[rows] @ rows_b.T
+    d2 = rows_a[rows] @ rows_b[cols].T
     d2 *= -2.0
     d2 += sq_a[rows, None]
-    d2 += sq_b[None, :]
-    u = _UNIT[dtype]
-    dim = rows_a.shape[1] + 2
-    gamma = dim * u / (1.0 - dim * u)
-    bound = 1.01 * (2.0 * gamma + 16.0 * u) * (sq_a[rows].astype(np.float64) + float(sq_b.max()))
-    return d2, bound
+    d2 += sq_b[None, cols]
+    coefficient = _bound_coefficient(rows_a.shape[1], dtype)
+    return d2, coefficient * (sq_a[rows].astype(np.float64) + float(sq_b.max()))
 
 
 def _start_dtype(dim: int) -> type:
@@ -116,27 +126,78 @@ def _exact_sq(a: np.ndarray, ia: np.ndarray, b: np.ndarray, ib: np.ndarray) -> n
     return out
 
 
-def _round_up(values: np.ndarray, dtype: type) -> np.ndarray:
-    """``values`` in ``dtype``, rounded up, so that comparing against them never loses an entry."""
+def _round(values: np.ndarray, dtype: type, direction: float) -> np.ndarray:
+    """float64 ``values`` in ``dtype``, rounded towards ``direction`` (+inf or -inf)."""
     cast = values.astype(dtype)
-    return np.nextafter(cast, dtype(np.inf)) if dtype is np.float32 else cast
+    return np.nextafter(cast, dtype(direction)) if dtype is not np.float64 else cast
 
 
-def _kth_block(x: Points, rows: slice, k: int, dtype: type) -> np.ndarray | None:
-    d2, bound = _screened_block(x, rows, x, dtype)
-    n_rows = d2.shape[0]
-    local = np.arange(n_rows)
-    d2[local, rows.start + local] = 0.0  # the point itself, exactly
-    approx_kth = np.partition(d2, k, axis=1)[:, k]
-    # Every entry whose true value could be among the k+1 smallest: true <= kth_true <= approx_kth + bound,
-    # and the screened value is within ``bound`` of the true one.
-    limit = _round_up(approx_kth.astype(np.float64) + 2.0 * bound, d2.dtype.type)
-    row, col = np.nonzero(d2 <= limit[:, None])
-    if dtype is np.float32 and row.size > n_rows * (k + 1 + _MAX_UNSETTLED_PER_ROW):
-        return None
-    exact = _exact_sq(x.original, rows.start + row, x.original, col)
-    order = np.lexsort((exact, row))  # grouped by row (nonzero yields rows in order), ascending within
-    counts = np.bincount(row, minlength=n_rows)
+class _TooManyCandidates(Exception):
+    """The float32 screen leaves too much undecided (near-duplicate features): screen in float64 instead."""
+
+
+class _Candidates:
+    """Entries (row, column, screened value) that may be among their row's k+1 smallest.
+
+    Each row keeps the k+1 smallest screened values seen so far; that running k-th value V only falls as
+    columns arrive. The true (k+1)-th smallest T satisfies T <= V_final + bound, and an entry with true value
+    t <= T has screened value s <= t + bound, so s <= V_final + 2 bound <= V + 2 bound at any time: testing
+    against the running V never drops an entry that the final one would keep.
+    """
+
+    def __init__(self, n: int, k: int, bound: np.ndarray, dtype: type):
+        self.k, self.bound, self.dtype = k, bound, dtype
+        self.best = np.full((n, k + 1), np.inf, dtype=dtype)
+        self.parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self.size = 0
+        self.cap = n * (k + 1 + _MAX_UNSETTLED_PER_ROW) * 8
+
+    def limit(self, rows) -> np.ndarray:
+        return _round(self.best[rows, self.k].astype(np.float64) + 2.0 * self.bound[rows], self.dtype, np.inf)
+
+    def visit(self, rows: slice, values: np.ndarray, col_start: int) -> None:
+        """Screened values (rows, columns col_start...) of one tile."""
+        merged = np.concatenate([self.best[rows], values], axis=1)
+        self.best[rows] = np.partition(merged, self.k, axis=1)[:, :self.k + 1]
+        row, col = np.nonzero(values <= self.limit(rows)[:, None])
+        self.parts.append((row + rows.start, col + col_start, values[row, col]))
+        self.size += row.size
+        if self.size > self.cap:
+            self.prune()
+            if self.size > self.cap and self.dtype is np.float32:
+                raise _TooManyCandidates
+
+    def prune(self) -> tuple[np.ndarray, np.ndarray]:
+        row, col, value = (np.concatenate(part) for part in zip(*self.parts))
+        keep = value <= self.limit(row)
+        row, col, value = row[keep], col[keep], value[keep]
+        self.parts, self.size = [(row, col, value)], row.size
+        return row, col
+
+
+def _kth_tiles(x: Points, k: int, tile: int, dtype: type) -> np.ndarray:
+    """(k+1)-th smallest squared distance of each row (self included, exactly 0), from tiles of the
+    symmetric distance matrix: each off-diagonal tile is computed once and read by its rows and columns."""
+    n = len(x)
+    _, sq = x.screen(dtype)
+    bound = _bound_coefficient(x.original.shape[1], dtype) * (sq.astype(np.float64) + float(sq.max()))
+    candidates = _Candidates(n, k, bound, dtype)
+    blocks = [slice(start, min(start + tile, n)) for start in range(0, n, tile)]
+    for block in blocks:  # diagonal tiles first, so that every running k-th value starts from a full tile
+        d2, _ = _screened_block(x, block, x, dtype, block)
+        np.fill_diagonal(d2, 0.0)  # the point itself, exactly
+        candidates.visit(block, d2, block.start)
+    for i, rows in enumerate(blocks):
+        for cols in blocks[i + 1:]:
+            d2, _ = _screened_block(x, rows, x, dtype, cols)
+            candidates.visit(rows, d2, cols.start)
+            candidates.visit(cols, d2.T, rows.start)
+    row, col = candidates.prune()
+    if dtype is np.float32 and row.size > n * (k + 1 + _MAX_UNSETTLED_PER_ROW):
+        raise _TooManyCandidates
+    exact = _exact_sq(x.original, row, x.original, col)
+    order = np.lexsort((exact, row))  # grouped by row, ascending within; every row has >= k+1 entries
+    counts = np.bincount(row, minlength=n)
     return exact[order][np.cumsum(counts) - counts + k]
 
 
@@ -145,16 +206,13 @@ def kth_sq_distances(x: Points, k: int, *, chunk: int = DEFAULT_CHUNK) -> np.nda
 
     As in the references (``kthvalue(k + 1)`` of a row that includes the point itself), the self-distance
     is one of the row's entries, exactly 0, so a duplicate of the point is a neighbour at distance 0.
+    Tiles are ``chunk`` x ``chunk`` (at least ``_MIN_TILE``, at most ``MAX_BLOCK_ENTRIES`` entries).
     """
-    n = len(x)
-    out = np.empty(n, dtype=np.float64)
-    step = _block_rows(chunk, n)
-    first = _start_dtype(x.original.shape[1])
-    for start in range(0, n, step):
-        rows = slice(start, min(start + step, n))
-        block = _kth_block(x, rows, k, first)
-        out[rows] = block if block is not None else _kth_block(x, rows, k, np.float64)
-    return out
+    tile = max(_MIN_TILE, min(chunk, int(MAX_BLOCK_ENTRIES ** 0.5)))
+    try:
+        return _kth_tiles(x, k, tile, _start_dtype(x.original.shape[1]))
+    except _TooManyCandidates:
+        return _kth_tiles(x, k, tile, np.float64)
 
 
 class BallCounts(NamedTuple):
@@ -165,14 +223,17 @@ class BallCounts(NamedTuple):
     centres_in_probe_balls: np.ndarray | None  #: balls around probes that contain each centre, if asked
 
 
-def _settle(d2: np.ndarray, bound: np.ndarray, threshold: np.ndarray, axis: int):
-    """Entries certainly below ``threshold`` (per column for axis=1, per row for axis=0) and the pairs
-    the screen cannot decide. ``threshold`` is float64; its rounding to the screen's dtype is in the slack."""
+def _settle(d2: np.ndarray, slack: float, threshold: np.ndarray, axis: int):
+    """Entries certainly below ``threshold`` (float64; per column for axis=1, per row for axis=0) and the
+    (row, col) pairs the screen cannot decide: screened values within ``slack`` of the threshold."""
     dtype = d2.dtype.type
-    slack = _round_up(bound + 8.0 * _UNIT[dtype] * float(threshold.max(initial=0.0)), dtype)[:, None]
-    diff = d2 - (threshold.astype(dtype)[None, :] if axis == 1 else threshold.astype(dtype)[:, None])
-    inside = diff < -slack
-    row, col = np.nonzero(np.abs(diff, out=diff) <= slack)
+    low = _round(threshold - slack, dtype, -np.inf)
+    high = _round(threshold + slack, dtype, np.inf)
+    low, high = (low[None, :], high[None, :]) if axis == 1 else (low[:, None], high[:, None])
+    inside = d2 < low
+    undecided = d2 <= high
+    undecided ^= inside  # inside implies <= high
+    row, col = np.nonzero(undecided)
     return inside, row, col
 
 
@@ -180,22 +241,24 @@ def _ball_block(probes: Points, rows: slice, centres: Points, tasks: list, inclu
                 dtype: type):
     """Per task (threshold, axis, side that must be exact) the (per-row, per-column) counts of one block."""
     d2, bound = _screened_block(probes, rows, centres, dtype)
+    slack = float(bound.max())  # one number per block: a single comparison per entry
     settled = []
     for threshold, axis, side in tasks:
-        inside, row, col = _settle(d2, bound, threshold, axis)
+        inside, row, col = _settle(d2, slack, threshold, axis)
+        counts = np.count_nonzero(inside, axis=1), np.count_nonzero(inside, axis=0)
         if not exact_counts:  # only hit / no hit matters: skip pairs whose row (or column) already has a hit
-            keep = ~inside.any(axis=1)[row] if side == "rows" else ~inside.any(axis=0)[col]
+            keep = counts[0][row] == 0 if side == "rows" else counts[1][col] == 0
             row, col = row[keep], col[keep]
-        settled.append((inside, row, col))
+        settled.append((counts, row, col))
     if dtype is np.float32 and sum(row.size for _, row, _ in settled) > d2.shape[0] * _MAX_UNSETTLED_PER_ROW:
         return None
     compare = np.less_equal if inclusive else np.less
     out = []
-    for (threshold, axis, _), (inside, row, col) in zip(tasks, settled):
+    for (threshold, axis, _), ((per_row, per_col), row, col) in zip(tasks, settled):
         exact = _exact_sq(probes.original, rows.start + row, centres.original, col)
         hit = compare(exact, threshold[col] if axis == 1 else threshold[row])
-        out.append((np.count_nonzero(inside, axis=1) + np.bincount(row[hit], minlength=d2.shape[0]),
-                    np.count_nonzero(inside, axis=0) + np.bincount(col[hit], minlength=d2.shape[1])))
+        out.append((per_row + np.bincount(row[hit], minlength=d2.shape[0]),
+                    per_col + np.bincount(col[hit], minlength=d2.shape[1])))
     return out
 
 
