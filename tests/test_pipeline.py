@@ -16,6 +16,7 @@ from conftest import BIN, copy_workflow, snakemake
 from test_workflow import planned_jobs
 
 CI = ("--configfile", "params/ci.yaml")
+INCEPTION_SHA256 = "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34"  # DESIGN.md
 
 
 @pytest.fixture(scope="module")
@@ -40,12 +41,24 @@ def test_report_has_a_row_per_model_and_sampler(ci_run: Path) -> None:
 
 def test_every_metric_carries_its_protocol(ci_run: Path) -> None:
     record = json.loads((ci_run / "results/ci/mnist/ddpm/seed0/metrics/ddim50.json").read_text())
-    assert set(record["metrics"]) == {"fd_domain", "kid_domain", "is_domain", "precision_domain", "recall_domain",
-                                      "density_domain", "coverage_domain"}
-    for value in record["metrics"].values():
+    per_space = ["fd", "kid", "precision", "recall", "density", "coverage"]
+    assert set(record["metrics"]) == ({f"{name}_domain" for name in [*per_space, "is"]}
+                                      | {f"{name}_inception" for name in per_space})  # no logits: no IS
+    for name, value in record["metrics"].items():
         protocol = value["protocol"]
-        assert protocol["feature_space"] == "domain" and protocol["n_real"] == 64 and protocol["n_fake"] == 64
+        assert protocol["feature_space"] == name.rsplit("_", 1)[1]
+        assert protocol["n_real"] == 64 and protocol["n_fake"] == 64
         assert protocol["reference_split"] == "test" and len(protocol["extractor_sha256"]) == 64
+    inception = record["metrics"]["fd_inception"]["protocol"]
+    assert inception["extractor_sha256"] == INCEPTION_SHA256 and "299" in inception["resize"]
+
+
+def test_report_labels_both_feature_spaces(ci_run: Path) -> None:
+    with open(ci_run / "reports/all/summary.csv") as fh:
+        columns = next(csv.reader(fh))
+    assert {"fd_domain", "fd_inception", "kid_inception"} <= set(columns)
+    markdown = (ci_run / "reports/all/report.md").read_text()
+    assert "fd_inception" in markdown and "fd_domain" in markdown and INCEPTION_SHA256[:8] in markdown
 
 
 def test_mlflow_has_one_finished_run_per_model_with_metrics_and_grid(ci_run: Path) -> None:
