@@ -53,6 +53,12 @@ class SamplerConfig:
     algo: str = "direct"
     steps: int = 0  # diffusion samplers only; 0 = the model's training timesteps
     eta: float = 0.0  # DDIM only: 0 deterministic, 1 DDPM-like variance
+    # Truncation trick of style-based generators (Karras et al. 2019, sec. 2.1 and appendix B):
+    # w' = w_avg + psi (w - w_avg); 1 = off.
+    psi: float = 1.0
+    # Truncated-normal latent (Brock et al. 2019, BigGAN sec. 3.1): entries of z with |z| > truncation are
+    # redrawn; 0 = off. Lower values trade diversity (recall) for fidelity (precision).
+    truncation: float = 0.0
 
 
 @dataclass(frozen=True)

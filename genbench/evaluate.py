@@ -95,6 +95,16 @@ def compute_metrics(real_features: np.ndarray, fake_features: np.ndarray, fake_l
     return out
 
 
+def label_metrics(fake_logits: np.ndarray, labels: np.ndarray, kind: str, *, space: str) -> dict[str, dict]:
+    """Class accuracy of a conditional model, or best code-to-class accuracy of InfoGAN's categorical code."""
+    if kind == "class":
+        return {f"class_accuracy_{space}": {"value": metrics.class_accuracy(fake_logits, labels)}}
+    if kind == "code":
+        accuracy, assignment = metrics.code_accuracy(fake_logits, labels)
+        return {f"code_accuracy_{space}": {"value": accuracy, "protocol": {"code_to_class": assignment}}}
+    raise InputError(f"samples: unknown label_kind '{kind}' (known: class, code); re-run the sample rule")
+
+
 def with_protocol(values: dict[str, dict], protocol: dict) -> dict[str, dict]:
     """Every record gets the shared protocol, its own keys (k, subsets, ...) on top."""
     return {name: {**record, "protocol": {**protocol, **record.get("protocol", {})}} for name, record in values.items()}
@@ -105,7 +115,8 @@ def run_evaluation(samples: Path, references: Sequence[Path], extractor_files: S
     """Metrics of ``samples`` against each reference (one per ``cfg.feature_spaces``, same order as
     ``extractor_files``); ``identity`` (dataset, preset, family, sampler, seed) is copied in."""
     set_threads(threads)
-    fake = load_npz(samples, required=("images",))["images"]
+    sample_arrays = load_npz(samples, required=("images",))
+    fake = sample_arrays["images"]
     if len(fake) < cfg.n_fake:
         raise InputError(f"{samples}: has {len(fake)} images, evaluation.n_fake asks for {cfg.n_fake}; re-run its sample rule")
     fake = fake[:cfg.n_fake]
@@ -125,6 +136,9 @@ def run_evaluation(samples: Path, references: Sequence[Path], extractor_files: S
                     "samples_sha256": sha256_file(samples)}
         values |= with_protocol(compute_metrics(ref["features"], fake_features, fake_logits, cfg, space=space,
                                                 names=names), protocol)
+        if "labels" in sample_arrays and fake_logits is not None:
+            values |= with_protocol(label_metrics(fake_logits, sample_arrays["labels"][:cfg.n_fake],
+                                                  str(sample_arrays["label_kind"]), space=space), protocol)
     result = {**identity, "metrics": values}
     write_json(out, result)
     return result

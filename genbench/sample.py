@@ -29,11 +29,14 @@ def run_sampling(checkpoint: Path, *, sampler_name: str, n: int, batch_size: int
                           f"(known: {', '.join(samplers)})")
     sampler = samplers[sampler_name]
     generator = torch.Generator().manual_seed(seed)
+    # Conditional (and code-controlled) families draw a balanced label sequence; it is saved with the images.
+    labels = torch.arange(n) % model.num_label_values() if model.label_kind else None
     chunks = []
     start = time.perf_counter()
     with torch.no_grad():
         for first in range(0, n, batch_size):
-            x = model.sample(min(batch_size, n - first), generator=generator, sampler=sampler)
+            batch_labels = None if labels is None else labels[first:first + batch_size].to(model.device)
+            x = model.sample(min(batch_size, n - first), generator=generator, sampler=sampler, labels=batch_labels)
             if not torch.isfinite(x).all():
                 raise FloatingPointError(f"{checkpoint}: sampler '{sampler_name}' produced NaN/inf images; "
                                          "the checkpoint has diverged, retrain it")
@@ -42,9 +45,13 @@ def run_sampling(checkpoint: Path, *, sampler_name: str, n: int, batch_size: int
     images = np.concatenate(chunks)
     save_grid(images[:64], out.with_suffix(".png"))
     record = {"sampler": sampler_name, "algo": sampler.algo, "steps": model.network_evaluations(sampler),
-              "eta": sampler.eta, "n": n,
+              "eta": sampler.eta, "psi": sampler.psi, "truncation": sampler.truncation, "n": n,
+              "label_kind": model.label_kind,
               "batch_size": batch_size, "seed": seed, "seconds": round(seconds, 3),
               "images_per_second": round(n / seconds, 3), "checkpoint": str(checkpoint)}
     write_json(out.with_suffix(".json"), record)
-    save_npz(out, {"images": images})  # last: the file Snakemake waits for
+    arrays = {"images": images}
+    if labels is not None:
+        arrays.update(labels=labels.numpy().astype(np.int64), label_kind=np.array(model.label_kind))
+    save_npz(out, arrays)  # last: the file Snakemake waits for
     return record

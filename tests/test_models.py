@@ -84,3 +84,33 @@ def test_one_shot_families_handle_32x32_and_reject_odd_sizes(family: str) -> Non
         assert model.sample(2, generator=torch.Generator().manual_seed(0), sampler=SamplerConfig()).shape == (2, 3, 32, 32)
     with pytest.raises(ConfigError, match="30x30"):
         build_model(family, {}, ImageSpec(1, 30, 30, 10))
+
+
+def test_sampler_options_a_family_does_not_have_are_rejected() -> None:
+    with pytest.raises(ConfigError, match=r"p\.yaml.*'vae' has no sampler option 'truncation'.*remove the key"):
+        family_class("vae").check_sampler(SamplerConfig(truncation=1.0), source="p.yaml")
+    with pytest.raises(ConfigError, match=r"p\.yaml.*'dcgan' has no sampler option 'psi'.*its options: truncation"):
+        family_class("dcgan").check_sampler(SamplerConfig(psi=0.5), source="p.yaml")
+    with pytest.raises(ConfigError, match=r"p\.yaml: key 'truncation' must be >= 0"):
+        family_class("dcgan").check_sampler(SamplerConfig(truncation=-1.0), source="p.yaml")
+
+
+def test_truncated_latents_stay_inside_the_threshold_and_follow_the_seed() -> None:
+    from genbench.models.layers import latent_normal
+
+    def draw_z(seed: int, truncation: float) -> torch.Tensor:
+        return latent_normal(500, 16, truncation=truncation, generator=torch.Generator().manual_seed(seed),
+                             device=torch.device("cpu"))
+
+    z = draw_z(0, 0.5)
+    assert z.abs().max() <= 0.5 and torch.equal(z, draw_z(0, 0.5))
+    assert draw_z(0, 0.0).abs().max() > 2.0  # 8000 plain normals: some beyond 2 sigma
+
+
+def test_dcgan_truncation_narrows_the_samples() -> None:
+    torch.manual_seed(0)
+    model = build_model("dcgan", {"base_channels": 8}, SPEC).eval()
+    with torch.no_grad():
+        wide, narrow = (model.sample(64, generator=torch.Generator().manual_seed(0),
+                                     sampler=SamplerConfig(truncation=t)) for t in (0.0, 0.25))
+    assert narrow.std(dim=0).mean() < wide.std(dim=0).mean()

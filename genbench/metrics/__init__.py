@@ -11,10 +11,13 @@ from genbench.metrics.density_coverage import density_coverage
 from genbench.metrics.frechet import feature_statistics, frechet_distance, frechet_distance_from_stats
 from genbench.metrics.inception_score import inception_score
 from genbench.metrics.kid import effective_subset_size, kernel_inception_distance
+from genbench.metrics.label_accuracy import class_accuracy, code_accuracy
 from genbench.metrics.precision_recall import precision_recall
 
 __all__ = [
     "MetricInputError",
+    "class_accuracy",
+    "code_accuracy",
     "density_coverage",
     "effective_subset_size",
     "feature_statistics",

@@ -37,12 +37,27 @@ class GenerativeModel(nn.Module):
       ``torch.no_grad()``. Deterministic given ``generator``.
     - ``sampling_module()``: the sub-module whose exponential moving average (if enabled) is used to sample.
     - ``network_evaluations(sampler)``: network forward passes per image with that sampler (1 for one-shot).
+
+    ``label_kind`` says what ``labels`` in ``sample`` mean: ``""`` (ignored), ``"class"`` (a conditional
+    model: the class to draw) or ``"code"`` (InfoGAN: the categorical latent code). The sample job then
+    passes a balanced ``arange(n) % num_label_values()`` and stores the labels beside the images, so that
+    evaluation can measure class (or best code-to-class) accuracy with the domain classifier.
+    ``sampler_options`` are the non-default ``SamplerConfig`` knobs (``psi``, ``truncation``) a family honours.
+
+    Optional, for the latent-space experiments (``genbench.experiments``): a one-shot generator implements
+    ``latent_shape`` and ``generate(z, labels)`` (``sample`` then is ``generate`` of drawn latents), and a
+    GAN implements ``discriminator_features(images)``. ``has_latents()`` / ``has_discriminator()`` tell
+    whether a family does.
     """
 
     family: ClassVar[str]
     Config: ClassVar[type]
     #: sampler algorithms this family accepts in a preset's ``samplers:`` section
     sampler_algos: ClassVar[tuple[str, ...]] = ("direct",)
+    #: what ``labels`` of ``sample`` mean: "" (nothing), "class" or "code" (see above)
+    label_kind: ClassVar[str] = ""
+    #: SamplerConfig fields besides algo/steps/eta that this family honours when set off their default
+    sampler_options: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, cfg: Any, image: ImageSpec) -> None:
         super().__init__()
@@ -63,6 +78,30 @@ class GenerativeModel(nn.Module):
     def sampling_module(self) -> nn.Module:
         return self
 
+    #: shape of one image's latent for ``generate``; None for families without one (diffusion)
+    latent_shape: tuple[int, ...] | None = None
+
+    def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Images in [-1, 1] from latents ``z`` (N, *latent_shape), differentiable in ``z``; ``labels`` as in
+        ``sample``. The latents are those ``sample`` draws (standard normal unless the family says otherwise)."""
+        raise NotImplementedError(f"family '{self.family}' has no latent-space generator")
+
+    def discriminator_features(self, images: torch.Tensor) -> torch.Tensor:
+        """(N, F) features of images in [-1, 1] from the discriminator's body (before its output layer)."""
+        raise NotImplementedError(f"family '{self.family}' has no discriminator")
+
+    @classmethod
+    def has_latents(cls) -> bool:
+        return cls.generate is not GenerativeModel.generate
+
+    @classmethod
+    def has_discriminator(cls) -> bool:
+        return cls.discriminator_features is not GenerativeModel.discriminator_features
+
+    def num_label_values(self) -> int:
+        """How many distinct labels ``sample`` takes (classes, or categories of the code)."""
+        return self.image.num_classes
+
     def network_evaluations(self, sampler: SamplerConfig) -> int:
         """Forward passes of the network per generated image (NFE), the sampling-cost unit of diffusion papers."""
         return 1
@@ -73,6 +112,16 @@ class GenerativeModel(nn.Module):
         if sampler.algo not in cls.sampler_algos:
             raise ConfigError(f"{source}: family '{cls.family}' cannot use sampler algo '{sampler.algo}' "
                               f"(valid: {', '.join(cls.sampler_algos)})")
+        defaults = SamplerConfig()
+        for option in ("psi", "truncation"):
+            if getattr(sampler, option) != getattr(defaults, option) and option not in cls.sampler_options:
+                supported = ", ".join(sorted(cls.sampler_options)) or "none"
+                raise ConfigError(f"{source}: family '{cls.family}' has no sampler option '{option}' "
+                                  f"(its options: {supported}); remove the key")
+        if not 0.0 <= sampler.psi <= 1.0:
+            raise ConfigError(f"{source}: key 'psi' must be in [0, 1] (1 = no truncation), got {sampler.psi}")
+        if sampler.truncation < 0.0:
+            raise ConfigError(f"{source}: key 'truncation' must be >= 0 (0 = off), got {sampler.truncation}")
 
     @property
     def device(self) -> torch.device:

@@ -9,6 +9,7 @@ Adam with lr 2e-4 and beta1 0.5 (sec. 4; the TrainConfig defaults).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 from torch import nn
@@ -17,7 +18,7 @@ from torch.nn.functional import binary_cross_entropy_with_logits as bce_logits
 from genbench.config import ConfigError, SamplerConfig, TrainConfig
 from genbench.models import FAMILIES
 from genbench.models.base import GenerativeModel, ImageSpec
-from genbench.models.layers import cpu_randn, init_normal_
+from genbench.models.layers import init_normal_, latent_normal
 
 
 @dataclass(frozen=True)
@@ -41,11 +42,13 @@ def pyramid(image: ImageSpec) -> tuple[int, int]:
     return side, halvings
 
 
-def make_generator(cfg: Config, image: ImageSpec) -> nn.Sequential:
+def make_generator(cfg: Config, image: ImageSpec, *, extra_inputs: int = 0) -> nn.Sequential:
+    """G: (N, latent_dim + extra_inputs, 1, 1) -> images. ``extra_inputs`` are channels that other families
+    concatenate to z (cgan's one-hot class, InfoGAN's codes)."""
     start, halvings = pyramid(image)
     widths = [cfg.base_channels * 2**i for i in reversed(range(halvings))]  # 28x28: [128, 64]
     # Convolutions followed by BatchNorm carry no bias: BatchNorm's shift replaces it.
-    layers: list[nn.Module] = [nn.ConvTranspose2d(cfg.latent_dim, widths[0], start, 1, 0, bias=False),
+    layers: list[nn.Module] = [nn.ConvTranspose2d(cfg.latent_dim + extra_inputs, widths[0], start, 1, 0, bias=False),
                                nn.BatchNorm2d(widths[0]), nn.ReLU(inplace=True)]  # z -> start x start
     for w_in, w_out in zip(widths, widths[1:]):
         layers += [nn.ConvTranspose2d(w_in, w_out, 4, 2, 1, bias=False), nn.BatchNorm2d(w_out), nn.ReLU(inplace=True)]
@@ -53,14 +56,57 @@ def make_generator(cfg: Config, image: ImageSpec) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-def make_discriminator(cfg: Config, image: ImageSpec) -> nn.Sequential:
+def make_discriminator(cfg: Config, image: ImageSpec, *, norm: Callable[[int], nn.Module] | None = nn.BatchNorm2d,
+                       extra_inputs: int = 0) -> nn.Sequential:
+    """D mirrors G. ``norm(width)`` follows every conv but the first and the last; other families swap
+    it (WGAN-GP's critic takes layer norm or none, SN-GAN none). Without it the convs get their bias back.
+    ``extra_inputs`` channels are concatenated to the image (cgan's one-hot planes). The last two layers are
+    the logit head (a conv over the whole last map, then flatten); InfoGAN splits D there to share the body."""
     start, halvings = pyramid(image)
     widths = [cfg.base_channels * 2**i for i in range(halvings)]  # 28x28: [64, 128]
-    layers: list[nn.Module] = [nn.Conv2d(image.channels, widths[0], 4, 2, 1), nn.LeakyReLU(0.2, inplace=True)]
+    layers: list[nn.Module] = [nn.Conv2d(image.channels + extra_inputs, widths[0], 4, 2, 1),
+                               nn.LeakyReLU(0.2, inplace=True)]
     for w_in, w_out in zip(widths, widths[1:]):
-        layers += [nn.Conv2d(w_in, w_out, 4, 2, 1, bias=False), nn.BatchNorm2d(w_out), nn.LeakyReLU(0.2, inplace=True)]
+        layers.append(nn.Conv2d(w_in, w_out, 4, 2, 1, bias=norm is None))
+        if norm is not None:
+            layers.append(norm(w_out))
+        layers.append(nn.LeakyReLU(0.2, inplace=True))
     layers += [nn.Conv2d(widths[-1], 1, start, 1, 0), nn.Flatten(0)]  # one logit per image
     return nn.Sequential(*layers)
+
+
+def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """D ascends log D(x) + log(1 - D(G(z))) (Goodfellow et al. 2014, eq. 1), i.e. descends this BCE."""
+    return (bce_logits(real_logits, torch.ones_like(real_logits))
+            + bce_logits(fake_logits, torch.zeros_like(fake_logits)))
+
+
+def generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
+    """G ascends log D(G(z)) rather than descending log(1 - D(G(z))): the same fixed point, but strong
+    gradients early on when D rejects every fake (the "non-saturating" loss, Goodfellow et al. sec. 3)."""
+    return bce_logits(fake_logits, torch.ones_like(fake_logits))
+
+
+def descend(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+
+
+def adversarial_step(discriminate: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor, fake: torch.Tensor,
+                     optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, float]:
+    """One D step, then one G step, of the non-saturating GAN. ``discriminate`` maps images to logits (a
+    conditional family binds the labels); ``fake`` is G's output, still attached to G's graph."""
+    # Real and fake as separate batches so that BatchNorm statistics never mix the two (the DCGAN
+    # reference code does the same).
+    real_logits = discriminate(real)
+    fake_logits = discriminate(fake.detach())
+    loss_d = discriminator_loss(real_logits, fake_logits)
+    descend(optimizers["discriminator"], loss_d)
+    loss_g = generator_loss(discriminate(fake))  # D is scored after its update
+    descend(optimizers["generator"], loss_g)
+    return {"loss_d": loss_d.item(), "loss_g": loss_g.item(),
+            "d_real": torch.sigmoid(real_logits).mean().item(), "d_fake": torch.sigmoid(fake_logits).mean().item()}
 
 
 @FAMILIES.register("dcgan")
@@ -69,6 +115,7 @@ class DCGAN(GenerativeModel):
 
     family = "dcgan"
     Config = Config
+    sampler_options = frozenset({"truncation"})
 
     def __init__(self, cfg: Config, image: ImageSpec) -> None:
         super().__init__(cfg, image)
@@ -84,33 +131,24 @@ class DCGAN(GenerativeModel):
     def train_step(self, images: torch.Tensor, labels: torch.Tensor,
                    optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, float]:
         z = torch.randn(images.shape[0], self.cfg.latent_dim, 1, 1, device=images.device)
-        fake = self.generator(z)
-
-        # D ascends log D(x) + log(1 - D(G(z))) (Goodfellow et al. eq. 1), real and fake as separate
-        # batches so that BatchNorm statistics never mix the two (the DCGAN reference code does the same).
-        real_logits = self.discriminator(images)
-        fake_logits = self.discriminator(fake.detach())
-        loss_d = (bce_logits(real_logits, torch.ones_like(real_logits))
-                  + bce_logits(fake_logits, torch.zeros_like(fake_logits)))
-        optimizers["discriminator"].zero_grad(set_to_none=True)
-        loss_d.backward()
-        optimizers["discriminator"].step()
-
-        # G ascends log D(G(z)) rather than descending log(1 - D(G(z))): the same fixed point, but strong
-        # gradients early on when D rejects every fake (the "non-saturating" loss). D is scored after its update.
-        gen_logits = self.discriminator(fake)
-        loss_g = bce_logits(gen_logits, torch.ones_like(gen_logits))
-        optimizers["generator"].zero_grad(set_to_none=True)
-        loss_g.backward()
-        optimizers["generator"].step()
-
-        return {"loss_d": loss_d.item(), "loss_g": loss_g.item(),
-                "d_real": torch.sigmoid(real_logits).mean().item(), "d_fake": torch.sigmoid(fake_logits).mean().item()}
+        return adversarial_step(self.discriminator, images, self.generator(z), optimizers)
 
     def sample(self, n: int, *, generator: torch.Generator, sampler: SamplerConfig,
                labels: torch.Tensor | None = None) -> torch.Tensor:
-        z = cpu_randn(n, self.cfg.latent_dim, 1, 1, generator=generator, device=self.device)
+        z = latent_normal(n, *self.latent_shape, truncation=sampler.truncation, generator=generator,
+                          device=self.device)
+        return self.generate(z)
+
+    @property
+    def latent_shape(self) -> tuple[int, ...]:
+        return (self.cfg.latent_dim, 1, 1)
+
+    def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         return self.generator(z).clamp(-1.0, 1.0)
+
+    def discriminator_features(self, images: torch.Tensor) -> torch.Tensor:
+        # everything but the final (start x start) conv to one logit and the flatten: the last hidden map
+        return self.discriminator[:-2](images).flatten(1)
 
     def sampling_module(self) -> nn.Module:
         return self.generator

@@ -1,4 +1,4 @@
-"""Blocks shared by the families: DCGAN init, seeded latents, timestep embedding, the time-conditioned ResBlock."""
+"""Blocks shared by the families: DCGAN init, seeded (truncated) latents, timestep embedding, the time-conditioned ResBlock."""
 from __future__ import annotations
 
 import math
@@ -25,6 +25,19 @@ def cpu_randn(*shape: int, generator: torch.Generator, device: torch.device) -> 
     """Standard normal noise drawn with a CPU ``generator`` and then moved to ``device``: a seed gives the
     same latents, hence the same samples up to float rounding, on the CPU and on a GPU."""
     return torch.randn(shape, generator=generator).to(device)
+
+
+def latent_normal(*shape: int, truncation: float, generator: torch.Generator, device: torch.device) -> torch.Tensor:
+    """``cpu_randn`` with entries beyond +-``truncation`` redrawn until inside (the truncated normal of
+    Brock et al. 2019, sec. 3.1); ``truncation`` 0 means the plain normal. Redraws use the same generator,
+    so a seed still fixes the latents."""
+    z = torch.randn(shape, generator=generator)
+    if truncation > 0.0:
+        outside = z.abs() > truncation
+        while outside.any():
+            z[outside] = torch.randn(int(outside.sum()), generator=generator)
+            outside = z.abs() > truncation
+    return z.to(device)
 
 
 def timestep_embedding(t: torch.Tensor, dim: int, *, max_period: float = 10_000.0) -> torch.Tensor:
