@@ -133,6 +133,25 @@ def cmd_metrics(args: argparse.Namespace) -> None:
         print(f"{name}: {record['value']:.6g}{spread}")
 
 
+def cmd_experiment(args: argparse.Namespace) -> None:
+    from genbench.experiments import jobs
+
+    profile = _profile(args)
+    common = {"device": profile.device, "threads": _threads(args, profile), "out": args.out}
+    needed = {"steering": "classifier", "probe": "data", "augmentation": "data"}.get(args.kind)
+    if needed and getattr(args, needed) is None:
+        raise ConfigError(f"experiment {args.kind}: needs --{needed}")
+    if args.kind == "walks":
+        record = jobs.run_walks_job(args.checkpoint, **common)
+    elif args.kind == "steering":
+        record = jobs.run_steering_job(args.checkpoint, args.classifier, profile.experiments, **common)
+    elif args.kind == "probe":
+        record = jobs.run_probe_job(args.checkpoint, args.data, profile.experiments, **common)
+    else:
+        record = jobs.run_augmentation_job(args.checkpoint, args.data, profile.experiments, profile.domain, **common)
+    print(f"experiment {args.kind} of {record['preset']} on {record['dataset']}: {args.out}")
+
+
 def cmd_report(args: argparse.Namespace) -> None:
     from genbench.report import build_report
 
@@ -192,6 +211,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--features", default="inception", help="feature extractor: inception, domain, or none")
     p.add_argument("--extractor-file", type=Path, default=None, help="weights of the extractor (domain: classifier.pt)")
     p.add_argument("--out", type=Path, default=None, help="write the values with their protocol as JSON")
+    p = command("experiment", cmd_experiment, "a GAN experiment on a trained checkpoint (genbench.experiments)")
+    p.add_argument("kind", choices=["walks", "steering", "probe", "augmentation"])
+    p.add_argument("--checkpoint", type=Path, required=True)
+    p.add_argument("--classifier", type=Path, help="domain classifier.pt (steering)")
+    p.add_argument("--data", type=Path, help="prepared dataset folder (probe, augmentation)")
+    p.add_argument("--out", type=Path, required=True, help="the JSON record; figures go beside it")
     p = command("report", cmd_report, "build reports/all from the results of a profile")
     p.add_argument("--results", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)

@@ -99,6 +99,43 @@ class EvaluationConfig:
 
 
 @dataclass(frozen=True)
+class SteeringConfig:
+    """Classifier-gradient steering of unconditional generators (genbench.experiments.steering)."""
+
+    presets: tuple[str, ...] = ()
+    n: int = 64  # latents steered towards each class
+    steps: int = 10
+    step_size: float = 0.05  # per step, as a fraction of the latent's typical norm sqrt(D)
+
+
+@dataclass(frozen=True)
+class ProbeConfig:
+    """Linear probe on discriminator features vs the untrained network's (genbench.experiments.probe)."""
+
+    presets: tuple[str, ...] = ()
+    n_train: int = 5000  # seeded subsets of the train and test splits
+    n_test: int = 2000
+
+
+@dataclass(frozen=True)
+class AugmentationConfig:
+    """Classifier trained on real and class-conditional GAN images mixed (genbench.experiments.augmentation)."""
+
+    preset: str = ""  # a class-conditional preset of the profile; "" = off
+    p_real: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
+    n_train: int = 5000
+    epochs: int = 2
+
+
+@dataclass(frozen=True)
+class ExperimentsConfig:
+    walks: bool = True  # latent interpolation (and per-label) grids of every family with a latent space
+    steering: SteeringConfig = SteeringConfig()
+    probe: ProbeConfig = ProbeConfig()
+    augmentation: AugmentationConfig = AugmentationConfig()
+
+
+@dataclass(frozen=True)
 class MlflowConfig:
     tracking_uri: str = "sqlite:///mlflow.db"  # MLFLOW_TRACKING_URI in the environment wins
     experiment: str = ""  # "" = genbench-<profile>
@@ -115,6 +152,7 @@ class ProfileConfig:
     domain: DomainConfig = DomainConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
     mlflow: MlflowConfig = MlflowConfig()
+    experiments: ExperimentsConfig = ExperimentsConfig()
     overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
@@ -298,5 +336,35 @@ def validate_all(profile: ProfileConfig, *, profile_source: str, preset_dir: Pat
     if unused:
         raise ConfigError(f"{profile_source}: key 'overrides.{unused[0]}' names a preset not in 'presets' "
                           f"({', '.join(profile.presets)})")
-    for name in profile.presets:
-        load_preset(name, profile.overrides.get(name), preset_dir=preset_dir, profile_source=profile_source)
+    presets = {name: load_preset(name, profile.overrides.get(name), preset_dir=preset_dir,
+                                 profile_source=profile_source) for name in profile.presets}
+    _check_experiments(profile.experiments, presets, profile_source=profile_source)
+
+
+def _check_experiments(cfg: ExperimentsConfig, presets: Mapping[str, PresetConfig], *, profile_source: str) -> None:
+    """Every preset an experiment names is in the profile and its family has what the experiment needs."""
+    from genbench.models import family_class
+
+    def family(key: str, name: str):
+        if name not in presets:
+            raise ConfigError(f"{profile_source}: key '{key}' names preset '{name}', which is not in 'presets' "
+                              f"({', '.join(presets)})")
+        return family_class(presets[name].family)
+
+    for name in cfg.steering.presets:
+        cls = family("experiments.steering.presets", name)
+        if not cls.has_latents() or cls.label_kind:
+            raise ConfigError(f"{profile_source}: key 'experiments.steering.presets': '{name}' ({cls.family}) is "
+                              "not an unconditional generator with a latent space; remove it")
+    for name in cfg.probe.presets:
+        cls = family("experiments.probe.presets", name)
+        if not cls.has_discriminator():
+            raise ConfigError(f"{profile_source}: key 'experiments.probe.presets': '{name}' ({cls.family}) has no "
+                              "discriminator; remove it")
+    if cfg.augmentation.preset:
+        cls = family("experiments.augmentation.preset", cfg.augmentation.preset)
+        if cls.label_kind != "class":
+            raise ConfigError(f"{profile_source}: key 'experiments.augmentation.preset': '{cfg.augmentation.preset}' "
+                              f"({cls.family}) is not class-conditional; name a conditional preset such as cgan")
+    if any(not 0.0 <= p <= 1.0 for p in cfg.augmentation.p_real):
+        raise ConfigError(f"{profile_source}: key 'experiments.augmentation.p_real' values must lie in [0, 1]")

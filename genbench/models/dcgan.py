@@ -114,13 +114,18 @@ class DCGAN(GenerativeModel):
     """Unconditional DCGAN trained with the non-saturating GAN loss (Goodfellow et al. 2014, sec. 3)."""
 
     family = "dcgan"
+    kind = "gan"
     Config = Config
     sampler_options = frozenset({"truncation"})
 
     def __init__(self, cfg: Config, image: ImageSpec) -> None:
         super().__init__(cfg, image)
         self.generator = init_normal_(make_generator(cfg, image))
-        self.discriminator = init_normal_(make_discriminator(cfg, image))
+        self.discriminator = self.build_discriminator(image)
+
+    def build_discriminator(self, image: ImageSpec) -> nn.Module:
+        """D, initialised. Families that keep this body but regularise D otherwise (sngan, wgan_gp) override it."""
+        return init_normal_(make_discriminator(self.cfg, image))
 
     def configure_optimizers(self, train: TrainConfig) -> dict[str, torch.optim.Optimizer]:
         def adam(net: nn.Module) -> torch.optim.Optimizer:

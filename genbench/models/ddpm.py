@@ -126,6 +126,7 @@ class DDPM(GenerativeModel):
     """Trained with L_simple (eq. 14): MSE between the true and predicted noise at a uniform timestep."""
 
     family = "ddpm"
+    kind = "diffusion"
     Config = Config
     sampler_algos = ("ddpm", "ddim")
 

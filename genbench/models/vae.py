@@ -31,6 +31,7 @@ class VAE(GenerativeModel):
     the mirror image back up to per-pixel Bernoulli logits."""
 
     family = "vae"
+    kind = "vae"
     Config = Config
 
     def __init__(self, cfg: Config, image: ImageSpec) -> None:

@@ -52,6 +52,7 @@ def build_report(results_root: str | Path, out_dir: str | Path, *, profile: str,
     """
     from genbench.report import tables
     from genbench.report.collect import collect
+    from genbench.report.experiments import collect_experiments, gan_sections
     from genbench.report.figures import render_figures
     from genbench.report.html import render_html
     from genbench.report.markdown import render_markdown
@@ -59,6 +60,10 @@ def build_report(results_root: str | Path, out_dir: str | Path, *, profile: str,
     results = collect(Path(results_root), datasets=datasets, presets=presets, seeds=seeds, samplers=samplers)
     models = tables.by_model(results)
     figures = render_figures(results, models)
+    experiments = collect_experiments(Path(results_root), datasets=datasets, presets=presets, seeds=seeds)
+    sections = gan_sections(results, experiments, datasets)
+    for section in sections:
+        figures |= section.figures
     grids = {name: path.read_bytes() for name, path in results.grids.items()}
     with _replacing_dir(Path(out_dir)) as tmp:
         write_bytes(tmp / "summary.csv", results.summary.to_csv(index=False, na_rep=tables.NA).encode())
@@ -70,7 +75,8 @@ def build_report(results_root: str | Path, out_dir: str | Path, *, profile: str,
             write_bytes(tmp / "figures" / name, png)
         for name, png in grids.items():
             write_bytes(tmp / "grids" / name, png)
-        markdown = render_markdown(results, models, profile=profile, figures=list(figures), grids=list(grids))
+        markdown = render_markdown(results, models, profile=profile, figures=list(figures), grids=list(grids),
+                                   sections=sections)
         write_bytes(tmp / "report.md", markdown.encode())
-        page = render_html(results, models, profile=profile, figures=figures, grids=grids)
+        page = render_html(results, models, profile=profile, figures=figures, grids=grids, sections=sections)
         write_bytes(tmp / "index.html", page.encode())

@@ -12,6 +12,7 @@ import pandas as pd
 
 from genbench.report import tables
 from genbench.report.collect import Results
+from genbench.report.experiments import Section
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 75rem; padding: 0 1rem; color: #222; }
@@ -42,7 +43,7 @@ def figure(name: str, png: bytes, *, css_class: str = "") -> str:
 
 
 def render_html(results: Results, models: pd.DataFrame, *, profile: str, figures: Mapping[str, bytes],
-                grids: Mapping[str, bytes]) -> str:
+                grids: Mapping[str, bytes], sections: Sequence[Section] = ()) -> str:
     datasets = list(results.classifiers["dataset"])
     title = f"genbench report: profile {profile}"
     out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
@@ -62,6 +63,13 @@ def render_html(results: Results, models: pd.DataFrame, *, profile: str, figures
         out += [f"<h3>{escape(dataset)}</h3>", table(*tables.display_table(results, models, dataset))]
         out += [figure(name, figures[name]) for name in (f"fd_{dataset}.png", f"precision_recall_{dataset}.png")
                 if name in figures]
+    if sections:
+        out += ["<h2>GANs and experiments</h2>"]
+    for section in sections:
+        out += [f"<h3>{escape(section.title)}</h3>", f"<p>{escape(section.text)}</p>"]
+        out += [table(section.headers, section.rows)] if section.rows else []
+        out += [figure(name, png, css_class="grid" if name.startswith(("walk_", "steered_")) else "")
+                for name, png in section.figures.items()]
     out += ["<h2>Domain classifiers</h2>", table(*tables.classifier_table(results))]
     out += ["<h2>Training losses</h2>"]
     out += [figure(name, png) for name, png in figures.items() if name.startswith("losses_")]

@@ -7,6 +7,7 @@ import pandas as pd
 
 from genbench.report import tables
 from genbench.report.collect import Results
+from genbench.report.experiments import Section
 
 
 def _escape(text: str) -> str:
@@ -20,7 +21,7 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
 
 
 def render_markdown(results: Results, models: pd.DataFrame, *, profile: str, figures: Sequence[str],
-                    grids: Sequence[str]) -> str:
+                    grids: Sequence[str], sections: Sequence[Section] = ()) -> str:
     datasets = list(results.classifiers["dataset"])
     out = [f"# genbench report: profile `{profile}`", "", "## How it was measured", ""]
     out += [f"- {note}" for note in tables.METHOD_NOTES]
@@ -35,6 +36,12 @@ def render_markdown(results: Results, models: pd.DataFrame, *, profile: str, fig
         out += ["", f"### {dataset}", ""] + table(*tables.display_table(results, models, dataset))
         out += [""] + [f"![{name}](figures/{name})" for name in figures
                        if name in (f"fd_{dataset}.png", f"precision_recall_{dataset}.png")]
+    if sections:
+        out += ["", "## GANs and experiments"]
+    for section in sections:
+        out += ["", f"### {section.title}", "", section.text]
+        out += ([""] + table(section.headers, section.rows)) if section.rows else []
+        out += [""] + [f"![{name}](figures/{name})" for name in section.figures]
     out += ["", "## Domain classifiers", ""] + table(*tables.classifier_table(results))
     out += ["", "## Training losses", ""] + [f"![{name}](figures/{name})" for name in figures
                                               if name.startswith("losses_")]

@@ -7,6 +7,7 @@ from snakemake.utils import validate
 
 from genbench.config import ConfigError, load_preset, load_profile, read_yaml, validate_all
 from genbench.device import available_cpus
+from genbench.models import family_class
 
 
 def _load_validated_profile():
@@ -80,3 +81,18 @@ def runs():
 
 def expand_runs(pattern):
     return sorted({pattern.format(**run) for run in runs()})
+
+
+def experiment_outputs():
+    """The experiment records the profile asks for (workflow/rules/experiments.smk), one per run and experiment."""
+    exp = PROFILE.experiments
+    wanted = []
+    for preset in PROFILE.presets:
+        cls = family_class(PRESETS[preset].family)
+        names = ["walks"] if exp.walks and cls.has_latents() else []
+        names += ["steering"] if preset in exp.steering.presets else []
+        names += ["probe"] if preset in exp.probe.presets else []
+        names += ["augmentation"] if preset == exp.augmentation.preset else []
+        wanted += [(preset, name) for name in names]
+    return sorted(f"{RESULTS}/{d}/{p}/seed{s}/experiments/{name}.json"
+                  for d in PROFILE.datasets for s in PROFILE.seeds for p, name in wanted)

@@ -8,6 +8,7 @@ rule report:
         summaries=expand_runs(f"{RUN_DIR}/train_summary.json"),
         benchmarks=expand_runs(f"{RUN_DIR}/train.benchmark.tsv"),
         classifiers=expand(f"{DOMAIN_DIR}/classifier.json", dataset=PROFILE.datasets),
+        experiments=experiment_outputs(),
     output:
         directory("reports/all"),
     params:

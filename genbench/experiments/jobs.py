@@ -1,0 +1,104 @@
+"""The experiment jobs: checkpoint (+ domain classifier, data) in, JSON and PNG files out, written atomically.
+
+The JSON record is written last: it is the file Snakemake waits for, and it names the PNGs beside it.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from genbench.config import DomainConfig, ExperimentsConfig
+from genbench.data import load_split
+from genbench.device import resolve_device, set_threads
+from genbench.experiments import augmentation, probe, steering, walks
+from genbench.features.domain import load_classifier
+from genbench.io import sha256_file, write_json
+from genbench.models import build_model
+from genbench.report.grid import save_grid
+from genbench.train.checkpoint import load_for_sampling
+from genbench.train.job import to_uint8
+from genbench.train.loop import seeded_subset
+
+__all__ = ["run_walks_job", "run_steering_job", "run_probe_job", "run_augmentation_job"]
+
+
+def _identity(checkpoint: Path, run_cfg) -> dict:
+    return {"dataset": run_cfg.dataset, "preset": run_cfg.preset, "family": run_cfg.spec.family,
+            "seed": run_cfg.seed, "checkpoint": str(checkpoint)}
+
+
+def run_walks_job(checkpoint: Path, *, device: str, threads: int, out: Path) -> dict:
+    set_threads(threads)
+    model, run_cfg = load_for_sampling(checkpoint, resolve_device(device))
+    written = walks.run_walks(model, out.parent, seed=run_cfg.seed)
+    record = {**_identity(checkpoint, run_cfg), "figures": [path.name for path in written],
+              "interpolation": "slerp (White 2016)", "label_kind": model.label_kind}
+    write_json(out, record)
+    return record
+
+
+def run_steering_job(checkpoint: Path, classifier_file: Path, cfg: ExperimentsConfig, *, device: str, threads: int,
+                     out: Path) -> dict:
+    set_threads(threads)
+    dev = resolve_device(device)
+    model, run_cfg = load_for_sampling(checkpoint, dev)
+    classifier, _ = load_classifier(classifier_file, device=dev)
+    settings = cfg.steering
+    results = steering.steering_matrix(model, classifier, n=settings.n, steps=settings.steps,
+                                       step_size=settings.step_size, seed=run_cfg.seed)
+    # One row per target: the first 10 steered images, so a row shows where the push went.
+    grid = np.concatenate([to_uint8(torch.from_numpy(r.images[:10])) for r in results])
+    save_grid(grid, out.with_suffix(".png"), nrow=min(10, settings.n))
+    record = {**_identity(checkpoint, run_cfg), "n": settings.n, "steps": settings.steps,
+              "step_size": settings.step_size, "classifier_sha256": sha256_file(classifier_file),
+              "targets": [r.target for r in results],
+              "p_target_before": [float(r.before[r.target]) for r in results],
+              "p_target_after": [float(r.after[r.target]) for r in results],
+              "delta": [(r.after - r.before).tolist() for r in results], "figure": out.with_suffix(".png").name}
+    write_json(out, record)
+    return record
+
+
+def run_probe_job(checkpoint: Path, data_dir: Path, cfg: ExperimentsConfig, *, device: str, threads: int,
+                  out: Path) -> dict:
+    set_threads(threads)
+    dev = resolve_device(device)
+    trained, run_cfg = load_for_sampling(checkpoint, dev)
+    torch.manual_seed(run_cfg.seed)
+    untrained = build_model(run_cfg.spec.family, dict(run_cfg.spec.model), trained.image, source=str(checkpoint))
+    untrained = untrained.to(dev).eval()
+    (train_x, train_y), (test_x, test_y) = load_split(data_dir, "train"), load_split(data_dir, "test")
+    train_idx = seeded_subset(len(train_x), cfg.probe.n_train, run_cfg.seed)
+    test_idx = seeded_subset(len(test_x), cfg.probe.n_test, run_cfg.seed)
+    accuracy = {}
+    for name, model in (("trained", trained), ("untrained", untrained)):
+        features_train = probe.discriminator_features(model, train_x[train_idx])
+        features_test = probe.discriminator_features(model, test_x[test_idx])
+        accuracy[name] = probe.linear_probe_accuracy(features_train, train_y[train_idx], features_test,
+                                                     test_y[test_idx])
+    record = {**_identity(checkpoint, run_cfg), "trained_accuracy": accuracy["trained"],
+              "untrained_accuracy": accuracy["untrained"], "feature_dim": int(features_train.shape[1]),
+              "n_train": int(len(train_idx)), "n_test": int(len(test_idx)),
+              "probe": "softmax regression, standardised features, L-BFGS, L2 1e-4"}
+    write_json(out, record)
+    return record
+
+
+def run_augmentation_job(checkpoint: Path, data_dir: Path, cfg: ExperimentsConfig, domain: DomainConfig, *,
+                         device: str, threads: int, out: Path) -> dict:
+    set_threads(threads)
+    dev = resolve_device(device)
+    model, run_cfg = load_for_sampling(checkpoint, dev)
+    settings = cfg.augmentation
+    train_x, train_y = load_split(data_dir, "train")
+    keep = seeded_subset(len(train_x), settings.n_train, run_cfg.seed)
+    rows = augmentation.accuracy_by_p_real(
+        model, (train_x[keep], train_y[keep]), load_split(data_dir, "test"), p_values=settings.p_real,
+        n=len(keep), classifier=replace(domain, epochs=settings.epochs), device=dev, seed=run_cfg.seed)
+    record = {**_identity(checkpoint, run_cfg), "rows": rows,
+              "classifier": "domain-classifier architecture and recipe (genbench.features.domain)"}
+    write_json(out, record)
+    return record

@@ -1,0 +1,87 @@
+"""Latent interpolation grids and per-label grids.
+
+Interpolation follows White 2016, "Sampling Generative Networks" (https://arxiv.org/abs/1609.04468),
+sec. 2.1: between two Gaussian latents the spherical path (slerp) keeps the norm typical of the prior,
+while the straight line passes through low-norm latents the generator rarely saw in training.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from genbench.models import GenerativeModel
+from genbench.models.layers import cpu_randn
+from genbench.report.grid import save_grid
+from genbench.train.job import to_uint8
+
+__all__ = ["slerp", "interpolation_grid", "label_grid", "run_walks"]
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation of each row pair of ``a``, ``b`` (N, D) at fractions ``t`` (T,) -> (N, T, D).
+
+    Falls back to the straight line where the two latents are (anti)parallel and the arc is undefined.
+    """
+    a_unit = a / a.norm(dim=1, keepdim=True)
+    b_unit = b / b.norm(dim=1, keepdim=True)
+    omega = torch.arccos((a_unit * b_unit).sum(dim=1).clamp(-1.0, 1.0))[:, None, None]  # (N, 1, 1)
+    t = t[None, :, None]
+    sin = torch.sin(omega)
+    arc = (torch.sin((1 - t) * omega) * a[:, None] + torch.sin(t * omega) * b[:, None]) / sin.clamp_min(1e-6)
+    line = (1 - t) * a[:, None] + t * b[:, None]
+    return torch.where(sin > 1e-6, arc, line)
+
+
+def _latents(model: GenerativeModel, n: int, generator: torch.Generator) -> torch.Tensor:
+    return cpu_randn(n, *model.latent_shape, generator=generator, device=torch.device("cpu"))
+
+
+def _labels(model: GenerativeModel, n: int, generator: torch.Generator) -> torch.Tensor | None:
+    if not model.label_kind:
+        return None
+    return torch.randint(0, model.num_label_values(), (n,), generator=generator)
+
+
+@torch.no_grad()
+def interpolation_grid(model: GenerativeModel, *, rows: int, steps: int, seed: int) -> np.ndarray:
+    """uint8 images (rows * steps, C, H, W): each row walks from one random latent to another.
+
+    A conditional model keeps one random label per row, so the row shows the latent's (style's) effect alone.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    start, end = (_latents(model, rows, generator).flatten(1) for _ in range(2))
+    path = slerp(start, end, torch.linspace(0.0, 1.0, steps)).reshape(rows * steps, *model.latent_shape)
+    labels = _labels(model, rows, generator)
+    labels = None if labels is None else labels.repeat_interleave(steps)
+    return to_uint8(_generate(model, path, labels))
+
+
+@torch.no_grad()
+def label_grid(model: GenerativeModel, *, columns: int, seed: int) -> np.ndarray:
+    """uint8 images (num_labels * columns, C, H, W): row = label (class or code value), column = one latent
+    shared by the whole column, so a column shows one style across labels."""
+    generator = torch.Generator().manual_seed(seed)
+    n_labels = model.num_label_values()
+    z = _latents(model, columns, generator).repeat(n_labels, *[1] * len(model.latent_shape))
+    labels = torch.arange(n_labels).repeat_interleave(columns)
+    return to_uint8(_generate(model, z, labels))
+
+
+def _generate(model: GenerativeModel, z: torch.Tensor, labels: torch.Tensor | None, batch: int = 256) -> torch.Tensor:
+    device = model.device
+    out = [model.generate(z[i:i + batch].to(device), None if labels is None else labels[i:i + batch].to(device))
+           for i in range(0, len(z), batch)]
+    return torch.cat(out).cpu()
+
+
+def run_walks(model: GenerativeModel, out_dir: Path, *, rows: int = 8, steps: int = 10, seed: int = 0) -> list[Path]:
+    """Write ``interpolation.png`` (and ``labels.png`` for conditional / InfoGAN models) into ``out_dir``."""
+    model.eval()
+    written = [out_dir / "interpolation.png"]
+    save_grid(interpolation_grid(model, rows=rows, steps=steps, seed=seed), written[0], nrow=steps)
+    if model.label_kind:
+        written.append(out_dir / "labels.png")
+        save_grid(label_grid(model, columns=steps, seed=seed), written[1], nrow=steps)
+    return written

@@ -1,0 +1,88 @@
+# GAN experiments on trained checkpoints (genbench.experiments): latent walks, classifier-gradient
+# steering, a linear probe on discriminator features, classifier training on real + generated images.
+# Which presets take part is the profile's `experiments:` section (experiment_outputs in common.smk).
+
+
+rule walks:
+    input:
+        checkpoint=f"{RUN_DIR}/checkpoint.pt",
+    output:
+        f"{RUN_DIR}/experiments/walks.json",
+    params:
+        settings=lambda w: settings("threads", "device"),
+    log:
+        f"{LOGS}/{{dataset}}/{{preset}}/seed{{seed}}/walks.log",
+    threads: THREADS
+    conda:
+        "../envs/genbench.yaml"
+    shell:
+        "genbench experiment walks --checkpoint {input.checkpoint} --out {output} "
+        "--settings {params.settings:q} > {log} 2>&1"
+
+
+rule steering:
+    input:
+        checkpoint=f"{RUN_DIR}/checkpoint.pt",
+        classifier=CLASSIFIER,
+    output:
+        f"{RUN_DIR}/experiments/steering.json",
+    params:
+        settings=lambda w: settings("threads", "device", "experiments"),
+    log:
+        f"{LOGS}/{{dataset}}/{{preset}}/seed{{seed}}/steering.log",
+    benchmark:
+        f"{RUN_DIR}/experiments/steering.benchmark.tsv"
+    threads: THREADS
+    conda:
+        "../envs/genbench.yaml"
+    resources:
+        mem_mb=2000,
+    shell:
+        "genbench experiment steering --checkpoint {input.checkpoint} --classifier {input.classifier} "
+        "--out {output} --settings {params.settings:q} > {log} 2>&1"
+
+
+rule probe:
+    input:
+        checkpoint=f"{RUN_DIR}/checkpoint.pt",
+        train="data/{dataset}/train.npz",
+        test="data/{dataset}/test.npz",
+    output:
+        f"{RUN_DIR}/experiments/probe.json",
+    params:
+        settings=lambda w: settings("threads", "device", "experiments"),
+    log:
+        f"{LOGS}/{{dataset}}/{{preset}}/seed{{seed}}/probe.log",
+    benchmark:
+        f"{RUN_DIR}/experiments/probe.benchmark.tsv"
+    threads: THREADS
+    conda:
+        "../envs/genbench.yaml"
+    resources:
+        mem_mb=3000,
+    shell:
+        "genbench experiment probe --checkpoint {input.checkpoint} --data data/{wildcards.dataset} "
+        "--out {output} --settings {params.settings:q} > {log} 2>&1"
+
+
+rule augmentation:
+    input:
+        checkpoint=f"{RUN_DIR}/checkpoint.pt",
+        train="data/{dataset}/train.npz",
+        test="data/{dataset}/test.npz",
+    output:
+        f"{RUN_DIR}/experiments/augmentation.json",
+    params:
+        settings=lambda w: settings("threads", "device", "experiments", "domain"),
+    log:
+        f"{LOGS}/{{dataset}}/{{preset}}/seed{{seed}}/augmentation.log",
+    benchmark:
+        f"{RUN_DIR}/experiments/augmentation.benchmark.tsv"
+    threads: THREADS
+    conda:
+        "../envs/genbench.yaml"
+    resources:
+        mem_mb=3000,
+    shell:
+        "genbench experiment augmentation --checkpoint {input.checkpoint} --data data/{wildcards.dataset} "
+        "--out {output} --settings {params.settings:q} > {log} 2>&1"
