@@ -51,6 +51,23 @@ def cmd_validate(args: argparse.Namespace) -> None:
           f"x {len(profile.seeds)} seeds")
 
 
+def cmd_list(args: argparse.Namespace) -> None:
+    """What can be named in params files: families (with their kind and options), extractors, datasets."""
+    from genbench.data import DATASETS
+    from genbench.features import EXTRACTORS
+    from genbench.models import FAMILIES
+
+    print("model families:")
+    for name in FAMILIES.names():
+        cls = FAMILIES.get(name)
+        extras = [f"labels={cls.label_kind}"] if cls.label_kind else []
+        extras += [f"sampler options: {', '.join(sorted(cls.sampler_options))}"] if cls.sampler_options else []
+        print(f"  {name:<10} {cls.kind or '-':<10} samplers: {', '.join(cls.sampler_algos)}"
+              + "".join(f"; {extra}" for extra in extras))
+    print("feature spaces: " + ", ".join(EXTRACTORS.names()))
+    print("datasets: " + ", ".join(DATASETS.names()))
+
+
 def cmd_prepare_data(args: argparse.Namespace) -> None:
     from genbench.data import prepare_dataset
 
@@ -171,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
             _settings_args(p)
         return p
 
+    command("list", cmd_list, "list the model families, feature spaces and datasets", settings=False)
     command("validate", cmd_validate, "check params files (and every preset they name) without running anything")
     p = command("prepare-data", cmd_prepare_data, "fetch, verify and convert one dataset", settings=False)
     p.add_argument("dataset")

@@ -10,7 +10,9 @@ from genbench.models.base import ImageSpec
 
 SPEC = ImageSpec(channels=1, height=28, width=28, num_classes=10)
 # Small enough for a smoke test; every other key keeps the family's default.
-FAST_MODEL = {"ddpm": {"timesteps": 50}}
+FAST_MODEL = {"ddpm": {"timesteps": 50},
+              "progan": {"latent_dim": 32, "base_channels": 8, "max_channels": 32},
+              "stylegan": {"latent_dim": 32, "w_dim": 32, "mapping_layers": 2, "base_channels": 8, "max_channels": 32}}
 FAST_SAMPLER = {"ddpm": SamplerConfig(algo="ddim", steps=5)}
 
 
@@ -50,7 +52,7 @@ def test_default_sampler_is_accepted_and_bad_algo_rejected(family: str) -> None:
 
 
 def test_unknown_family_lists_known_ones() -> None:
-    with pytest.raises(ConfigError, match=r"x\.yaml: unknown model family 'gan9'.*dcgan, ddpm, vae"):
+    with pytest.raises(ConfigError, match=r"x\.yaml: unknown model family 'gan9'.*dcgan, ddpm, .*vae"):
         family_class("gan9", source="x.yaml")
 
 
@@ -114,3 +116,14 @@ def test_dcgan_truncation_narrows_the_samples() -> None:
         wide, narrow = (model.sample(64, generator=torch.Generator().manual_seed(0),
                                      sampler=SamplerConfig(truncation=t)) for t in (0.0, 0.25))
     assert narrow.std(dim=0).mean() < wide.std(dim=0).mean()
+
+
+def test_genbench_list_names_every_family_with_its_kind(capsys) -> None:
+    from genbench.cli import main
+
+    assert main(["list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    for name in FAMILIES.names():
+        kind = family_class(name).kind
+        assert kind in ("gan", "vae", "diffusion"), f"{name}: kind {kind!r}"
+        assert any(line.split()[:2] == [name, kind] for line in lines), name

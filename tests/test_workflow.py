@@ -24,9 +24,11 @@ def test_default_profile_plans_every_family_dataset_and_sampler(workflow_copy: P
     result = snakemake(workflow_copy, "reports/all", "-n", "--cores", "8")
     assert result.returncode == 0, result.stderr
     jobs = planned_jobs(result.stdout)
-    # 2 datasets x 3 presets; ddpm has two samplers (ddpm, ddim50) sharing one checkpoint.
+    # 2 datasets x 9 presets; samplers share their preset's checkpoint: dcgan 3 (truncation sweep),
+    # cgan 2, stylegan 3 (psi sweep), ddpm 2 (ddpm, ddim50), the others 1 -> 15 per dataset.
     assert jobs == {"prepare_data": 2, "train_domain_classifier": 2, "reference_features": 2,
-                    "train": 6, "sample": 8, "evaluate": 8, "report": 1}
+                    "train": 18, "sample": 30, "evaluate": 30, "walks": 14, "steering": 2, "probe": 2,
+                    "augmentation": 2, "report": 1}
 
 
 def test_misspelled_key_stops_before_any_job_naming_file_and_key(workflow_copy: Path) -> None:

@@ -7,7 +7,8 @@ Needs data/<dataset>/ and results/<profile>/<dataset>/domain/classifier.pt (``sn
 results/default/mnist/domain/classifier.pt``). Reports training wall time and images/s (the profile's
 torch threads), and ``fd_domain`` of the trained network against the same network untrained (same seed,
 same latents, 1000 samples vs 1000 test images), plus class accuracy for conditional families and
-best code-to-class accuracy for InfoGAN. Every sampler of the preset is measured.
+best code-to-class accuracy for InfoGAN. Every sampler of the preset is measured. With ``--results
+results/<profile>`` nothing is trained: the trained side is read from that finished pipeline run.
 """
 from __future__ import annotations
 
@@ -55,6 +56,18 @@ def measure(model, classifier, real_features, samplers, seed: int) -> dict:
     return out
 
 
+def from_results(run: Path, samplers) -> tuple[dict, float, float]:
+    """The pipeline's own metrics of a trained run (same protocol: 1000 samples vs the seeded 1000 test images)."""
+    summary = json.loads((run / "train_summary.json").read_text())
+    trained = {}
+    for name in samplers:
+        values = json.loads((run / "metrics" / f"{name}.json").read_text())["metrics"]
+        trained[name] = {key: values[key]["value"] for key in ("fd_domain", "precision_domain", "recall_domain",
+                                                                "class_accuracy_domain", "code_accuracy_domain")
+                         if key in values}
+    return trained, summary["train_seconds"], summary["images_per_second"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", required=True)
@@ -62,6 +75,8 @@ def main() -> None:
     parser.add_argument("--profile", type=Path, default=Path("params/default.yaml"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--results", type=Path, help="results/<profile> of a finished run: take the trained "
+                        "network's metrics from its metrics/<sampler>.json instead of training here")
     args = parser.parse_args()
 
     profile = load_profile_file(args.profile)
@@ -80,19 +95,25 @@ def main() -> None:
     seed_everything(args.seed)
     model = build_model(run.spec.family, dict(run.spec.model), image, source=args.preset)
     untrained = measure(model, classifier, real_features, run.spec.samplers, args.seed)
-    model.train()
-    images, labels = load_split(data_dir, "train")
-    keep = seeded_subset(len(images), run.spec.train.max_train_images, args.seed)
-    start = time.perf_counter()
-    result = fit(model, torch.from_numpy(images[keep]), torch.from_numpy(labels[keep]), run.spec.train, seed=args.seed)
-    seconds = time.perf_counter() - start
-    if result.ema is not None:
-        model.sampling_module().load_state_dict(result.ema.state_dict())
-    trained = measure(model, classifier, real_features, run.spec.samplers, args.seed)
+    if args.results:
+        trained, seconds, speed = from_results(args.results / args.dataset / args.preset / f"seed{args.seed}",
+                                               run.spec.samplers)
+    else:
+        model.train()
+        images, labels = load_split(data_dir, "train")
+        keep = seeded_subset(len(images), run.spec.train.max_train_images, args.seed)
+        start = time.perf_counter()
+        result = fit(model, torch.from_numpy(images[keep]), torch.from_numpy(labels[keep]), run.spec.train,
+                     seed=args.seed)
+        seconds, speed = time.perf_counter() - start, result.images_per_second
+        if result.ema is not None:
+            model.sampling_module().load_state_dict(result.ema.state_dict())
+        trained = measure(model, classifier, real_features, run.spec.samplers, args.seed)
 
     record = {"preset": args.preset, "family": run.spec.family, "dataset": args.dataset, "profile": str(args.profile),
               "threads": run.threads, "steps": run.spec.train.steps, "batch_size": run.spec.train.batch_size,
-              "train_seconds": round(seconds, 2), "images_per_second": round(result.images_per_second, 1),
+              "train_seconds": round(seconds, 2), "images_per_second": round(speed, 1),
+              "trained_from": str(args.results) if args.results else "this script",
               "n_parameters": model.num_parameters(), "n_samples": N, "untrained": untrained, "trained": trained,
               "fd_ratio_untrained_over_trained": {name: untrained[name]["fd_domain"] / trained[name]["fd_domain"]
                                                   for name in trained}}

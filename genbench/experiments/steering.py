@@ -19,7 +19,6 @@ import torch
 from torch import nn
 
 from genbench.models import GenerativeModel
-from genbench.models.layers import cpu_randn
 
 __all__ = ["SteeringResult", "steer", "steering_matrix"]
 
@@ -70,6 +69,6 @@ def steering_matrix(model: GenerativeModel, classifier: nn.Module, *, n: int, st
     classifier.eval()
     for parameter in (*model.parameters(), *classifier.parameters()):
         parameter.requires_grad_(False)  # gradients w.r.t. z only: no parameter .grad buffers
-    z = cpu_randn(n, *model.latent_shape, generator=torch.Generator().manual_seed(seed), device=model.device)
+    z = model.draw_latents(n, generator=torch.Generator().manual_seed(seed))
     num_classes = classifier.head.out_features
     return [steer(model, classifier, z, target=t, steps=steps, step_size=step_size) for t in range(num_classes)]

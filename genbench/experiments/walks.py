@@ -2,7 +2,8 @@
 
 Interpolation follows White 2016, "Sampling Generative Networks" (https://arxiv.org/abs/1609.04468),
 sec. 2.1: between two Gaussian latents the spherical path (slerp) keeps the norm typical of the prior,
-while the straight line passes through low-norm latents the generator rarely saw in training.
+while the straight line passes through low-norm latents the generator rarely saw in training. Latents
+come from each family's own prior (``draw_latents``: e.g. InfoGAN's uniform continuous codes).
 """
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ import numpy as np
 import torch
 
 from genbench.models import GenerativeModel
-from genbench.models.layers import cpu_randn
 from genbench.report.grid import save_grid
 from genbench.train.job import to_uint8
 
@@ -35,7 +35,7 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 
 
 def _latents(model: GenerativeModel, n: int, generator: torch.Generator) -> torch.Tensor:
-    return cpu_randn(n, *model.latent_shape, generator=generator, device=torch.device("cpu"))
+    return model.draw_latents(n, generator=generator).cpu()
 
 
 def _labels(model: GenerativeModel, n: int, generator: torch.Generator) -> torch.Tensor | None:

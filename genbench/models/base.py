@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from genbench.config import ConfigError, SamplerConfig, TrainConfig
+from genbench.models.layers import cpu_randn
 
 
 @dataclass(frozen=True)
@@ -83,9 +84,14 @@ class GenerativeModel(nn.Module):
     #: shape of one image's latent for ``generate``; None for families without one (diffusion)
     latent_shape: tuple[int, ...] | None = None
 
+    def draw_latents(self, n: int, *, generator: torch.Generator) -> torch.Tensor:
+        """``n`` latents from the prior ``sample`` uses (standard normal unless a family overrides this),
+        drawn with the CPU ``generator`` and moved to the model's device."""
+        return cpu_randn(n, *self.latent_shape, generator=generator, device=self.device)
+
     def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Images in [-1, 1] from latents ``z`` (N, *latent_shape), differentiable in ``z``; ``labels`` as in
-        ``sample``. The latents are those ``sample`` draws (standard normal unless the family says otherwise)."""
+        ``sample``. The latents are those ``draw_latents`` draws."""
         raise NotImplementedError(f"family '{self.family}' has no latent-space generator")
 
     def discriminator_features(self, images: torch.Tensor) -> torch.Tensor:

@@ -120,8 +120,12 @@ class DCGAN(GenerativeModel):
 
     def __init__(self, cfg: Config, image: ImageSpec) -> None:
         super().__init__(cfg, image)
-        self.generator = init_normal_(make_generator(cfg, image))
+        self.generator = self.build_generator(image)
         self.discriminator = self.build_discriminator(image)
+
+    def build_generator(self, image: ImageSpec) -> nn.Module:
+        """G, initialised. Families that feed G more than z (cgan's class) override it."""
+        return init_normal_(make_generator(self.cfg, image))
 
     def build_discriminator(self, image: ImageSpec) -> nn.Module:
         """D, initialised. Families that keep this body but regularise D otherwise (sngan, wgan_gp) override it."""
@@ -142,7 +146,7 @@ class DCGAN(GenerativeModel):
                labels: torch.Tensor | None = None) -> torch.Tensor:
         z = latent_normal(n, *self.latent_shape, truncation=sampler.truncation, generator=generator,
                           device=self.device)
-        return self.generate(z)
+        return self.generate(z, labels)
 
     @property
     def latent_shape(self) -> tuple[int, ...]:
