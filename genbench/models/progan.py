@@ -19,11 +19,11 @@ from torch.nn import functional as F
 from genbench.config import ConfigError, SamplerConfig, TrainConfig
 from genbench.models import FAMILIES
 from genbench.models.base import GenerativeModel, ImageSpec
+from genbench.models.dcgan import descend
 from genbench.models.layers import latent_normal
 from genbench.models.losses import gradient_penalty
 from genbench.models.progressive_layers import (EqualizedConv2d, EqualizedLinear, ProgressiveDiscriminator,
-                                                level_widths, lrelu, pixel_norm, rgb_output,
-                                                side_pyramid)
+                                                level_plan, lrelu, pixel_norm, rgb_output)
 
 
 @dataclass(frozen=True)
@@ -76,8 +76,7 @@ class ProgressiveGenerator(nn.Module):
 
     def __init__(self, cfg: Config, image: ImageSpec) -> None:
         super().__init__()
-        self.start, halvings = side_pyramid(image, "progan")
-        widths = level_widths(halvings + 1, base_channels=cfg.base_channels, max_channels=cfg.max_channels)
+        self.start, widths = level_plan(image, cfg, "progan")
         self.dense = EqualizedLinear(cfg.latent_dim, widths[0] * self.start ** 2)
         self.conv = EqualizedConv2d(widths[0], widths[0], 3)
         self.blocks = nn.ModuleList(UpBlock(a, b) for a, b in zip(widths, widths[1:]))
@@ -118,11 +117,8 @@ class ProGAN(GenerativeModel):
     def __init__(self, cfg: Config, image: ImageSpec) -> None:
         super().__init__(cfg, image)
         self.generator = ProgressiveGenerator(cfg, image)
-        start, halvings = side_pyramid(image, "progan")
-        widths = level_widths(halvings + 1, base_channels=cfg.base_channels, max_channels=cfg.max_channels)
-        self.discriminator = ProgressiveDiscriminator(channels=image.channels, widths=widths, start=start,
-                                                      group_size=cfg.mbstd_group)
-        self.top_level = halvings
+        self.discriminator = ProgressiveDiscriminator(image, cfg, self.family)
+        self.top_level = self.discriminator.top_level
         self.register_buffer("step", torch.zeros((), dtype=torch.int64))
         self.register_buffer("total_steps", torch.zeros((), dtype=torch.int64))
 
@@ -133,37 +129,33 @@ class ProGAN(GenerativeModel):
     def configure_optimizers(self, train: TrainConfig) -> dict[str, torch.optim.Optimizer]:
         self.total_steps.fill_(train.steps)
 
-        # Appendix A.1: Adam with lr 0.001, beta1 0, beta2 0.99, eps 1e-8 (the preset's lr and betas).
+        # Appendix A.1: Adam with lr 0.001, beta1 0, beta2 0.99 (the preset's lr and betas), eps 1e-8 (torch's).
         def adam(net: nn.Module) -> torch.optim.Optimizer:
-            return torch.optim.Adam(net.parameters(), lr=train.lr, betas=train.betas, eps=1e-8,
-                                    weight_decay=train.weight_decay)
+            return torch.optim.Adam(net.parameters(), lr=train.lr, betas=train.betas, weight_decay=train.weight_decay)
 
         return {"generator": adam(self.generator), "discriminator": adam(self.discriminator)}
 
     def train_step(self, images: torch.Tensor, labels: torch.Tensor,
                    optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, float]:
         if int(self.total_steps) == 0:
-            raise RuntimeError("progan: call configure_optimizers(train) before train_step; it sets the growth schedule")
+            raise RuntimeError("progan: call configure_optimizers(train) before train_step: it sets the growth "
+                               "schedule")
         level, alpha = self.stage()
         reals = downsample_reals(images, self.top_level - level, alpha)
         critic = partial(self.discriminator, stage=level, alpha=alpha)
         fake = self.generator(torch.randn(images.shape[0], self.cfg.latent_dim, device=images.device), level, alpha)
 
         # D minimises the WGAN-GP loss D(G(z)) - D(x) + lambda GP (Gulrajani et al. 2017, Algorithm 1) plus the
-        # drift term eps_drift D(x)^2 (appendix A.1); one D step per G step.
+        # drift term eps_drift D(x)^2 (appendix A.1); one D step per G step. Reals and fakes in separate
+        # batches: minibatch std must not mix them in one group.
         real_scores = critic(reals)
         fake_scores = critic(fake.detach())
         gp = gradient_penalty(critic, reals, fake)
         loss_d = (fake_scores.mean() - real_scores.mean() + self.cfg.gp_lambda * gp
                   + self.cfg.drift * real_scores.pow(2).mean())
-        optimizers["discriminator"].zero_grad(set_to_none=True)
-        loss_d.backward()
-        optimizers["discriminator"].step()
-
+        descend(optimizers["discriminator"], loss_d)
         loss_g = -critic(fake).mean()
-        optimizers["generator"].zero_grad(set_to_none=True)
-        loss_g.backward()
-        optimizers["generator"].step()
+        descend(optimizers["generator"], loss_g)
 
         self.step += 1
         return {"loss_d": loss_d.item(), "loss_g": loss_g.item(), "gp": gp.item(),

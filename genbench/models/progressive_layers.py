@@ -1,11 +1,12 @@
 """Blocks shared by ProGAN (Karras et al. 2018, https://arxiv.org/abs/1710.10196) and StyleGAN (Karras et al.
 2019, https://arxiv.org/abs/1812.04948): equalised learning rate, pixel norm, minibatch standard deviation,
-the side pyramid both generators grow through, and ProGAN's discriminator, which StyleGAN reuses
-(StyleGAN appendix C: "we use the same discriminator architecture as Karras et al. [ProGAN]").
+the side pyramid both generators grow through, and ProGAN's discriminator, which StyleGAN reuses (its
+appendix C keeps ProGAN's discriminator and changes only the generator).
 """
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import nn
@@ -19,19 +20,17 @@ LRELU_SLOPE = 0.2  # ProGAN sec. 4.2 / Table 2: leaky ReLU with leakiness 0.2 in
 RELU_GAIN = math.sqrt(2.0)  # He et al. 2015's gain, used for every layer followed by a leaky ReLU
 
 
-def side_pyramid(image: ImageSpec, family: str) -> tuple[int, int]:
-    """dcgan's ``pyramid`` (start side 4..7, number of doublings), with the error naming ``family``."""
+def level_plan(image: ImageSpec, cfg: Any, family: str) -> tuple[int, list[int]]:
+    """(start side, feature maps per level, lowest resolution first) for ``image`` and a family Config with
+    ``base_channels`` and ``max_channels``. The sides are dcgan's ``pyramid`` (28 = 7 * 2**2); the widths
+    are ``base_channels`` at the full size, doubling at every halving up to ``max_channels`` (ProGAN's
+    nf(stage) = min(fmap_base / 2**stage, fmap_max))."""
     try:
-        return pyramid(image)
+        start, halvings = pyramid(image)
     except ConfigError:
         raise ConfigError(f"{family}: cannot model {image.height}x{image.width} images (needs square images whose "
                           f"side is 4..7 times a power of two, e.g. 28 or 32)") from None
-
-
-def level_widths(levels: int, *, base_channels: int, max_channels: int) -> list[int]:
-    """Feature maps per resolution level, lowest first: ``base_channels`` at the highest resolution, doubling
-    at every halving up to ``max_channels`` (ProGAN's nf(stage) = min(fmap_base / 2**stage, fmap_max))."""
-    return [min(base_channels * 2 ** (levels - 1 - i), max_channels) for i in range(levels)]
+    return start, [min(cfg.base_channels * 2 ** (halvings - i), cfg.max_channels) for i in range(halvings + 1)]
 
 
 class EqualizedLinear(nn.Module):
@@ -143,11 +142,14 @@ class ProgressiveDiscriminator(nn.Module):
     Figure 2 (b)), its block's output is blended with the previous level's fromRGB of the 2x-downsampled input.
     """
 
-    def __init__(self, *, channels: int, widths: list[int], start: int, group_size: int) -> None:
+    def __init__(self, image: ImageSpec, cfg: Any, family: str) -> None:
+        """Sized like the family's G (``level_plan``), minibatch-std groups of ``cfg.mbstd_group``."""
         super().__init__()
+        start, widths = level_plan(image, cfg, family)
+        channels = image.channels
         self.from_rgb = nn.ModuleList(EqualizedConv2d(channels, w, 1) for w in widths)
         self.blocks = nn.ModuleList(DownBlock(widths[i], widths[i - 1]) for i in range(1, len(widths)))
-        self.mbstd = MinibatchStdDev(group_size)
+        self.mbstd = MinibatchStdDev(cfg.mbstd_group)
         self.conv = EqualizedConv2d(widths[0] + 1, widths[0], 3)
         self.dense = EqualizedConv2d(widths[0], widths[0], start, padding=0)
         self.out = EqualizedLinear(widths[0], 1, gain=1.0)

@@ -3,8 +3,10 @@ Networks" (https://arxiv.org/abs/1812.04948).
 
 Paper -> code: f = ``mapping`` (z -> w, sec. 2), g = ``synthesis``, A = ``SynthesisLayer.style`` (the learned
 affine of w), B = ``SynthesisLayer.noise_scale`` (per-channel noise scales), the learned constant = ``synthesis.const``,
-w-bar = the buffer ``w_avg``. D is ProGAN's (appendix C), shared with ``progan`` in ``progressive_layers``;
-the loss is the non-saturating logistic loss with the R1 penalty, gamma = 10 (appendix C).
+w-bar = the buffer ``w_avg``. The loss is the non-saturating logistic loss with the R1 penalty, gamma = 10
+(appendix C). D is ProGAN's, a plain (DCGAN-like) conv stack with minibatch std, shared with ``progan`` in
+``progressive_layers``: it is the paper's own choice (appendix C), and StyleGAN2's residual D pays off at high
+resolutions (Karras et al. 2020, sec. 4.1), not across the two halvings of a 28x28 image.
 
 Unlike the paper, which grows both networks progressively as ProGAN does (appendix C), the networks here
 train at full resolution from the first step, as StyleGAN2 does (Karras et al. 2020, sec. 4): 28x28 needs
@@ -21,11 +23,11 @@ from torch.nn import functional as F
 from genbench.config import ConfigError, SamplerConfig, TrainConfig
 from genbench.models import FAMILIES
 from genbench.models.base import GenerativeModel, ImageSpec
+from genbench.models.dcgan import descend, discriminator_loss, generator_loss
 from genbench.models.layers import cpu_randn
 from genbench.models.losses import r1_penalty
 from genbench.models.progressive_layers import (EqualizedConv2d, EqualizedLinear, ProgressiveDiscriminator,
-                                                level_widths, lrelu, pixel_norm, rgb_output,
-                                                side_pyramid)
+                                                level_plan, lrelu, pixel_norm, rgb_output)
 
 
 @dataclass(frozen=True)
@@ -108,14 +110,13 @@ class SynthesisNetwork(nn.Module):
     """g: a learned start x start constant, then per resolution two ``SynthesisLayer`` s, the first conv of every
     block above the first upsampling 2x, and a 1x1 toRGB.
 
-    The upsampling is nearest neighbour, fused into the conv (config A of Table 1, ProGAN's), not the bilinear
-    of config B: on a CPU the fused conv costs a third as much, and Table 1 credits bilinear with a small FID
-    gain only."""
+    The upsampling is nearest neighbour, fused into the conv (ProGAN's, config A of Table 1), not the bilinear
+    of config B: on a CPU the fused conv costs a third as much, and config B bundles bilinear sampling with
+    other tuning, so its share of B's gain is not reported."""
 
     def __init__(self, cfg: Config, image: ImageSpec) -> None:
         super().__init__()
-        start, halvings = side_pyramid(image, "stylegan")
-        widths = level_widths(halvings + 1, base_channels=cfg.base_channels, max_channels=cfg.max_channels)
+        start, widths = level_plan(image, cfg, "stylegan")
         # StyleGAN2's N(0, 1) constant rather than StyleGAN's ones: instance norm of a constant map is 0 / sqrt(eps).
         self.const = nn.Parameter(torch.randn(widths[0], start, start))
         layers = [SynthesisLayer(widths[0], widths[0], cfg.w_dim, conv=False),
@@ -185,18 +186,14 @@ class StyleGAN(GenerativeModel):
     def __init__(self, cfg: Config, image: ImageSpec) -> None:
         super().__init__(cfg, image)
         self.generator = StyleGenerator(cfg, image)
-        start, halvings = side_pyramid(image, "stylegan")
-        widths = level_widths(halvings + 1, base_channels=cfg.base_channels, max_channels=cfg.max_channels)
-        self.discriminator = ProgressiveDiscriminator(channels=image.channels, widths=widths, start=start,
-                                                      group_size=cfg.mbstd_group)
+        self.discriminator = ProgressiveDiscriminator(image, cfg, self.family)
         self.register_buffer("step", torch.zeros((), dtype=torch.int64))  # train steps, for lazy R1
 
     def configure_optimizers(self, train: TrainConfig) -> dict[str, torch.optim.Optimizer]:
-        # Adam with the preset's lr and betas (the paper: 0.001, (0, 0.99), eps 1e-8, as in ProGAN sec. 4/A.1);
+        # Adam with the preset's lr and betas (the paper: 0.001, (0, 0.99), eps 1e-8 as in ProGAN appendix A.1);
         # the mapping network's 100x lower rate lives in its layers' lr_mul.
         def adam(net: nn.Module) -> torch.optim.Optimizer:
-            return torch.optim.Adam(net.parameters(), lr=train.lr, betas=train.betas, eps=1e-8,
-                                    weight_decay=train.weight_decay)
+            return torch.optim.Adam(net.parameters(), lr=train.lr, betas=train.betas, weight_decay=train.weight_decay)
 
         return {"generator": adam(self.generator), "discriminator": adam(self.discriminator)}
 
@@ -211,31 +208,27 @@ class StyleGAN(GenerativeModel):
             return g.mixed_ws(w1, w2, int(torch.randint(1, g.synthesis.num_ws, ())))
         return g.broadcast(w1)
 
-    def generate(self, n: int, device: torch.device) -> torch.Tensor:
+    def training_fake(self, n: int, device: torch.device) -> torch.Tensor:
+        """G(z) for a training batch: mixed styles and fresh noise, with G's graph kept."""
         return self.generator.synthesis(self.training_ws(n, device), self.generator.noise(n, None, device))
 
     def train_step(self, images: torch.Tensor, labels: torch.Tensor,
                    optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, float]:
-        fake = self.generate(images.shape[0], images.device)
+        fake = self.training_fake(images.shape[0], images.device)
 
-        # D minimises softplus(D(G(z))) + softplus(-D(x)), i.e. -log(1 - sigmoid D(G(z))) - log sigmoid D(x)
-        # (Goodfellow et al. 2014, eq. 1), plus gamma/2 E[||grad_x D(x)||^2] on reals (Mescheder et al. 2018, eq. 9).
+        # D: dcgan's non-saturating logistic loss (Goodfellow et al. 2014, eq. 1) plus gamma/2 E[||grad_x D(x)||^2]
+        # on reals (Mescheder et al. 2018, eq. 9). Reals and fakes in separate batches: minibatch std must
+        # not mix them in one group.
         with_r1 = int(self.step) % self.cfg.r1_every == 0
         reals = images.detach().requires_grad_(with_r1)
         real_scores = self.discriminator(reals)
         fake_scores = self.discriminator(fake.detach())
         # Lazy R1 weighs the penalty by r1_every; reported so, a log window's mean estimates E[R1] either way.
         r1 = r1_penalty(real_scores, reals) * self.cfg.r1_every if with_r1 else torch.zeros(())
-        loss_d = F.softplus(fake_scores).mean() + F.softplus(-real_scores).mean() + 0.5 * self.cfg.r1_gamma * r1
-        optimizers["discriminator"].zero_grad(set_to_none=True)
-        loss_d.backward()
-        optimizers["discriminator"].step()
-
-        # G: the non-saturating -log sigmoid D(G(z)), scored by the updated D.
-        loss_g = F.softplus(-self.discriminator(fake)).mean()
-        optimizers["generator"].zero_grad(set_to_none=True)
-        loss_g.backward()
-        optimizers["generator"].step()
+        loss_d = discriminator_loss(real_scores, fake_scores) + 0.5 * self.cfg.r1_gamma * r1
+        descend(optimizers["discriminator"], loss_d)
+        loss_g = generator_loss(self.discriminator(fake))  # scored by the updated D
+        descend(optimizers["generator"], loss_g)
 
         self.step += 1
         return {"loss_d": loss_d.item(), "loss_g": loss_g.item(), "r1": r1.item(),
@@ -247,6 +240,17 @@ class StyleGAN(GenerativeModel):
         z = cpu_randn(n, self.cfg.latent_dim, generator=generator, device=self.device)
         ws = g.broadcast(g.truncate(g.mapping(z), sampler.psi))
         return g.synthesis(ws, g.noise(n, generator, self.device)).clamp(-1.0, 1.0)
+
+    @property
+    def latent_shape(self) -> tuple[int, ...]:
+        return (self.cfg.latent_dim,)
+
+    def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """z -> w (untruncated) -> images, with the per-pixel noise of a fixed seed, so that a latent walk
+        shows what z (the style) changes and nothing else."""
+        g = self.generator
+        noise = g.noise(z.shape[0], torch.Generator().manual_seed(0), z.device)
+        return g.synthesis(g.broadcast(g.mapping(z)), noise).clamp(-1.0, 1.0)
 
     def sampling_module(self) -> nn.Module:
         return self.generator
