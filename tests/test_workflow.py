@@ -25,9 +25,10 @@ def test_default_profile_plans_every_family_dataset_and_sampler(workflow_copy: P
     assert result.returncode == 0, result.stderr
     jobs = planned_jobs(result.stdout)
     # 2 datasets x 9 presets; samplers share their preset's checkpoint: dcgan 3 (truncation sweep),
-    # cgan 2, stylegan 3 (psi sweep), ddpm 2 (ddpm, ddim50), the others 1 -> 15 per dataset.
+    # cgan 2, stylegan 3 (psi sweep), ddpm 2 (ddpm, ddim50), the others 1 -> 15 per dataset. Walks: the six
+    # families with a latent-space generator (not progan, vae, ddpm).
     assert jobs == {"prepare_data": 2, "train_domain_classifier": 2, "reference_features": 2,
-                    "train": 18, "sample": 30, "evaluate": 30, "walks": 14, "steering": 2, "probe": 2,
+                    "train": 18, "sample": 30, "evaluate": 30, "walks": 12, "steering": 2, "probe": 2,
                     "augmentation": 2, "report": 1}
 
 
