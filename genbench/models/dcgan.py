@@ -13,12 +13,12 @@ from typing import Callable
 
 import torch
 from torch import nn
-from torch.nn.functional import binary_cross_entropy_with_logits as bce_logits
 
 from genbench.config import ConfigError, SamplerConfig, TrainConfig
 from genbench.models import FAMILIES
 from genbench.models.base import GenerativeModel, ImageSpec
 from genbench.models.layers import init_normal_, latent_normal
+from genbench.models.losses import descend, discriminator_loss, generator_loss
 
 
 @dataclass(frozen=True)
@@ -73,24 +73,6 @@ def make_discriminator(cfg: Config, image: ImageSpec, *, norm: Callable[[int], n
         layers.append(nn.LeakyReLU(0.2, inplace=True))
     layers += [nn.Conv2d(widths[-1], 1, start, 1, 0), nn.Flatten(0)]  # one logit per image
     return nn.Sequential(*layers)
-
-
-def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
-    """D ascends log D(x) + log(1 - D(G(z))) (Goodfellow et al. 2014, eq. 1), i.e. descends this BCE."""
-    return (bce_logits(real_logits, torch.ones_like(real_logits))
-            + bce_logits(fake_logits, torch.zeros_like(fake_logits)))
-
-
-def generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
-    """G ascends log D(G(z)) rather than descending log(1 - D(G(z))): the same fixed point, but strong
-    gradients early on when D rejects every fake (the "non-saturating" loss, Goodfellow et al. sec. 3)."""
-    return bce_logits(fake_logits, torch.ones_like(fake_logits))
-
-
-def descend(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
 
 
 def adversarial_step(discriminate: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor, fake: torch.Tensor,

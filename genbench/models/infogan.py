@@ -22,7 +22,8 @@ from genbench.config import ConfigError, SamplerConfig, TrainConfig
 from genbench.models import FAMILIES
 from genbench.models.base import GenerativeModel, ImageSpec
 from genbench.models.cgan import balanced_labels
-from genbench.models.dcgan import descend, discriminator_loss, generator_loss, make_discriminator, make_generator
+from genbench.models.dcgan import make_discriminator, make_generator
+from genbench.models.losses import descend, discriminator_loss, generator_loss
 from genbench.models.layers import cpu_randn, init_normal_
 
 

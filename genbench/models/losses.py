@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn.functional import binary_cross_entropy_with_logits as bce_logits
 
 
 def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, *,
@@ -36,3 +37,22 @@ def r1_penalty(real_scores: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     gamma/2 at the call site (gamma = 10 in StyleGAN, Karras et al. 2019, appendix C)."""
     (grad,) = torch.autograd.grad(real_scores.sum(), real, create_graph=True)
     return grad.flatten(1).pow(2).sum(dim=1).mean()
+
+
+def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """D ascends log D(x) + log(1 - D(G(z))) (Goodfellow et al. 2014, eq. 1), i.e. descends this BCE."""
+    return (bce_logits(real_logits, torch.ones_like(real_logits))
+            + bce_logits(fake_logits, torch.zeros_like(fake_logits)))
+
+
+def generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
+    """G ascends log D(G(z)) rather than descending log(1 - D(G(z))): the same fixed point, but strong
+    gradients early on when D rejects every fake (the "non-saturating" loss, Goodfellow et al. sec. 3)."""
+    return bce_logits(fake_logits, torch.ones_like(fake_logits))
+
+
+def descend(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+    """One optimiser step on ``loss`` (gradients cleared first)."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()

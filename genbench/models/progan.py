@@ -19,9 +19,8 @@ from torch.nn import functional as F
 from genbench.config import ConfigError, SamplerConfig, TrainConfig
 from genbench.models import FAMILIES
 from genbench.models.base import GenerativeModel, ImageSpec
-from genbench.models.dcgan import descend
 from genbench.models.layers import latent_normal
-from genbench.models.losses import gradient_penalty
+from genbench.models.losses import descend, gradient_penalty
 from genbench.models.progressive_layers import (EqualizedConv2d, EqualizedLinear, ProgressiveDiscriminator,
                                                 level_plan, lrelu, pixel_norm, rgb_output)
 

@@ -22,9 +22,9 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from genbench.models import FAMILIES
 from genbench.models.base import ImageSpec
-from genbench.models.dcgan import DCGAN, descend, make_discriminator
+from genbench.models.dcgan import DCGAN, make_discriminator
 from genbench.models.layers import init_normal_
-from genbench.models.losses import hinge_d_loss, hinge_g_loss
+from genbench.models.losses import descend, hinge_d_loss, hinge_g_loss
 
 
 @dataclass(frozen=True)

@@ -23,9 +23,8 @@ from torch.nn import functional as F
 from genbench.config import ConfigError, SamplerConfig, TrainConfig
 from genbench.models import FAMILIES
 from genbench.models.base import GenerativeModel, ImageSpec
-from genbench.models.dcgan import descend, discriminator_loss, generator_loss
 from genbench.models.layers import cpu_randn
-from genbench.models.losses import r1_penalty
+from genbench.models.losses import descend, discriminator_loss, generator_loss, r1_penalty
 from genbench.models.progressive_layers import (EqualizedConv2d, EqualizedLinear, ProgressiveDiscriminator,
                                                 level_plan, lrelu, pixel_norm, rgb_output)
 

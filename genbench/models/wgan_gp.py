@@ -27,9 +27,9 @@ from torch import nn
 from genbench.config import ConfigError
 from genbench.models import FAMILIES
 from genbench.models.base import ImageSpec
-from genbench.models.dcgan import DCGAN, descend, make_discriminator
+from genbench.models.dcgan import DCGAN, make_discriminator
 from genbench.models.layers import init_normal_
-from genbench.models.losses import gradient_penalty
+from genbench.models.losses import descend, gradient_penalty
 
 CRITIC_NORMS = ("layer", "none")
 

@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 
 from genbench.io import InputError, read_json
 from genbench.report.collect import Results, run_dir
+from genbench.report.figures import _png
 from genbench.report.tables import fmt
 
 __all__ = ["Section", "collect_experiments", "gan_sections"]
@@ -47,12 +48,6 @@ def collect_experiments(root: Path, *, datasets: Sequence[str], presets: Sequenc
                     if path.is_file():
                         found[name].append({**read_json(path), "_dir": folder})
     return found
-
-
-def _png(fig: Figure) -> bytes:
-    from genbench.report.figures import _png as render
-
-    return render(fig)
 
 
 def _family_kind(family: str) -> str:
