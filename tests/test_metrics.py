@@ -310,7 +310,7 @@ def test_near_duplicate_features_fall_back_to_a_float64_screen(monkeypatch):
     screens = []
     screened_block = _neighbours._screened_block
     monkeypatch.setattr(_neighbours, "_screened_block",
-                        lambda *args: screens.append(args[-1]) or screened_block(*args))
+                        lambda *args, **kwargs: screens.append(args[3]) or screened_block(*args, **kwargs))
     assert precision_recall(real, fake, k=3) == pytest.approx(brute_force_precision_recall(real, fake, k=3), abs=1e-12)
     assert density_coverage(real, fake, k=5) == pytest.approx(brute_force_density_coverage(real, fake, k=5), abs=1e-12)
     assert np.float64 in screens
