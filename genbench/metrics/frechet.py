@@ -27,7 +27,9 @@ from genbench.metrics._checks import MetricInputError, check_features, check_sam
 __all__ = ["feature_statistics", "frechet_distance_from_stats", "frechet_distance", "trace_sqrt_product"]
 
 #: rows per block when accumulating the covariance (bounds the float64 temporary)
-_COV_ROWS = 4096
+_COV_ROWS = 1024
+#: rows per block when mirroring a triangle or checking symmetry (a cache-sized temporary)
+_MIRROR_ROWS = 256
 #: a relative eigenvalue below -this means the matrix is not a covariance (rounding gives about -1e-13)
 _PSD_TOLERANCE = 1e-6
 
@@ -36,36 +38,67 @@ def feature_statistics(features: np.ndarray, name: str = "features") -> tuple[np
     """Mean (D,) and unbiased covariance (D, D) of ``features`` (N, D), both float64 whatever the input.
 
     The covariance is accumulated from blocks of centred rows with BLAS syrk (one triangle, half the work
-    of ``np.cov``; same value up to rounding), so the only full-size temporary is (``_COV_ROWS``, D).
+    of ``np.cov``; same value up to rounding) and mirrored in place, so the only temporary beyond the
+    result is one (``_COV_ROWS``, D) block.
     """
     features = check_features(features, name, min_samples=2, purpose="a covariance")
     n, d = features.shape
     mu = features.sum(axis=0, dtype=np.float64) / n
-    upper = np.zeros((d, d), dtype=np.float64, order="F")
+    sigma = np.zeros((d, d), dtype=np.float64, order="F")
     for start in range(0, n, _COV_ROWS):
         centred = np.subtract(features[start:start + _COV_ROWS], mu, dtype=np.float64)
-        upper = blas.dsyrk(1.0 / (n - 1), centred.T, beta=1.0, c=upper, overwrite_c=1)
-    sigma = upper + np.triu(upper, 1).T
-    return mu, np.ascontiguousarray(sigma)
+        sigma = blas.dsyrk(1.0 / (n - 1), centred.T, beta=1.0, c=sigma, overwrite_c=1)
+    del centred
+    # syrk filled the upper triangle of the Fortran array; its transpose is C-ordered with the triangle below
+    return mu, _mirror_lower_triangle(sigma.T)
 
 
-def _psd_eigenvalues(matrix: np.ndarray, name: str, *, vectors: bool = False):
-    """Eigenvalues (and vectors) of a symmetric PSD ``matrix``, rounding noise below the rank threshold set to 0."""
-    values, vecs = linalg.eigh(matrix) if vectors else (linalg.eigvalsh(matrix), None)
+def _mirror_lower_triangle(matrix: np.ndarray) -> np.ndarray:
+    """``matrix`` with its strict upper triangle overwritten by the lower one, in place, a band at a time."""
+    d = matrix.shape[0]
+    for start in range(0, d, _MIRROR_ROWS):
+        stop = min(start + _MIRROR_ROWS, d)
+        matrix[start:stop, stop:] = matrix[stop:, start:stop].T
+        diagonal_block = matrix[start:stop, start:stop]
+        upper = np.triu_indices(stop - start, 1)
+        diagonal_block[upper] = diagonal_block.T[upper]
+    return matrix
+
+
+def _psd_eigenvalues(matrix: np.ndarray, name: str, *, vectors: bool = False, overwrite: bool = False):
+    """Eigenvalues (and vectors) of a symmetric PSD ``matrix`` (its lower triangle; destroyed if ``overwrite``),
+    rounding noise below the rank threshold set to 0."""
+    n = matrix.shape[0]
+    if vectors:
+        values, vecs = linalg.eigh(matrix, overwrite_a=overwrite, check_finite=False)
+    else:
+        values, vecs = linalg.eigvalsh(matrix, overwrite_a=overwrite, check_finite=False), None
     scale = float(np.max(np.abs(values), initial=0.0))
     if values.size and values[0] < -_PSD_TOLERANCE * scale:
         raise MetricInputError(f"{name} is not positive semidefinite (eigenvalue {values[0]:.3g} of largest "
                                f"{scale:.3g}); pass covariance matrices, e.g. from feature_statistics")
-    values = np.where(values > scale * matrix.shape[0] * np.finfo(np.float64).eps, values, 0.0)
+    values = np.where(values > scale * n * np.finfo(np.float64).eps, values, 0.0)
     return (values, vecs) if vectors else values
 
 
 def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
-    """Tr((S1 S2)^{1/2}) for symmetric PSD ``sigma1``, ``sigma2``, as the sum of sqrt(eig(R S2 R)), R = S1^{1/2}."""
+    """Tr((S1 S2)^{1/2}) for symmetric PSD ``sigma1``, ``sigma2``: with S1 = V diag(s^2) V^T, R S2 R for
+    R = S1^{1/2} = V diag(s) V^T is orthogonally similar to diag(s) (V^T S2 V) diag(s), whose eigenvalues are
+    computed (from its lower triangle, in place): three (D, D) temporaries and two products in all."""
     values, vectors = _psd_eigenvalues(sigma1, "sigma1", vectors=True)
-    root = (vectors * np.sqrt(values)) @ vectors.T
-    product = root @ sigma2 @ root
-    return float(np.sqrt(_psd_eigenvalues((product + product.T) / 2.0, "sigma2")).sum())
+    roots = np.sqrt(values)
+    inner = vectors.T @ (sigma2 @ vectors)
+    del vectors
+    inner *= roots[:, None]
+    inner *= roots[None, :]
+    return float(np.sqrt(_psd_eigenvalues(inner, "sigma2", overwrite=True)).sum())
+
+
+def _is_symmetric(sigma: np.ndarray) -> bool:
+    """``np.allclose(sigma, sigma.T, rtol=1e-10, atol=1e-12 max|sigma|)``, a band of rows at a time."""
+    atol = 1e-12 * float(np.abs(sigma).max(initial=0.0))
+    return all(np.allclose(sigma[start:start + _MIRROR_ROWS], sigma[:, start:start + _MIRROR_ROWS].T,
+                           rtol=1e-10, atol=atol) for start in range(0, sigma.shape[0], _MIRROR_ROWS))
 
 
 def _check_stats(mu: np.ndarray, sigma: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -77,7 +110,7 @@ def _check_stats(mu: np.ndarray, sigma: np.ndarray, name: str) -> tuple[np.ndarr
                                f"{sigma.shape}; compute them with feature_statistics")
     if not (np.isfinite(mu).all() and np.isfinite(sigma).all()):
         raise MetricInputError(f"{name}: statistics contain NaN or infinity; recompute them from finite features")
-    if not np.allclose(sigma, sigma.T, rtol=1e-10, atol=1e-12 * float(np.abs(sigma).max(initial=0.0))):
+    if not _is_symmetric(sigma):
         raise MetricInputError(f"{name}: the covariance is not symmetric; compute it with feature_statistics")
     return mu, sigma
 
