@@ -12,11 +12,11 @@ The reported numbers are the mean and the (population, ddof=0) standard deviatio
 torch-fidelity. Subsets come from a seeded ``numpy.random.Generator``, so a seed fixes the result.
 
 Arithmetic. The dot products x.y are computed in the features' precision, as clean-fid, torch-fidelity
-and the paper's code do: float32 for float32 (or float16) features, float64 otherwise. All three products
-come from one BLAS syrk of the stacked subsets z = [x; y]: the lower triangle of z z^T holds the lower
-triangles of x x^T and y y^T and all of y x^T (numpy's ``x @ x.T``, which the peers use, is a syrk too,
-so the multiply-adds are the same; the gain is in what follows). Only those triangles are evaluated, a
-cache-sized block of rows at a time (the entries above the diagonal are 0, where k - 1 is 0 too).
+and the paper's code do: float32 for float32 (or float16) features, float64 otherwise. x x^T and y y^T
+come from BLAS syrk, one triangle each, into one reused buffer (numpy's ``x @ x.T``, which the peers
+use, is a syrk too, so the multiply-adds are the same; the gain is in what follows), y x^T from gemm.
+Only the triangles are evaluated, a cache-sized block of rows at a time (the entries above the diagonal
+are 0, where k - 1 is 0 too), and no (m, m) array is allocated per subset.
 
 The constant 1 of the kernel cancels exactly in the estimator (its three sums are m(m-1), m(m-1) and m^2
 ones), so what is summed is k - 1 = ((t + 3) t + 3) t with t = x.y / d: no digits are lost to the 1s.
@@ -32,6 +32,8 @@ should record, see ``effective_subset_size``. At least 2 rows per subset are nee
 """
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 from scipy.linalg import blas
 
@@ -41,8 +43,10 @@ __all__ = ["kernel_inception_distance", "effective_subset_size", "polynomial_mmd
 
 #: rows of a kernel block evaluated at a time (a temporary of _ROWS x m stays in cache)
 _ROWS = 128
-#: the BLAS routine computing one triangle of z z^T, per product precision
-_SYRK = {np.dtype(np.float32): blas.ssyrk, np.dtype(np.float64): blas.dsyrk}
+#: BLAS routines per product precision: all from scipy's BLAS, since interleaving calls into numpy's and
+#: scipy's (separate OpenBLAS builds, each with its own spinning thread pool) slows both several-fold
+_BLAS = {np.dtype(np.float32): SimpleNamespace(syrk=blas.ssyrk, gemm=blas.sgemm),
+         np.dtype(np.float64): SimpleNamespace(syrk=blas.dsyrk, gemm=blas.dgemm)}
 
 
 
@@ -76,35 +80,45 @@ def _kernel_minus_one_sum(g: np.ndarray, d: int, out: np.ndarray) -> float:
 
 
 class _Workspace:
-    """Buffers reused by every subset: the stacked rows z, the Gram matrix and a block of kernel values.
+    """Buffers reused by every subset: the subsets x and y, one triangle buffer for x x^T and then y y^T,
+    one buffer for y x^T and a block of kernel values: 2 m d + 2 m^2 numbers, a quarter less than the
+    stacked (2m, 2m) Gram matrix of [x; y] would need, at the same speed.
 
-    syrk writes only the upper triangle of the (Fortran-ordered) Gram matrix, so the entries below it stay
-    0 from the one allocation on.
+    syrk writes only the upper triangle of the (Fortran-ordered) triangle buffer, so the entries below it
+    stay 0 from the one allocation on.
     """
 
     def __init__(self, m: int, d: int, dtype: np.dtype):
-        self.z = np.empty((2 * m, d), dtype=dtype)
-        self.gram = np.zeros((2 * m, 2 * m), dtype=dtype, order="F")
+        self.x = np.empty((m, d), dtype=dtype)
+        self.y = np.empty((m, d), dtype=dtype)
+        self.triangle = np.zeros((m, m), dtype=dtype, order="F")
+        self.cross = np.zeros((m, m), dtype=dtype, order="F")
         self.kernel = np.empty((_ROWS, m), dtype=dtype)
 
 
-def _stacked_mmd2(work: _Workspace, m: int) -> float:
-    """Unbiased MMD^2 of x = z[:m] and y = z[m:] from the lower triangle of z z^T (module docstring)."""
-    z, buffer = work.z, work.kernel
-    d = z.shape[1]
+def _within_sum(work: _Workspace, z: np.ndarray) -> float:
+    """Sum over i != j of k(z_i, z_j) - 1, from the lower triangle of z z^T (the module docstring)."""
+    m, d = z.shape
     # z.T is Fortran-ordered, so BLAS reads z without a copy; the upper triangle of a Fortran array is the
     # lower triangle of its C-ordered transpose, whose rows are contiguous.
-    lower = _SYRK[z.dtype](1.0, z.T, trans=1, c=work.gram, overwrite_c=1).T
-    xx = yy = xy = 0.0
+    lower = _BLAS[z.dtype].syrk(1.0, z.T, trans=1, c=work.triangle, overwrite_c=1).T
+    total = 0.0
     for start in range(0, m, _ROWS):
         stop = min(start + _ROWS, m)
-        rows = stop - start
-        xx += _kernel_minus_one_sum(lower[start:stop, :stop], d, buffer[:rows, :stop])
-        yy += _kernel_minus_one_sum(lower[m + start:m + stop, m:m + stop], d, buffer[:rows, :stop])
-        xy += _kernel_minus_one_sum(lower[m + start:m + stop, :m], d, buffer[:rows])
+        total += _kernel_minus_one_sum(lower[start:stop, :stop], d, work.kernel[:stop - start, :stop])
     diagonal = np.diagonal(lower).astype(np.float64)
     diagonal = ((diagonal / d ** 3 + 3.0 / d ** 2) * diagonal + 3.0 / d) * diagonal
-    within = 2.0 * (xx - diagonal[:m].sum() + yy - diagonal[m:].sum())  # i != j: twice the strict triangle
+    return 2.0 * (total - diagonal.sum())  # i != j: twice the strict triangle
+
+
+def _subset_mmd2(work: _Workspace) -> float:
+    """Unbiased MMD^2 of the subsets in ``work.x`` and ``work.y``."""
+    m, d = work.x.shape
+    within = _within_sum(work, work.x) + _within_sum(work, work.y)
+    # (y^T)^T x^T = y x^T into the Fortran buffer; its C-ordered transpose x y^T is read row block by row block
+    cross = _BLAS[work.x.dtype].gemm(1.0, work.y.T, work.x.T, trans_a=1, c=work.cross, overwrite_c=1).T
+    xy = sum(_kernel_minus_one_sum(cross[start:start + _ROWS], d, work.kernel[:min(_ROWS, m - start)])
+             for start in range(0, m, _ROWS))
     return float(within / (m * (m - 1)) - 2.0 * xy / (m * m))
 
 
@@ -120,8 +134,8 @@ def polynomial_mmd2_unbiased(x: np.ndarray, y: np.ndarray) -> float:
         raise MetricInputError(f"the unbiased MMD here needs two (m, d) samples with m >= 2, got {x.shape} "
                                f"and {y.shape}")
     work = _Workspace(m, d, _product_dtype(x, y))
-    work.z[:m], work.z[m:] = x, y
-    return _stacked_mmd2(work, m)
+    work.x[...], work.y[...] = x, y
+    return _subset_mmd2(work)
 
 
 def kernel_inception_distance(real: np.ndarray, fake: np.ndarray, *, num_subsets: int, subset_size: int,
@@ -144,7 +158,8 @@ def kernel_inception_distance(real: np.ndarray, fake: np.ndarray, *, num_subsets
     work = _Workspace(m, real.shape[1], dtype)
     mmds = np.empty(num_subsets, dtype=np.float64)
     for i in range(num_subsets):
-        np.take(fake, rng.choice(fake.shape[0], m, replace=False), axis=0, out=work.z[:m])
-        np.take(real, rng.choice(real.shape[0], m, replace=False), axis=0, out=work.z[m:])
-        mmds[i] = _stacked_mmd2(work, m)
+        # mode="clip": the default "raise" buffers ``out`` (a hidden copy); the indices are in range anyway
+        np.take(fake, rng.choice(fake.shape[0], m, replace=False), axis=0, out=work.x, mode="clip")
+        np.take(real, rng.choice(real.shape[0], m, replace=False), axis=0, out=work.y, mode="clip")
+        mmds[i] = _subset_mmd2(work)
     return float(mmds.mean()), float(mmds.std())
