@@ -202,7 +202,7 @@ class _Candidates:
         so sorting them with their owners' current k+1 values costs far less than partitioning the tile.
         """
         if owner.size:
-            owners, first = np.unique(owner, return_index=True)
+            owners = np.unique(owner)
             width = self.k + 1
             pooled_owner = np.concatenate([np.repeat(owners, width), owner])
             pooled = np.concatenate([self.best[owners].ravel(), values])
