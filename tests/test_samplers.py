@@ -53,6 +53,18 @@ def test_add_noise_has_the_forward_process_moments() -> None:
     assert xt.var().item() == pytest.approx(1 - abar, rel=0.02)
 
 
+@pytest.mark.parametrize("kind", ["linear", "cosine"])
+def test_velocity_is_a_rotation_of_data_and_noise(kind: str) -> None:
+    schedule = NoiseSchedule(kind=kind, timesteps=1000)
+    generator = torch.Generator().manual_seed(1)
+    x0, noise = torch.randn(6, 1, 4, 4, generator=generator), torch.randn(6, 1, 4, 4, generator=generator)
+    t = torch.tensor([0, 1, 250, 500, 998, 999])
+    x_t, v = schedule.add_noise(x0, noise, t), schedule.velocity(x0, noise, t)
+    torch.testing.assert_close(schedule.noise_from_velocity(x_t, v, t), noise, atol=1e-5, rtol=1e-5)
+    # a rotation keeps the norm: |x_t|^2 + |v|^2 = |x0|^2 + |eps|^2 per element
+    torch.testing.assert_close(x_t**2 + v**2, x0**2 + noise**2, atol=1e-5, rtol=1e-5)
+
+
 @pytest.mark.parametrize("k", [1, 3, 10, 999, 1000])
 def test_set_timesteps_gives_k_descending_training_timesteps(k: int) -> None:
     sampler = DDPMSampler(NoiseSchedule(timesteps=1000))

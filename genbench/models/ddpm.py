@@ -21,6 +21,10 @@ from genbench.samplers import make_sampler
 from genbench.samplers.schedule import BETA_SCHEDULES, NoiseSchedule
 
 
+#: training targets of the UNet
+PREDICTIONS = ("eps", "v")
+
+
 @dataclass(frozen=True)
 class Config:
     """A small version of the paper's UNet (appendix B) sized for 28x28 on a CPU: 28 -> 14 -> 7."""
@@ -31,11 +35,16 @@ class Config:
     attention: bool = False  # self-attention at the lowest resolution (the paper uses it at 16x16)
     timesteps: int = 1000  # T, sec. 4
     schedule: str = "linear"  # linear (Ho et al.) or cosine (Nichol & Dhariwal 2021)
+    # what the UNet predicts: "eps" (Ho et al. eq. 14) or "v" (Salimans & Ho 2022), sampled through the eps it implies
+    prediction: str = "eps"
 
     def __post_init__(self) -> None:
         if self.schedule not in BETA_SCHEDULES:
             raise ConfigError(f"ddpm: key 'model.schedule' must be one of {', '.join(BETA_SCHEDULES.names())}, "
                               f"got {self.schedule!r}")
+        if self.prediction not in PREDICTIONS:
+            raise ConfigError(f"ddpm: key 'model.prediction' must be one of {', '.join(PREDICTIONS)}, "
+                              f"got {self.prediction!r}")
         for key in ("base_channels", "num_res_blocks", "timesteps"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"ddpm: key 'model.{key}' must be >= 1, got {getattr(self, key)}")
@@ -123,7 +132,9 @@ class UNet(nn.Module):
 
 @FAMILIES.register("ddpm")
 class DDPM(GenerativeModel):
-    """Trained with L_simple (eq. 14): MSE between the true and predicted noise at a uniform timestep."""
+    """Trained with L_simple (eq. 14): MSE between the true and predicted noise at a uniform timestep, or
+    with ``prediction: v`` the MSE on v (Salimans & Ho 2022, sec. 4), which stays well scaled at both ends
+    of the schedule; the samplers always receive the predicted noise (``predict_noise``)."""
 
     family = "ddpm"
     kind = "diffusion"
@@ -148,7 +159,8 @@ class DDPM(GenerativeModel):
                    optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, float]:
         t = torch.randint(0, self.cfg.timesteps, (images.shape[0],), device=images.device)  # Algorithm 1, line 3
         noise = torch.randn_like(images)
-        loss = F.mse_loss(self.unet(self.schedule.add_noise(images, noise, t), t), noise)  # eq. 14
+        target = noise if self.cfg.prediction == "eps" else self.schedule.velocity(images, noise, t)
+        loss = F.mse_loss(self.unet(self.schedule.add_noise(images, noise, t), t), target)  # eq. 14
         optimizers["unet"].zero_grad(set_to_none=True)
         loss.backward()
         optimizers["unet"].step()
@@ -161,8 +173,13 @@ class DDPM(GenerativeModel):
         x = cpu_randn(n, self.image.channels, self.image.height, self.image.width, generator=generator,
                       device=self.device)
         for t in algo.timesteps:
-            x = algo.step(self.unet(x, t), t, x, generator=generator)
+            x = algo.step(self.predict_noise(x, t), t, x, generator=generator)
         return x.clamp(-1.0, 1.0)
+
+    def predict_noise(self, x_t: torch.Tensor, t: int) -> torch.Tensor:
+        """The UNet's estimate of the noise in ``x_t`` at step ``t``, whatever it was trained to predict."""
+        out = self.unet(x_t, t)
+        return out if self.cfg.prediction == "eps" else self.schedule.noise_from_velocity(x_t, out, t)
 
     def sampling_module(self) -> nn.Module:
         return self.unet

@@ -54,9 +54,26 @@ class NoiseSchedule(nn.Module):
     def add_noise(self, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """Sample q(x_t | x_0) = N(sqrt(alpha-bar_t) x_0, (1 - alpha-bar_t) I) (Ho et al. eq. 4), reparameterised
         with the given ``noise``; ``t`` is a LongTensor of shape (N,) (or a scalar for the whole batch)."""
-        abar = self.alphas_cumprod.to(x0.device)[t.to(x0.device)]
-        abar = abar.reshape(-1, *([1] * (x0.ndim - 1))).to(x0.dtype)
+        abar = self._abar(t, x0)
         return abar.sqrt() * x0 + (1.0 - abar).sqrt() * noise
+
+    def _abar(self, t: torch.Tensor | int, like: torch.Tensor) -> torch.Tensor:
+        """alpha-bar_t broadcastable against ``like`` (N, ...): ``t`` of shape (N,), a scalar tensor or an int."""
+        t = torch.as_tensor(t, device=like.device)
+        abar = self.alphas_cumprod.to(like.device)[t]
+        return abar.reshape(-1, *([1] * (like.ndim - 1))).to(like.dtype)
+
+    def velocity(self, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """The v-prediction target v = sqrt(alpha-bar_t) eps - sqrt(1 - alpha-bar_t) x_0 (Salimans & Ho 2022,
+        "Progressive Distillation", https://arxiv.org/abs/2202.00512, sec. 4 and appendix D)."""
+        abar = self._abar(t, x0)
+        return abar.sqrt() * noise - (1.0 - abar).sqrt() * x0
+
+    def noise_from_velocity(self, x_t: torch.Tensor, v: torch.Tensor, t: torch.Tensor | int) -> torch.Tensor:
+        """eps = sqrt(alpha-bar_t) v + sqrt(1 - alpha-bar_t) x_t, the inverse of ``velocity`` given x_t
+        (x_t and v are a rotation of (x_0, eps) by the angle arctan(sqrt(1 - alpha-bar_t) / sqrt(alpha-bar_t)))."""
+        abar = self._abar(t, x_t)
+        return abar.sqrt() * v + (1.0 - abar).sqrt() * x_t
 
     def extra_repr(self) -> str:
         return f"kind={self.kind!r}, timesteps={self.num_timesteps}"
