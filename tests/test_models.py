@@ -106,6 +106,12 @@ def test_one_shot_families_handle_32x32_and_reject_odd_sizes(family: str) -> Non
         build_model(family, {}, ImageSpec(1, 30, 30, 10))
 
 
+@pytest.mark.parametrize("family", ["dcgan", "cgan", "wgan_gp", "sngan", "infogan"])
+def test_an_impossible_image_size_error_names_the_family_that_asked(family: str) -> None:
+    with pytest.raises(ConfigError, match=f"^{family}: cannot model 30x30"):
+        build_model(family, {}, ImageSpec(1, 30, 30, 10))
+
+
 def test_sampler_options_a_family_does_not_have_are_rejected() -> None:
     with pytest.raises(ConfigError, match=r"p\.yaml.*'vae' has no sampler option 'truncation'.*remove the key"):
         family_class("vae").check_sampler(SamplerConfig(truncation=1.0), source="p.yaml")

@@ -51,10 +51,10 @@ class CGAN(DCGAN):
     discriminator_features = GenerativeModel.discriminator_features
 
     def build_generator(self, image: ImageSpec) -> nn.Module:
-        return init_normal_(make_generator(self.cfg, image, extra_inputs=image.num_classes))
+        return init_normal_(make_generator(self.cfg, image, extra_inputs=image.num_classes, family=self.family))
 
     def build_discriminator(self, image: ImageSpec) -> nn.Module:
-        return init_normal_(make_discriminator(self.cfg, image, extra_inputs=image.num_classes))
+        return init_normal_(make_discriminator(self.cfg, image, extra_inputs=image.num_classes, family=self.family))
 
     def conditioned_fake(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """G(z|y): the one-hot class appended to z's channels (N, latent_dim + num_classes, 1, 1)."""

@@ -27,25 +27,26 @@ class Config:
     base_channels: int = 64  # width at the highest resolution; doubles at every halving
 
 
-def pyramid(image: ImageSpec) -> tuple[int, int]:
+def pyramid(image: ImageSpec, family: str = "dcgan") -> tuple[int, int]:
     """(start, halvings) with side = start * 2**halvings and 4 <= start <= 7: 28 = 7 * 2**2, 32 = 4 * 2**3.
 
     G grows a ``start`` x ``start`` map from z by one transposed conv, then doubles it ``halvings`` times;
-    D mirrors it. Sides with no such factorisation (e.g. 30) have no DCGAN of this shape.
+    D mirrors it. Sides with no such factorisation (e.g. 30) have no DCGAN of this shape; the error names
+    ``family``, the family whose networks asked.
     """
     side, halvings = image.height, 0
     while side % 2 == 0 and side > 7:
         side, halvings = side // 2, halvings + 1
     if image.width != image.height or halvings == 0 or side > 7:
-        raise ConfigError(f"dcgan: cannot model {image.height}x{image.width} images (needs square images whose "
+        raise ConfigError(f"{family}: cannot model {image.height}x{image.width} images (needs square images whose "
                           f"side is 4..7 times a power of two, e.g. 28 or 32)")
     return side, halvings
 
 
-def make_generator(cfg: Config, image: ImageSpec, *, extra_inputs: int = 0) -> nn.Sequential:
+def make_generator(cfg: Config, image: ImageSpec, *, extra_inputs: int = 0, family: str = "dcgan") -> nn.Sequential:
     """G: (N, latent_dim + extra_inputs, 1, 1) -> images. ``extra_inputs`` are channels that other families
     concatenate to z (cgan's one-hot class, InfoGAN's codes)."""
-    start, halvings = pyramid(image)
+    start, halvings = pyramid(image, family)
     widths = [cfg.base_channels * 2**i for i in reversed(range(halvings))]  # 28x28: [128, 64]
     # Convolutions followed by BatchNorm carry no bias: BatchNorm's shift replaces it.
     layers: list[nn.Module] = [nn.ConvTranspose2d(cfg.latent_dim + extra_inputs, widths[0], start, 1, 0, bias=False),
@@ -57,12 +58,12 @@ def make_generator(cfg: Config, image: ImageSpec, *, extra_inputs: int = 0) -> n
 
 
 def make_discriminator(cfg: Config, image: ImageSpec, *, norm: Callable[[int], nn.Module] | None = nn.BatchNorm2d,
-                       extra_inputs: int = 0) -> nn.Sequential:
+                       extra_inputs: int = 0, family: str = "dcgan") -> nn.Sequential:
     """D mirrors G. ``norm(width)`` follows every conv but the first and the last; other families swap
     it (WGAN-GP's critic takes layer norm or none, SN-GAN none). Without it the convs get their bias back.
     ``extra_inputs`` channels are concatenated to the image (cgan's one-hot planes). The last two layers are
     the logit head (a conv over the whole last map, then flatten); InfoGAN splits D there to share the body."""
-    start, halvings = pyramid(image)
+    start, halvings = pyramid(image, family)
     widths = [cfg.base_channels * 2**i for i in range(halvings)]  # 28x28: [64, 128]
     layers: list[nn.Module] = [nn.Conv2d(image.channels + extra_inputs, widths[0], 4, 2, 1),
                                nn.LeakyReLU(0.2, inplace=True)]
@@ -107,11 +108,11 @@ class DCGAN(GenerativeModel):
 
     def build_generator(self, image: ImageSpec) -> nn.Module:
         """G, initialised. Families that feed G more than z (cgan's class) override it."""
-        return init_normal_(make_generator(self.cfg, image))
+        return init_normal_(make_generator(self.cfg, image, family=self.family))
 
     def build_discriminator(self, image: ImageSpec) -> nn.Module:
         """D, initialised. Families that keep this body but regularise D otherwise (sngan, wgan_gp) override it."""
-        return init_normal_(make_discriminator(self.cfg, image))
+        return init_normal_(make_discriminator(self.cfg, image, family=self.family))
 
     def configure_optimizers(self, train: TrainConfig) -> dict[str, torch.optim.Optimizer]:
         def adam(net: nn.Module) -> torch.optim.Optimizer:

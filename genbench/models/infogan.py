@@ -74,8 +74,8 @@ class InfoGAN(GenerativeModel):
     def __init__(self, cfg: Config, image: ImageSpec) -> None:
         super().__init__(cfg, image)
         codes = cfg.continuous_codes + cfg.categories
-        self.generator = init_normal_(make_generator(cfg, image, extra_inputs=codes))
-        discriminator = init_normal_(make_discriminator(cfg, image))
+        self.generator = init_normal_(make_generator(cfg, image, extra_inputs=codes, family=self.family))
+        discriminator = init_normal_(make_discriminator(cfg, image, family=self.family))
         # make_discriminator ends in its logit head (a conv over the whole last map, flatten): split it off
         # so that D and Q score the same body features, hence share the body's parameters.
         self.body, self.d_head = discriminator[:-2], discriminator[-2:]

@@ -12,7 +12,6 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from genbench.config import ConfigError
 from genbench.models.base import ImageSpec
 from genbench.models.dcgan import pyramid
 
@@ -25,11 +24,7 @@ def level_plan(image: ImageSpec, cfg: Any, family: str) -> tuple[int, list[int]]
     ``base_channels`` and ``max_channels``. The sides are dcgan's ``pyramid`` (28 = 7 * 2**2); the widths
     are ``base_channels`` at the full size, doubling at every halving up to ``max_channels`` (ProGAN's
     nf(stage) = min(fmap_base / 2**stage, fmap_max))."""
-    try:
-        start, halvings = pyramid(image)
-    except ConfigError:
-        raise ConfigError(f"{family}: cannot model {image.height}x{image.width} images (needs square images whose "
-                          f"side is 4..7 times a power of two, e.g. 28 or 32)") from None
+    start, halvings = pyramid(image, family)
     return start, [min(cfg.base_channels * 2 ** (halvings - i), cfg.max_channels) for i in range(halvings + 1)]
 
 

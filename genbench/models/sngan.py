@@ -52,7 +52,7 @@ class SNGAN(DCGAN):
     Config = Config
 
     def build_discriminator(self, image: ImageSpec) -> nn.Module:
-        return spectral_normalise_(init_normal_(make_discriminator(self.cfg, image, norm=None)))
+        return spectral_normalise_(init_normal_(make_discriminator(self.cfg, image, norm=None, family=self.family)))
 
     def train_step(self, images: torch.Tensor, labels: torch.Tensor,
                    optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, float]:

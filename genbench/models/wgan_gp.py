@@ -68,7 +68,7 @@ class WGANGP(DCGAN):
 
     def build_discriminator(self, image: ImageSpec) -> nn.Module:
         norm = layer_norm if self.cfg.critic_norm == "layer" else None
-        return init_normal_(make_discriminator(self.cfg, image, norm=norm))
+        return init_normal_(make_discriminator(self.cfg, image, norm=norm, family=self.family))
 
     def train_step(self, images: torch.Tensor, labels: torch.Tensor,
                    optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, float]:
