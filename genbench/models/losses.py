@@ -1,16 +1,18 @@
 """Adversarial losses shared by several GAN families (one place, so each family file reads on its own)."""
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
-from torch import nn
 from torch.nn.functional import binary_cross_entropy_with_logits as bce_logits
 
 
-def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, *,
+def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor, fake: torch.Tensor, *,
                      generator: torch.Generator | None = None) -> torch.Tensor:
     """WGAN-GP penalty (Gulrajani et al. 2017, Algorithm 1, lines 6-7): E[(||grad_x D(x_hat)||_2 - 1)^2] on
     x_hat = eps x + (1 - eps) x~, eps ~ U[0, 1] per sample. ``create_graph`` so the critic's step
-    differentiates through it. Multiply by lambda (10 in the paper) at the call site."""
+    differentiates through it. Multiply by lambda (10 in the paper) at the call site. ``critic`` is any
+    images -> scores callable: a module, or ProGAN's D bound to its current level and fade-in."""
     eps = torch.rand(real.shape[0], 1, 1, 1, generator=generator).to(real.device)
     x_hat = (eps * real.detach() + (1.0 - eps) * fake.detach()).requires_grad_(True)
     scores = critic(x_hat)
