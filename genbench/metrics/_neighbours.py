@@ -114,8 +114,8 @@ class _Scratch:
 def _screened_block(a: Points, rows: slice, b: Points, dtype: type, cols: slice = slice(None), *,
                     scratch: _Scratch | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Approximate squared distances (``rows`` of ``a``) x (``cols`` of ``b``) in ``dtype`` (in a ``scratch``
-    array, valid until the next block of that shape, when one is given), and per row a bound on their absolute error (float64;
-    with the largest squared norm of all of ``b``)."""
+    array, valid until the next block of that shape, when one is given), and per row a bound on their
+    absolute error (float64; with the largest squared norm of all of ``b``)."""
     rows_a, sq_a = a.screen(dtype)
     rows_b, sq_b = b.screen(dtype)
     left, right = rows_a[rows], rows_b[cols]

@@ -32,8 +32,6 @@ should record, see ``effective_subset_size``. At least 2 rows per subset are nee
 """
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import numpy as np
 from scipy.linalg import blas
 
@@ -43,11 +41,6 @@ __all__ = ["kernel_inception_distance", "effective_subset_size", "polynomial_mmd
 
 #: rows of a kernel block evaluated at a time (a temporary of _ROWS x m stays in cache)
 _ROWS = 128
-#: BLAS routines per product precision: all from scipy's BLAS, since interleaving calls into numpy's and
-#: scipy's (separate OpenBLAS builds, each with its own spinning thread pool) slows both several-fold
-_BLAS = {np.dtype(np.float32): SimpleNamespace(syrk=blas.ssyrk, gemm=blas.sgemm),
-         np.dtype(np.float64): SimpleNamespace(syrk=blas.dsyrk, gemm=blas.dgemm)}
-
 
 
 def effective_subset_size(n_real: int, n_fake: int, subset_size: int) -> int:
@@ -101,7 +94,8 @@ def _within_sum(work: _Workspace, z: np.ndarray) -> float:
     m, d = z.shape
     # z.T is Fortran-ordered, so BLAS reads z without a copy; the upper triangle of a Fortran array is the
     # lower triangle of its C-ordered transpose, whose rows are contiguous.
-    lower = _BLAS[z.dtype].syrk(1.0, z.T, trans=1, c=work.triangle, overwrite_c=1).T
+    (syrk,) = blas.get_blas_funcs(("syrk",), dtype=z.dtype)
+    lower = syrk(1.0, z.T, trans=1, c=work.triangle, overwrite_c=1).T
     total = 0.0
     for start in range(0, m, _ROWS):
         stop = min(start + _ROWS, m)
@@ -115,8 +109,11 @@ def _subset_mmd2(work: _Workspace) -> float:
     """Unbiased MMD^2 of the subsets in ``work.x`` and ``work.y``."""
     m, d = work.x.shape
     within = _within_sum(work, work.x) + _within_sum(work, work.y)
-    # (y^T)^T x^T = y x^T into the Fortran buffer; its C-ordered transpose x y^T is read row block by row block
-    cross = _BLAS[work.x.dtype].gemm(1.0, work.y.T, work.x.T, trans_a=1, c=work.cross, overwrite_c=1).T
+    # (y^T)^T x^T = y x^T into the Fortran buffer; its C-ordered transpose x y^T is read row block by row block.
+    # scipy's BLAS throughout: interleaving calls into numpy's and scipy's (separate OpenBLAS builds, each
+    # with its own spinning thread pool) slows both several-fold.
+    (gemm,) = blas.get_blas_funcs(("gemm",), dtype=work.x.dtype)
+    cross = gemm(1.0, work.y.T, work.x.T, trans_a=1, c=work.cross, overwrite_c=1).T
     xy = sum(_kernel_minus_one_sum(cross[start:start + _ROWS], d, work.kernel[:min(_ROWS, m - start)])
              for start in range(0, m, _ROWS))
     return float(within / (m * (m - 1)) - 2.0 * xy / (m * m))
