@@ -59,6 +59,13 @@ class SamplerConfig:
     # Truncated-normal latent (Brock et al. 2019, BigGAN sec. 3.1): entries of z with |z| > truncation are
     # redrawn; 0 = off. Lower values trade diversity (recall) for fidelity (precision).
     truncation: float = 0.0
+    # Classifier-free guidance scale s of a class-conditional diffusion model (Ho & Salimans 2022):
+    # eps = eps(x, null) + s (eps(x, y) - eps(x, null)); 1 = the conditional model alone, 0 = unconditional.
+    # The paper's w is s - 1.
+    guidance: float = 1.0
+    # Images this setting draws for evaluation; 0 = evaluation.n_fake. Lets a costly sweep (DDPM over all
+    # 1000 steps on a CPU) use fewer images; every metric records the n it used.
+    n: int = 0
 
 
 @dataclass(frozen=True)
@@ -294,9 +301,11 @@ def load_preset(name: str, overrides: Mapping[str, Any] | None = None, *, preset
     raw = read_yaml(path)
     source = str(path)
     if overrides:
+        overrides, removed = _split_removed_samplers(overrides, raw, source=f"{profile_source} (overrides.{name})")
         from_dict(PresetConfig, deep_merge({"family": raw.get("family", "")}, overrides),
                   source=f"{profile_source} (overrides.{name})", prefix="")
         raw = deep_merge(raw, overrides)
+        raw["samplers"] = {k: v for k, v in raw.get("samplers", {}).items() if k not in removed}
         source = f"{path} + {profile_source} overrides.{name}"
     preset = from_dict(PresetConfig, raw, source=source)
     from genbench.models import family_class  # imports torch: only when a preset is really resolved
@@ -306,6 +315,24 @@ def load_preset(name: str, overrides: Mapping[str, Any] | None = None, *, preset
     for sampler_name, sampler in preset.samplers.items():
         cls.check_sampler(sampler, source=f"{source}: key 'samplers.{sampler_name}'", cfg=model_cfg)
     return preset
+
+
+def _split_removed_samplers(overrides: Mapping[str, Any], preset: Mapping[str, Any], *,
+                            source: str) -> tuple[dict[str, Any], set[str]]:
+    """A profile drops a preset's sampler with ``samplers: {name: null}`` (e.g. a costly sweep point on a
+    CPU, or steps beyond a smoke profile's timesteps); returns the overrides without those and their names."""
+    samplers = overrides.get("samplers")
+    if not isinstance(samplers, Mapping):
+        return dict(overrides), set()
+    removed = {k for k, v in samplers.items() if v is None}
+    unknown = sorted(removed - set(preset.get("samplers") or {}))
+    if unknown:
+        raise ConfigError(f"{source}: key 'samplers.{unknown[0]}' is null (= remove), but the preset has no such "
+                          f"sampler (its samplers: {', '.join(preset.get('samplers') or {})})")
+    kept = {k: v for k, v in samplers.items() if v is not None}
+    if not kept and len(removed) == len(preset.get("samplers") or {}):
+        raise ConfigError(f"{source}: key 'samplers' removes every sampler of the preset; keep at least one")
+    return {**overrides, "samplers": kept}, removed
 
 
 def resolve_run(profile: ProfileConfig, *, dataset: str, preset: str, seed: int,

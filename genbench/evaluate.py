@@ -117,9 +117,13 @@ def run_evaluation(samples: Path, references: Sequence[Path], extractor_files: S
     set_threads(threads)
     sample_arrays = load_npz(samples, required=("images",))
     fake = sample_arrays["images"]
-    if len(fake) < cfg.n_fake:
-        raise InputError(f"{samples}: has {len(fake)} images, evaluation.n_fake asks for {cfg.n_fake}; re-run its sample rule")
-    fake = fake[:cfg.n_fake]
+    if "sampler_n" in sample_arrays:  # the sampler setting's own n (SamplerConfig.n) overrides n_fake
+        n_fake, asked_by = int(sample_arrays["sampler_n"]), "its sampler's n"
+    else:
+        n_fake, asked_by = cfg.n_fake, "evaluation.n_fake"
+    if len(fake) < n_fake:
+        raise InputError(f"{samples}: has {len(fake)} images, {asked_by} asks for {n_fake}; re-run its sample rule")
+    fake = fake[:n_fake]
     dev = resolve_device(device)
     values: dict[str, dict] = {}
     for space, reference, extractor_file in zip(cfg.feature_spaces, references, extractor_files, strict=True):
@@ -132,12 +136,12 @@ def run_evaluation(samples: Path, references: Sequence[Path], extractor_files: S
         fake_features, fake_logits = extractor.extract(model, fake, batch_size=cfg.batch_size, device=dev)
         names = [m for m in cfg.metrics if m != "is" or fake_logits is not None]
         protocol = {"feature_space": space, "extractor_sha256": extractor_sha, "n_real": int(len(ref["features"])),
-                    "n_fake": int(cfg.n_fake), "reference_split": str(ref["split"]), "resize": extractor.resize,
+                    "n_fake": n_fake, "reference_split": str(ref["split"]), "resize": extractor.resize,
                     "samples_sha256": sha256_file(samples)}
         values |= with_protocol(compute_metrics(ref["features"], fake_features, fake_logits, cfg, space=space,
                                                 names=names), protocol)
         if "labels" in sample_arrays and fake_logits is not None:
-            values |= with_protocol(label_metrics(fake_logits, sample_arrays["labels"][:cfg.n_fake],
+            values |= with_protocol(label_metrics(fake_logits, sample_arrays["labels"][:n_fake],
                                                   str(sample_arrays["label_kind"]), space=space), protocol)
     result = {**identity, "metrics": values}
     write_json(out, result)

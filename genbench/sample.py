@@ -17,7 +17,8 @@ from genbench.train.job import to_uint8
 
 def run_sampling(checkpoint: Path, *, sampler_name: str, n: int, batch_size: int, seed: int, device: str,
                  threads: int, out: Path) -> dict:
-    """Draw ``n`` images in batches from one seeded CPU generator; writes ``out`` plus ``.json`` and ``.png`` beside it.
+    """Draw ``n`` images (the sampler's own ``n`` where it sets one) in batches from one seeded CPU generator;
+    writes ``out`` plus ``.json`` and ``.png`` beside it.
 
     The images depend on (checkpoint, sampler, n, batch_size, seed); all five are recorded.
     """
@@ -28,6 +29,7 @@ def run_sampling(checkpoint: Path, *, sampler_name: str, n: int, batch_size: int
         raise ConfigError(f"{checkpoint}: preset '{run_cfg.preset}' has no sampler '{sampler_name}' "
                           f"(known: {', '.join(samplers)})")
     sampler = samplers[sampler_name]
+    n = sampler.n or n
     generator = torch.Generator().manual_seed(seed)
     # Conditional (and code-controlled) families draw a balanced label sequence; it is saved with the images.
     labels = torch.arange(n) % model.num_label_values() if model.label_kind else None
@@ -45,12 +47,14 @@ def run_sampling(checkpoint: Path, *, sampler_name: str, n: int, batch_size: int
     images = np.concatenate(chunks)
     save_grid(images[:64], out.with_suffix(".png"))
     record = {"sampler": sampler_name, "algo": sampler.algo, "steps": model.network_evaluations(sampler),
-              "eta": sampler.eta, "psi": sampler.psi, "truncation": sampler.truncation, "n": n,
+              "eta": sampler.eta, "psi": sampler.psi, "truncation": sampler.truncation,
+              "guidance": sampler.guidance, "n": n,
               "label_kind": model.label_kind,
               "batch_size": batch_size, "seed": seed, "seconds": round(seconds, 3),
               "images_per_second": round(n / seconds, 3), "checkpoint": str(checkpoint)}
     write_json(out.with_suffix(".json"), record)
-    arrays = {"images": images}
+    # A sampler with its own n is evaluated on all of its images, whatever evaluation.n_fake says.
+    arrays = {"images": images, **({"sampler_n": np.array(sampler.n)} if sampler.n else {})}
     if labels is not None:
         arrays.update(labels=labels.numpy().astype(np.int64), label_kind=np.array(model.label_kind))
     save_npz(out, arrays)  # last: the file Snakemake waits for

@@ -96,6 +96,28 @@ def test_sampler_setting_checked_against_family(preset_dir: Path) -> None:
         load_preset("dcgan", {"samplers": {"x": {"algo": "ddim"}}}, preset_dir=preset_dir)
 
 
+def test_a_null_sampler_override_removes_that_sampler(preset_dir: Path) -> None:
+    spec = load_preset("ddpm", {"samplers": {"ddim1000": None, "ddim10": {"n": 20}}}, preset_dir=preset_dir)
+    assert "ddim1000" not in spec.samplers and "ddpm" in spec.samplers
+    assert spec.samplers["ddim10"].n == 20 and spec.samplers["ddim10"].steps == 10  # merged, not replaced
+
+
+def test_removing_a_sampler_the_preset_lacks_is_an_error(preset_dir: Path) -> None:
+    with pytest.raises(ConfigError, match=r"p\.yaml \(overrides\.ddpm\): key 'samplers\.ddim7' is null .*no such "
+                                          r"sampler \(its samplers: ddpm, ddim50"):
+        load_preset("ddpm", {"samplers": {"ddim7": None}}, preset_dir=preset_dir, profile_source="p.yaml")
+
+
+def test_removing_every_sampler_is_an_error(preset_dir: Path) -> None:
+    with pytest.raises(ConfigError, match=r"overrides\.vae.*removes every sampler of the preset"):
+        load_preset("vae", {"samplers": {"direct": None}}, preset_dir=preset_dir)
+
+
+def test_a_sampler_may_draw_its_own_number_of_images(preset_dir: Path) -> None:
+    with pytest.raises(ConfigError, match=r"samplers\.x.*key 'n' must be >= 0"):
+        load_preset("ddpm", {"samplers": {"x": {"algo": "ddim", "n": -1}}}, preset_dir=preset_dir)
+
+
 def test_schema_and_dataclass_agree_on_keys() -> None:
     schema = yaml.safe_load((REPO / "workflow/schemas/params.schema.yaml").read_text())
     fields = to_dict(ProfileConfig())

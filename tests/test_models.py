@@ -10,10 +10,10 @@ from genbench.models.base import ImageSpec
 
 SPEC = ImageSpec(channels=1, height=28, width=28, num_classes=10)
 # Small enough for a smoke test; every other key keeps the family's default.
-FAST_MODEL = {"ddpm": {"timesteps": 50},
+FAST_MODEL = {"ddpm": {"timesteps": 50}, "ddpm_cond": {"timesteps": 50},
               "progan": {"latent_dim": 32, "base_channels": 8, "max_channels": 32},
               "stylegan": {"latent_dim": 32, "w_dim": 32, "mapping_layers": 2, "base_channels": 8, "max_channels": 32}}
-FAST_SAMPLER = {"ddpm": SamplerConfig(algo="ddim", steps=5)}
+FAST_SAMPLER = {"ddpm": SamplerConfig(algo="ddim", steps=5), "ddpm_cond": SamplerConfig(algo="ddim", steps=5, guidance=3.0)}
 
 
 def draw(model, seed: int) -> torch.Tensor:
@@ -93,7 +93,7 @@ def test_v_prediction_trains_on_v_and_hands_the_samplers_eps() -> None:
     # predict_noise inverts the v parameterisation: a UNet returning the true v yields the true eps
     noise, t = torch.randn_like(images), 30
     x_t = model.schedule.add_noise(images, noise, torch.full((4,), t))
-    model.unet.forward = lambda x, step: model.schedule.velocity(images, noise, torch.full((4,), step))
+    model.unet.forward = lambda x, step, labels=None: model.schedule.velocity(images, noise, torch.full((4,), step))
     torch.testing.assert_close(model.predict_noise(x_t, t), noise, atol=1e-5, rtol=1e-5)
 
 

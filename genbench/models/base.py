@@ -16,6 +16,10 @@ from genbench.config import ConfigError, SamplerConfig, TrainConfig
 from genbench.models.layers import cpu_randn
 
 
+#: SamplerConfig knobs that only some families honour (listed in their ``sampler_options``)
+SAMPLER_OPTIONS = ("psi", "truncation", "guidance")
+
+
 @dataclass(frozen=True)
 class ImageSpec:
     """What a family needs to know about the data it models."""
@@ -43,7 +47,8 @@ class GenerativeModel(nn.Module):
     model: the class to draw) or ``"code"`` (InfoGAN: the categorical latent code). The sample job then
     passes a balanced ``arange(n) % num_label_values()`` and stores the labels beside the images, so that
     evaluation can measure class (or best code-to-class) accuracy with the domain classifier.
-    ``sampler_options`` are the non-default ``SamplerConfig`` knobs (``psi``, ``truncation``) a family honours.
+    ``sampler_options`` are the non-default ``SamplerConfig`` knobs (``psi``, ``truncation``, ``guidance``) a
+    family honours.
 
     Optional, for the latent-space experiments (``genbench.experiments``): a one-shot generator implements
     ``latent_shape`` and ``generate(z, labels)`` (``sample`` then is ``generate`` of drawn latents), and a
@@ -121,7 +126,7 @@ class GenerativeModel(nn.Module):
             raise ConfigError(f"{source}: family '{cls.family}' cannot use sampler algo '{sampler.algo}' "
                               f"(valid: {', '.join(cls.sampler_algos)})")
         defaults = SamplerConfig()
-        for option in ("psi", "truncation"):
+        for option in SAMPLER_OPTIONS:
             if getattr(sampler, option) != getattr(defaults, option) and option not in cls.sampler_options:
                 supported = ", ".join(sorted(cls.sampler_options)) or "none"
                 raise ConfigError(f"{source}: family '{cls.family}' has no sampler option '{option}' "
@@ -130,6 +135,10 @@ class GenerativeModel(nn.Module):
             raise ConfigError(f"{source}: key 'psi' must be in [0, 1] (1 = no truncation), got {sampler.psi}")
         if sampler.truncation < 0.0:
             raise ConfigError(f"{source}: key 'truncation' must be >= 0 (0 = off), got {sampler.truncation}")
+        if sampler.guidance < 0.0:
+            raise ConfigError(f"{source}: key 'guidance' must be >= 0 (1 = no guidance), got {sampler.guidance}")
+        if sampler.n < 0:
+            raise ConfigError(f"{source}: key 'n' must be >= 0 (0 = evaluation.n_fake), got {sampler.n}")
 
     @property
     def device(self) -> torch.device:

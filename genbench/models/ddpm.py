@@ -8,6 +8,7 @@ alpha-bar_t = ``schedule.alphas_cumprod[t]`` with the paper's t = 1..T stored at
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 from torch import nn
@@ -77,11 +78,14 @@ class UNet(nn.Module):
     (the next ResBlock's convs do the smoothing, which saves a full-resolution conv per level on a CPU)."""
 
     def __init__(self, *, channels: int, base_channels: int, channel_mults: tuple[int, ...],
-                 num_res_blocks: int, attention: bool) -> None:
+                 num_res_blocks: int, attention: bool, num_labels: int = 0) -> None:
         super().__init__()
         emb_dim = 4 * base_channels  # as in the paper: sinusoid of width ch, MLP to 4 ch
         self.base_channels = base_channels
         self.time_mlp = nn.Sequential(nn.Linear(base_channels, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
+        # A conditional UNet adds a learned label embedding to the timestep embedding, so every ResBlock sees
+        # it (as in Dhariwal & Nichol 2021's class-conditional ADM); ``num_labels`` counts the null label too.
+        self.label_embedding = nn.Embedding(num_labels, emb_dim) if num_labels else None
         self.stem = nn.Conv2d(channels, base_channels, 3, padding=1)
 
         widths = [base_channels * m for m in channel_mults]
@@ -108,11 +112,16 @@ class UNet(nn.Module):
 
         self.head = nn.Sequential(group_norm(ch), nn.SiLU(), nn.Conv2d(ch, channels, 3, padding=1))
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor | int) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, t: torch.Tensor | int, labels: torch.Tensor | None = None) -> torch.Tensor:
         t = torch.as_tensor(t, device=x.device)
         if t.ndim == 0:  # one timestep for the whole batch, as in a sampling loop
             t = t.expand(x.shape[0])
-        emb = F.silu(self.time_mlp(timestep_embedding(t, self.base_channels)))
+        emb = self.time_mlp(timestep_embedding(t, self.base_channels))
+        if self.label_embedding is not None:
+            if labels is None:
+                raise ValueError("this UNet is label-conditional: pass labels (the null label for unconditional)")
+            emb = emb + self.label_embedding(labels)
+        emb = F.silu(emb)
 
         h = self.stem(x)
         skips = []
@@ -141,14 +150,14 @@ class DDPM(GenerativeModel):
     Config = Config
     sampler_algos = ("ddpm", "ddim")
 
-    def __init__(self, cfg: Config, image: ImageSpec) -> None:
+    def __init__(self, cfg: Config, image: ImageSpec, *, num_labels: int = 0) -> None:
         super().__init__(cfg, image)
         factor = 2 ** (len(cfg.channel_mults) - 1)
         if image.height % factor or image.width % factor:
-            raise ConfigError(f"ddpm: key 'model.channel_mults' has {len(cfg.channel_mults)} levels, so image sides "
-                              f"must be multiples of {factor}; got {image.height}x{image.width}")
+            raise ConfigError(f"{self.family}: key 'model.channel_mults' has {len(cfg.channel_mults)} levels, so "
+                              f"image sides must be multiples of {factor}; got {image.height}x{image.width}")
         self.unet = UNet(channels=image.channels, base_channels=cfg.base_channels, channel_mults=cfg.channel_mults,
-                         num_res_blocks=cfg.num_res_blocks, attention=cfg.attention)
+                         num_res_blocks=cfg.num_res_blocks, attention=cfg.attention, num_labels=num_labels)
         self.schedule = NoiseSchedule(kind=cfg.schedule, timesteps=cfg.timesteps)
 
     def configure_optimizers(self, train: TrainConfig) -> dict[str, torch.optim.Optimizer]:
@@ -160,7 +169,8 @@ class DDPM(GenerativeModel):
         t = torch.randint(0, self.cfg.timesteps, (images.shape[0],), device=images.device)  # Algorithm 1, line 3
         noise = torch.randn_like(images)
         target = noise if self.cfg.prediction == "eps" else self.schedule.velocity(images, noise, t)
-        loss = F.mse_loss(self.unet(self.schedule.add_noise(images, noise, t), t), target)  # eq. 14
+        x_t = self.schedule.add_noise(images, noise, t)
+        loss = F.mse_loss(self.unet(x_t, t, self.training_labels(labels)), target)  # eq. 14
         optimizers["unet"].zero_grad(set_to_none=True)
         loss.backward()
         optimizers["unet"].step()
@@ -168,17 +178,27 @@ class DDPM(GenerativeModel):
 
     def sample(self, n: int, *, generator: torch.Generator, sampler: SamplerConfig,
                labels: torch.Tensor | None = None) -> torch.Tensor:
-        self.check_sampler(sampler, source="ddpm.sample", cfg=self.cfg)
+        self.check_sampler(sampler, source=f"{self.family}.sample", cfg=self.cfg)
         algo = make_sampler(sampler, self.schedule)
         x = cpu_randn(n, self.image.channels, self.image.height, self.image.width, generator=generator,
                       device=self.device)
+        eps = self.noise_estimator(sampler, labels)
         for t in algo.timesteps:
-            x = algo.step(self.predict_noise(x, t), t, x, generator=generator)
+            x = algo.step(eps(x, t), t, x, generator=generator)
         return x.clamp(-1.0, 1.0)
 
-    def predict_noise(self, x_t: torch.Tensor, t: int) -> torch.Tensor:
+    def training_labels(self, labels: torch.Tensor) -> torch.Tensor | None:
+        """What the UNet is conditioned on in a training step: nothing for the unconditional model."""
+        return None
+
+    def noise_estimator(self, sampler: SamplerConfig,
+                        labels: torch.Tensor | None) -> Callable[[torch.Tensor, int], torch.Tensor]:
+        """(x_t, t) -> the eps the sampler steps with; the unconditional model ignores ``labels``."""
+        return self.predict_noise
+
+    def predict_noise(self, x_t: torch.Tensor, t: int, labels: torch.Tensor | None = None) -> torch.Tensor:
         """The UNet's estimate of the noise in ``x_t`` at step ``t``, whatever it was trained to predict."""
-        out = self.unet(x_t, t)
+        out = self.unet(x_t, t, labels)
         return out if self.cfg.prediction == "eps" else self.schedule.noise_from_velocity(x_t, out, t)
 
     def sampling_module(self) -> nn.Module:

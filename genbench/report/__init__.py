@@ -52,6 +52,7 @@ def build_report(results_root: str | Path, out_dir: str | Path, *, profile: str,
     """
     from genbench.report import tables
     from genbench.report.collect import collect
+    from genbench.report.diffusion import diffusion_sections
     from genbench.report.experiments import collect_experiments, gan_sections
     from genbench.report.figures import render_figures
     from genbench.report.html import render_html
@@ -61,7 +62,7 @@ def build_report(results_root: str | Path, out_dir: str | Path, *, profile: str,
     models = tables.by_model(results)
     figures = render_figures(results, models)
     experiments = collect_experiments(Path(results_root), datasets=datasets, presets=presets, seeds=seeds)
-    sections = gan_sections(results, experiments, datasets)
+    sections = gan_sections(results, experiments, datasets) + diffusion_sections(results, datasets)
     for section in sections:
         figures |= section.figures
     grids = {name: path.read_bytes() for name, path in results.grids.items()}

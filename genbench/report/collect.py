@@ -116,6 +116,7 @@ def read_sampler(directory: Path, sampler: str) -> tuple[dict[str, Any], dict[st
                            (("algo", "algo"), ("sampler_steps", "steps"), ("eta", "eta"), ("n_samples", "n"))}
     row["sample_images_per_second"] = _number(_key(samples, "images_per_second", samples_path))
     row["psi"], row["truncation"] = _number(samples.get("psi", 1.0)), _number(samples.get("truncation", 0.0))
+    row["guidance"] = _number(samples.get("guidance", 1.0))
     metrics = _key(record, "metrics", metrics_path)
     if not isinstance(metrics, Mapping) or not metrics:
         raise InputError(f"{metrics_path}: 'metrics' is empty; re-run its evaluate rule")
@@ -173,7 +174,7 @@ def collect(root: Path, *, datasets: Sequence[str], presets: Sequence[str], seed
                     protocols += [(dataset, name, p) for name, p in metric_protocols.items()]
     summary = pd.DataFrame(rows)
     metrics = metric_order(m for _, m, _ in protocols)
-    columns = KEYS + ["algo", "eta", "psi", "truncation", "n_samples"]
+    columns = KEYS + ["algo", "eta", "psi", "truncation", "guidance", "n_samples"]
     columns += [c for m in metrics for c in (m, f"{m}_std") if c in summary.columns]
     columns += list(PROTOCOL_COLUMNS) + list(PERF_COLUMNS) + ["train_steps", "device", "mlflow_run_id"]
     return Results(summary=summary.reindex(columns=columns), losses=pd.concat(losses, ignore_index=True),

@@ -19,7 +19,7 @@ from genbench.report.collect import Results, run_dir
 from genbench.report.figures import _png
 from genbench.report.tables import fmt
 
-__all__ = ["Section", "collect_experiments", "gan_sections"]
+__all__ = ["Section", "collect_experiments", "family_kind", "gan_sections"]
 
 EXPERIMENTS = ("walks", "steering", "probe", "augmentation")
 GAN_METRICS = ("fd_domain", "kid_domain", "precision_domain", "recall_domain", "class_accuracy_domain",
@@ -50,7 +50,7 @@ def collect_experiments(root: Path, *, datasets: Sequence[str], presets: Sequenc
     return found
 
 
-def _family_kind(family: str) -> str:
+def family_kind(family: str) -> str:
     """The registered family's kind; "" for a name no longer (or never) registered, e.g. old results."""
     from genbench.models import FAMILIES
 
@@ -59,7 +59,7 @@ def _family_kind(family: str) -> str:
 
 def gan_table(results: Results, dataset: str) -> Section:
     rows = results.summary[(results.summary["dataset"] == dataset)
-                           & results.summary["family"].map(lambda f: _family_kind(f) == "gan")]
+                           & results.summary["family"].map(lambda f: family_kind(f) == "gan")]
     metrics = [m for m in GAN_METRICS if m in rows.columns and rows[m].notna().any()]
     grouped = rows.groupby(["preset", "family", "sampler"], sort=False)[metrics + ["train_seconds"]].mean()
     if "fd_domain" in metrics:
@@ -191,7 +191,7 @@ def gan_sections(results: Results, experiments: dict[str, list[dict]], datasets:
     sections: list[Section] = []
     for dataset in datasets:
         if (results.summary["dataset"] == dataset).any() and \
-                results.summary["family"].map(lambda f: _family_kind(f) == "gan").any():
+                results.summary["family"].map(lambda f: family_kind(f) == "gan").any():
             sections.append(gan_table(results, dataset))
         sections += truncation_sections(results, dataset)
         for build, name in ((steering_section, "steering"), (probe_section, "probe"),

@@ -1,0 +1,108 @@
+"""The diffusion sections of the report: the sampler step sweep and the classifier-free guidance sweep.
+
+Both are views of the per-sampler rows already collected (one checkpoint, many sampler settings), so a
+preset gets a section exactly when its samplers vary the knob: several step counts of one algorithm, or
+several guidance scales.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from genbench.report.collect import Results
+from genbench.report.experiments import Section, family_kind
+from genbench.report.figures import _png
+from genbench.report.tables import fmt
+
+__all__ = ["diffusion_sections"]
+
+SWEEP_KEYS = ["algo", "eta", "guidance", "n_fake"]  # one line of the step sweep: all but the step count fixed
+
+
+def _line_label(algo: str, eta: float, guidance: float, n_fake: str) -> str:
+    name = "DDPM ancestral" if algo == "ddpm" else f"{algo.upper()} eta={fmt(eta)}"
+    return name + ("" if guidance == 1.0 else f" s={fmt(guidance)}") + f" (n={n_fake})"
+
+
+def step_sweep_section(rows: pd.DataFrame, dataset: str, preset: str) -> Section | None:
+    """FD against network evaluations per image, one line per sampler (algo, eta) and sample count: the
+    analogue of DDIM paper Table 1. ``rows``: one preset's summary rows on one dataset."""
+    means = rows.groupby(SWEEP_KEYS + ["sampler_steps"], sort=False)[
+        ["fd_domain", "sample_images_per_second"]].mean().reset_index()
+    if means.groupby(SWEEP_KEYS, sort=False)["sampler_steps"].nunique().max() < 2:
+        return None  # no sampler was run at more than one step count
+    steps = sorted(means["sampler_steps"].unique())
+    lines = sorted(means.groupby(SWEEP_KEYS, sort=False), key=lambda item: (item[0][0] != "ddim", item[0][1:]))
+    section = Section(f"Sampler step sweep: {dataset} / {preset}",
+                      "One checkpoint sampled with each setting (DDIM paper Table 1): FD (domain) by network "
+                      "evaluations per image; images/s in brackets, on this run's device. Compare rows at the same "
+                      "n only: FD grows as n shrinks.",
+                      ["sampler", *(f"{s:g} steps" for s in steps)])
+    fig = Figure(figsize=(6.5, 4.2), layout="constrained")
+    ax = fig.add_subplot()
+    for key, line in lines:
+        by_steps = line.set_index("sampler_steps")
+        section.rows.append([_line_label(*key), *(
+            f"{fmt(by_steps.at[s, 'fd_domain'])} ({fmt(by_steps.at[s, 'sample_images_per_second'], 3)}/s)"
+            if s in by_steps.index else "" for s in steps)])
+        line = line.sort_values("sampler_steps")
+        ax.plot(line["sampler_steps"], line["fd_domain"], "o-", label=_line_label(*key))
+    ax.set(xscale="log", xlabel="network evaluations per image (steps)", ylabel="FD (domain, lower is better)",
+           title=f"FD vs sampling steps: {dataset} / {preset}")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize="small")
+    section.figures[f"step_sweep_{dataset}_{preset}.png"] = _png(fig)
+    return section
+
+
+def guidance_section(rows: pd.DataFrame, dataset: str, preset: str) -> Section | None:
+    """Classifier-free guidance scale against fidelity (IS, class accuracy, precision) and diversity (recall, FD)."""
+    if rows["guidance"].nunique() < 2:
+        return None
+    metrics = [m for m in ("fd_domain", "is_domain", "class_accuracy_domain", "precision_domain", "recall_domain")
+               if m in rows.columns and rows[m].notna().any()]
+    sweep = rows.groupby(["guidance", "sampler"], sort=False)[metrics].mean().reset_index().sort_values("guidance")
+    section = Section(f"Classifier-free guidance: {dataset} / {preset}",
+                      "Guidance scale s (eps_null + s (eps_y - eps_null); 0 = unconditional, 1 = conditional "
+                      "alone): higher s trades diversity (recall, FD) for fidelity (IS, class accuracy).",
+                      ["s", "sampler", *metrics],
+                      [[fmt(r["guidance"]), r["sampler"], *(fmt(r[m]) for m in metrics)] for _, r in sweep.iterrows()])
+    fig = Figure(figsize=(10, 4), layout="constrained")
+    left, right = fig.subplots(1, 2)
+    positions = np.arange(len(sweep))
+    labels = [fmt(s) for s in sweep["guidance"]]
+    for metric, marker in (("class_accuracy_domain", "o-"), ("precision_domain", "s-"), ("recall_domain", "^-")):
+        if metric in metrics:
+            left.plot(positions, sweep[metric], marker, label=metric.removesuffix("_domain"))
+    left.set(xticks=positions, xticklabels=labels, xlabel="guidance scale s", ylim=(-0.05, 1.05),
+             title=f"fidelity vs diversity: {dataset} / {preset}")
+    left.grid(alpha=0.3)
+    left.legend(fontsize="small")
+    if {"fd_domain", "is_domain"} <= set(metrics):
+        right.plot(sweep["fd_domain"], sweep["is_domain"], "o-")
+        for (_, row), label in zip(sweep.iterrows(), labels):
+            right.annotate(f"s={label}", (row["fd_domain"], row["is_domain"]), textcoords="offset points",
+                           xytext=(4, 4), fontsize="small")
+        right.set(xlabel="FD (domain)", ylabel="IS (domain)", title="FD vs IS as s grows")
+        right.grid(alpha=0.3)
+    section.figures[f"guidance_{dataset}_{preset}.png"] = _png(fig)
+    return section
+
+
+def diffusion_sections(results: Results, datasets: Sequence[str]) -> list[Section]:
+    """Every step sweep and guidance sweep the results hold, dataset by dataset."""
+    summary = results.summary
+    if "fd_domain" not in summary.columns:
+        return []
+    sections: list[Section] = []
+    diffusion = summary[summary["family"].map(lambda f: family_kind(f) == "diffusion")]
+    for dataset in datasets:
+        for preset, rows in diffusion[diffusion["dataset"] == dataset].groupby("preset", sort=False):
+            for build in (step_sweep_section, guidance_section):
+                section = build(rows, dataset, preset)
+                if section is not None:
+                    sections.append(section)
+    return sections

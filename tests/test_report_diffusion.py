@@ -1,0 +1,67 @@
+"""The report's diffusion sections, on synthetic result files: the step sweep and the guidance sweep."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from genbench.io import write_json
+from genbench.report import build_report
+from genbench.report.grid import save_grid
+
+SHA = "c" * 64
+# sampler -> (algo, steps = network evaluations, eta, guidance, n, fd, class accuracy)
+DDPM = {"ddim10": ("ddim", 10, 0.0, 1.0, 200, 40.0, None), "ddim50_n200": ("ddim", 50, 0.0, 1.0, 200, 30.0, None),
+        "ddim10_eta1": ("ddim", 10, 1.0, 1.0, 200, 60.0, None), "ddpm": ("ddpm", 1000, 0.0, 1.0, 200, 25.0, None),
+        "ddim50": ("ddim", 50, 0.0, 1.0, 1000, 20.0, None)}
+COND = {"ddim50_s0": ("ddim", 50, 0.0, 0.0, 1000, 20.0, 0.1), "ddim50_s1": ("ddim", 50, 0.0, 1.0, 1000, 22.0, 0.8),
+        "ddim50_s3": ("ddim", 100, 0.0, 3.0, 1000, 30.0, 0.97)}
+
+
+def write_run(root: Path, preset: str, samplers: dict) -> None:
+    run = root / "mnist" / preset / "seed0"
+    write_json(run / "train_summary.json", {
+        "family": preset, "preset": preset, "dataset": "mnist", "seed": 0, "steps": 20, "train_seconds": 4.2,
+        "images_per_second": 300.0, "n_parameters": 12345, "device": "cpu", "mlflow_run_id": "abc"})
+    (run / "losses.csv").write_text("step,name,value\n0,loss,1.0\n10,loss,0.5\n")
+    for name, (algo, steps, eta, guidance, n, fd, accuracy) in samplers.items():
+        write_json(run / "samples" / f"{name}.json", {
+            "sampler": name, "algo": algo, "steps": steps, "eta": eta, "guidance": guidance, "n": n,
+            "seconds": 1.0, "images_per_second": 1000.0 / steps})
+        save_grid(np.zeros((4, 1, 8, 8), dtype=np.uint8), run / "samples" / f"{name}.png")
+        protocol = {"feature_space": "domain", "extractor_sha256": SHA, "n_real": 1000, "n_fake": n,
+                    "reference_split": "test"}
+        metrics = {"fd_domain": {"value": fd}, "is_domain": {"value": 9.0 * (accuracy or 0.5)},
+                   "precision_domain": {"value": 0.7}, "recall_domain": {"value": 0.5}}
+        if accuracy is not None:
+            metrics["class_accuracy_domain"] = {"value": accuracy}
+        write_json(run / "metrics" / f"{name}.json", {
+            "dataset": "mnist", "preset": preset, "family": preset, "sampler": name, "seed": 0,
+            "metrics": {k: {**v, "protocol": protocol} for k, v in metrics.items()}})
+
+
+def test_step_and_guidance_sweeps_get_a_table_and_a_figure(tmp_path: Path) -> None:
+    root = tmp_path / "results"
+    write_json(root / "mnist/domain/classifier.json", {"test_accuracy": 0.99, "n_train": 1000, "n_test": 500,
+                                                       "epochs": 1, "train_seconds": 3.0, "sha256": SHA})
+    write_run(root, "ddpm", DDPM)
+    write_run(root, "ddpm_cond", COND)
+    out = tmp_path / "all"
+    build_report(root, out, profile="test", datasets=("mnist",), presets=("ddpm", "ddpm_cond"), seeds=(0,))
+    markdown = (out / "report.md").read_text()
+    assert {"step_sweep_mnist_ddpm.png", "guidance_mnist_ddpm_cond.png"} <= {p.name for p in (out / "figures").iterdir()}
+    sweep = markdown[markdown.index("### Sampler step sweep: mnist / ddpm"):]
+    sweep = sweep[:sweep.index("\n\n", sweep.index("|---"))]
+    header = next(line for line in sweep.splitlines() if line.startswith("| sampler"))
+    assert header == "| sampler | 10 steps | 50 steps | 1000 steps |"
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in sweep.splitlines() if line.startswith("| D")}
+    # one line per (algo, eta, n): rows at different n are never mixed into one line
+    assert set(rows) == {"DDIM eta=0 (n=200)", "DDIM eta=1 (n=200)", "DDIM eta=0 (n=1000)", "DDPM ancestral (n=200)"}
+    assert "| 40 (100/s) | 30 (20/s) |  |" in rows["DDIM eta=0 (n=200)"]
+    assert rows["DDPM ancestral (n=200)"].endswith("|  |  | 25 (1/s) |")
+    guidance = markdown[markdown.index("### Classifier-free guidance: mnist / ddpm_cond"):]
+    lines = [line for line in guidance.splitlines() if line.startswith("| ")][:4]
+    assert lines[0].startswith("| s | sampler | fd_domain | is_domain | class_accuracy_domain")
+    assert [line.split(" | ")[0] for line in lines[1:]] == ["| 0", "| 1", "| 3"]  # in guidance order
+    assert "Classifier-free guidance" not in markdown[:markdown.index("### Sampler step sweep")]  # ddpm has none
+    assert "### Sampler step sweep: mnist / ddpm_cond" not in markdown  # its step counts differ only by guidance
