@@ -155,13 +155,20 @@ def cmd_experiment(args: argparse.Namespace) -> None:
 
     profile = _profile(args)
     common = {"device": profile.device, "threads": _threads(args, profile), "out": args.out}
-    needed = {"steering": "classifier", "probe": "data", "augmentation": "data"}.get(args.kind)
-    if needed and getattr(args, needed) is None:
-        raise ConfigError(f"experiment {args.kind}: needs --{needed}")
+    needed = {"steering": ["classifier"], "probe": ["data"], "augmentation": ["data"], "loss_guidance": ["classifier"],
+              "sdedit": ["data", "classifier", "reference"]}.get(args.kind, [])
+    for name in needed:
+        if getattr(args, name) is None:
+            raise ConfigError(f"experiment {args.kind}: needs --{name}")
     if args.kind == "walks":
         record = jobs.run_walks_job(args.checkpoint, **common)
     elif args.kind == "steering":
         record = jobs.run_steering_job(args.checkpoint, args.classifier, profile.experiments, **common)
+    elif args.kind == "loss_guidance":
+        record = jobs.run_loss_guidance_job(args.checkpoint, args.classifier, profile.experiments, **common)
+    elif args.kind == "sdedit":
+        record = jobs.run_sdedit_job(args.checkpoint, args.data, args.classifier, args.reference, profile.experiments,
+                                     **common)
     elif args.kind == "probe":
         record = jobs.run_probe_job(args.checkpoint, args.data, profile.experiments, **common)
     else:
@@ -229,11 +236,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--features", default="inception", help="feature extractor: inception, domain, or none")
     p.add_argument("--extractor-file", type=Path, default=None, help="weights of the extractor (domain: classifier.pt)")
     p.add_argument("--out", type=Path, default=None, help="write the values with their protocol as JSON")
-    p = command("experiment", cmd_experiment, "a GAN experiment on a trained checkpoint (genbench.experiments)")
-    p.add_argument("kind", choices=["walks", "steering", "probe", "augmentation"])
+    p = command("experiment", cmd_experiment, "an experiment on a trained checkpoint (genbench.experiments)")
+    p.add_argument("kind", choices=["walks", "steering", "probe", "augmentation", "loss_guidance", "sdedit"])
     p.add_argument("--checkpoint", type=Path, required=True)
-    p.add_argument("--classifier", type=Path, help="domain classifier.pt (steering)")
-    p.add_argument("--data", type=Path, help="prepared dataset folder (probe, augmentation)")
+    p.add_argument("--classifier", type=Path, help="domain classifier.pt (steering, loss_guidance, sdedit)")
+    p.add_argument("--data", type=Path, help="prepared dataset folder (probe, augmentation, sdedit)")
+    p.add_argument("--reference", type=Path, help="domain reference features .npz (sdedit)")
     p.add_argument("--out", type=Path, required=True, help="the JSON record; figures go beside it")
     p = command("report", cmd_report, "build reports/all from the results of a profile")
     p.add_argument("--results", type=Path, required=True)

@@ -135,11 +135,33 @@ class AugmentationConfig:
 
 
 @dataclass(frozen=True)
+class LossGuidanceConfig:
+    """Loss (classifier) guidance of unconditional diffusion models (genbench.experiments.loss_guidance)."""
+
+    presets: tuple[str, ...] = ()
+    n: int = 20  # images guided towards each class
+    scales: tuple[float, ...] = (0.0, 1.0, 3.0, 10.0)  # 0 = unguided
+    steps: int = 25  # DDIM steps, eta 0
+
+
+@dataclass(frozen=True)
+class SdeditConfig:
+    """img2img by SDEdit with unconditional diffusion models (genbench.experiments.sdedit)."""
+
+    presets: tuple[str, ...] = ()
+    n: int = 200  # seeded train images edited at each strength (FD against the test reference)
+    strengths: tuple[float, ...] = (0.2, 0.4, 0.6, 0.8, 1.0)
+    steps: int = 50  # DDIM steps (eta 0) at strength 1; a strength s takes s of them
+
+
+@dataclass(frozen=True)
 class ExperimentsConfig:
     walks: bool = True  # latent interpolation (and per-label) grids of every family with a latent space
     steering: SteeringConfig = SteeringConfig()
     probe: ProbeConfig = ProbeConfig()
     augmentation: AugmentationConfig = AugmentationConfig()
+    loss_guidance: LossGuidanceConfig = LossGuidanceConfig()
+    sdedit: SdeditConfig = SdeditConfig()
 
 
 @dataclass(frozen=True)
@@ -393,5 +415,15 @@ def _check_experiments(cfg: ExperimentsConfig, presets: Mapping[str, PresetConfi
         if cls.label_kind != "class":
             raise ConfigError(f"{profile_source}: key 'experiments.augmentation.preset': '{cfg.augmentation.preset}' "
                               f"({cls.family}) is not class-conditional; name a conditional preset such as cgan")
+    for key in ("loss_guidance", "sdedit"):
+        for name in getattr(cfg, key).presets:
+            cls = family(f"experiments.{key}.presets", name)
+            if cls.kind != "diffusion" or cls.label_kind:
+                raise ConfigError(f"{profile_source}: key 'experiments.{key}.presets': '{name}' ({cls.family}) is "
+                                  "not an unconditional diffusion model; remove it")
+    if any(not 0.0 < s <= 1.0 for s in cfg.sdedit.strengths):
+        raise ConfigError(f"{profile_source}: key 'experiments.sdedit.strengths' values must lie in (0, 1]")
+    if any(s < 0.0 for s in cfg.loss_guidance.scales):
+        raise ConfigError(f"{profile_source}: key 'experiments.loss_guidance.scales' values must be >= 0")
     if any(not 0.0 <= p <= 1.0 for p in cfg.augmentation.p_real):
         raise ConfigError(f"{profile_source}: key 'experiments.augmentation.p_real' values must lie in [0, 1]")

@@ -142,3 +142,14 @@ def test_ddim_eta1_matches_ddpm_variance() -> None:
     t = ddpm.timesteps[3]
     out = [s.step(shrink(x, t), t, x, generator=torch.Generator().manual_seed(5)) for s in (ddpm, ddim)]
     assert torch.allclose(out[0], out[1], atol=1e-5)
+
+
+def test_set_timesteps_from_a_later_start_spans_first_down_to_zero() -> None:
+    sampler = DDIMSampler(NoiseSchedule(timesteps=1000))
+    sampler.set_timesteps(5, first=499)
+    assert sampler.timesteps.tolist() == [499, 399, 299, 199, 99]
+    assert sampler.alpha_bar_prev[-1] == 1.0  # the last step still lands on x_0
+    with pytest.raises(ValueError, match="num_steps must be in \\[1, 10\\]"):
+        sampler.set_timesteps(11, first=9)
+    with pytest.raises(ValueError, match="first must be in"):
+        sampler.set_timesteps(5, first=1000)

@@ -10,19 +10,22 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from genbench.config import DomainConfig, ExperimentsConfig
+from genbench import metrics
+from genbench.config import DomainConfig, ExperimentsConfig, SamplerConfig
 from genbench.data import load_split
 from genbench.device import resolve_device, set_threads
-from genbench.experiments import augmentation, probe, steering, walks
+from genbench.experiments import augmentation, loss_guidance, probe, sdedit, steering, walks
+from genbench.features import domain
 from genbench.features.domain import load_classifier
-from genbench.io import sha256_file, write_json
+from genbench.io import load_npz, sha256_file, write_json
 from genbench.models import build_model
 from genbench.report.grid import save_grid
 from genbench.train.checkpoint import load_for_sampling
 from genbench.train.job import to_uint8
 from genbench.train.loop import seeded_subset
 
-__all__ = ["run_walks_job", "run_steering_job", "run_probe_job", "run_augmentation_job"]
+__all__ = ["run_walks_job", "run_steering_job", "run_probe_job", "run_augmentation_job", "run_loss_guidance_job",
+           "run_sdedit_job"]
 
 
 def _identity(checkpoint: Path, run_cfg) -> dict:
@@ -100,5 +103,78 @@ def run_augmentation_job(checkpoint: Path, data_dir: Path, cfg: ExperimentsConfi
         n=len(keep), classifier=replace(domain, epochs=settings.epochs), device=dev, seed=run_cfg.seed)
     record = {**_identity(checkpoint, run_cfg), "rows": rows,
               "classifier": "domain-classifier architecture and recipe (genbench.features.domain)"}
+    write_json(out, record)
+    return record
+
+
+def run_loss_guidance_job(checkpoint: Path, classifier_file: Path, cfg: ExperimentsConfig, *, device: str,
+                          threads: int, out: Path) -> dict:
+    """Every class as the target of -log p(target | x0_hat) guidance at each scale: the rate at which the domain
+    classifier then sees the target (scale 0 = unguided, about 1 / classes)."""
+    set_threads(threads)
+    dev = resolve_device(device)
+    model, run_cfg = load_for_sampling(checkpoint, dev)
+    classifier, _ = load_classifier(classifier_file, device=dev)
+    for parameter in (*model.parameters(), *classifier.parameters()):
+        parameter.requires_grad_(False)  # gradients w.r.t. x_t only
+    settings = cfg.loss_guidance
+    sampler = SamplerConfig(algo="ddim", steps=settings.steps)
+    num_classes = classifier.head.out_features
+    rows, grid_rows = [], []
+    for scale in settings.scales:
+        rates, p_target = [], []
+        for target in range(num_classes):
+            generator = torch.Generator().manual_seed(run_cfg.seed)  # the same starting noise for every setting
+            images = loss_guidance.guided_sample(model, loss_guidance.class_loss(classifier, target), settings.n,
+                                                 scale=scale, sampler=sampler, generator=generator)
+            with torch.no_grad():
+                probabilities = torch.softmax(classifier(images), dim=1)
+            rates.append(float((probabilities.argmax(dim=1) == target).float().mean()))
+            p_target.append(float(probabilities[:, target].mean()))
+            if scale == max(settings.scales):
+                grid_rows.append(to_uint8(images[:10].cpu()))
+        rows.append({"scale": scale, "target_rate": float(np.mean(rates)), "mean_p_target": float(np.mean(p_target)),
+                     "target_rate_per_class": rates})
+    save_grid(np.concatenate(grid_rows), out.with_suffix(".png"), nrow=min(10, settings.n))
+    record = {**_identity(checkpoint, run_cfg), "n": settings.n, "steps": settings.steps, "sampler": "ddim eta 0",
+              "loss": "-log p(target | x0_hat), domain classifier", "classifier_sha256": sha256_file(classifier_file),
+              "rows": rows, "figure": out.with_suffix(".png").name}
+    write_json(out, record)
+    return record
+
+
+def run_sdedit_job(checkpoint: Path, data_dir: Path, classifier_file: Path, reference: Path, cfg: ExperimentsConfig,
+                   *, device: str, threads: int, out: Path) -> dict:
+    """Seeded train images edited at each strength: structure kept (SSIM, domain-feature distance and label
+    kept, against the input) against realism (FD to the test reference in domain features)."""
+    set_threads(threads)
+    dev = resolve_device(device)
+    model, run_cfg = load_for_sampling(checkpoint, dev)
+    classifier, _ = load_classifier(classifier_file, device=dev)
+    settings = cfg.sdedit
+    train_x, train_y = load_split(data_dir, "train")
+    keep = seeded_subset(len(train_x), settings.n, run_cfg.seed)
+    inputs, labels = train_x[keep], train_y[keep]
+    real = load_npz(reference, required=("features",))["features"]
+    input_features, _ = domain.extract(classifier, inputs, batch_size=250, device=dev)
+    sampler = SamplerConfig(algo="ddim", steps=settings.steps)
+    x0 = torch.from_numpy(inputs).float().div(127.5).sub(1.0).to(dev)
+    rows = [{"strength": 0.0, "ssim": 1.0, "feature_distance": 0.0, "label_kept": 1.0,
+             "fd_domain": metrics.frechet_distance(real, input_features)}]  # the inputs themselves: real vs real
+    grid_rows = [inputs[:10]]
+    for strength in settings.strengths:
+        with torch.no_grad():
+            edited = to_uint8(sdedit.sdedit(model, x0, strength=strength, sampler=sampler,
+                                            generator=torch.Generator().manual_seed(run_cfg.seed)).cpu())
+        features, logits = domain.extract(classifier, edited, batch_size=250, device=dev)
+        rows.append({"strength": strength, "ssim": float(metrics.ssim(inputs, edited).mean()),
+                     "feature_distance": float(np.linalg.norm(features - input_features, axis=1).mean()),
+                     "label_kept": float((logits.argmax(axis=1) == labels).mean()),
+                     "fd_domain": metrics.frechet_distance(real, features)})
+        grid_rows.append(edited[:10])
+    save_grid(np.concatenate(grid_rows), out.with_suffix(".png"), nrow=min(10, settings.n))
+    record = {**_identity(checkpoint, run_cfg), "n": settings.n, "steps_at_strength_1": settings.steps,
+              "sampler": "ddim eta 0", "inputs": "seeded train subset", "n_real": int(len(real)),
+              "classifier_sha256": sha256_file(classifier_file), "rows": rows, "figure": out.with_suffix(".png").name}
     write_json(out, record)
     return record

@@ -13,6 +13,7 @@ from genbench.metrics.inception_score import inception_score
 from genbench.metrics.kid import effective_subset_size, kernel_inception_distance
 from genbench.metrics.label_accuracy import class_accuracy, code_accuracy
 from genbench.metrics.precision_recall import precision_recall
+from genbench.metrics.ssim import ssim
 
 __all__ = [
     "MetricInputError",
@@ -26,4 +27,5 @@ __all__ = [
     "inception_score",
     "kernel_inception_distance",
     "precision_recall",
+    "ssim",
 ]

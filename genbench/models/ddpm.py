@@ -18,7 +18,7 @@ from genbench.config import ConfigError, SamplerConfig, TrainConfig
 from genbench.models import FAMILIES
 from genbench.models.base import GenerativeModel, ImageSpec
 from genbench.models.layers import ResBlock, cpu_randn, group_norm, timestep_embedding
-from genbench.samplers import make_sampler
+from genbench.samplers import Sampler, make_sampler
 from genbench.samplers.schedule import BETA_SCHEDULES, NoiseSchedule
 
 
@@ -182,7 +182,13 @@ class DDPM(GenerativeModel):
         algo = make_sampler(sampler, self.schedule)
         x = cpu_randn(n, self.image.channels, self.image.height, self.image.width, generator=generator,
                       device=self.device)
-        eps = self.noise_estimator(sampler, labels)
+        return self.denoise(x, algo, self.noise_estimator(sampler, labels), generator=generator)
+
+    @staticmethod
+    def denoise(x: torch.Tensor, algo: Sampler, eps: Callable[[torch.Tensor, int], torch.Tensor], *,
+                generator: torch.Generator | None) -> torch.Tensor:
+        """Step ``x`` (x_t at ``algo.timesteps[0]``) through the sampler's timesteps down to x_0, with the noise
+        estimate ``eps(x_t, t)``: plain sampling, a guided estimate, or SDEdit's partly noised start."""
         for t in algo.timesteps:
             x = algo.step(eps(x, t), t, x, generator=generator)
         return x.clamp(-1.0, 1.0)

@@ -33,17 +33,21 @@ class Sampler:
     def from_config(cls, cfg: SamplerConfig, schedule: NoiseSchedule) -> Sampler:
         raise NotImplementedError
 
-    def set_timesteps(self, num_steps: int) -> None:
-        """Use ``num_steps`` of the T training timesteps, evenly spaced and starting at T - 1.
+    def set_timesteps(self, num_steps: int, *, first: int | None = None) -> None:
+        """Use ``num_steps`` of the training timesteps first, ..., 0, evenly spaced; ``first`` is T - 1 by default.
 
         The "trailing" spacing of Lin et al. 2024 (https://arxiv.org/abs/2305.08891, table 2): always
         starting from the last training timestep means the first step sees the pure noise it is given.
+        A later start (``first`` < T - 1) denoises a partly noised image, as SDEdit does.
         """
         total = self.schedule.num_timesteps
-        if not 1 <= num_steps <= total:
-            raise ValueError(f"num_steps must be in [1, {total}], got {num_steps}")
-        steps = torch.arange(num_steps, dtype=torch.float64) * (total / num_steps)
-        self.timesteps = (total - 1 - steps).round().long()
+        first = total - 1 if first is None else first
+        if not 0 <= first < total:
+            raise ValueError(f"first must be in [0, {total - 1}], got {first}")
+        if not 1 <= num_steps <= first + 1:
+            raise ValueError(f"num_steps must be in [1, {first + 1}], got {num_steps}")
+        steps = torch.arange(num_steps, dtype=torch.float64) * ((first + 1) / num_steps)
+        self.timesteps = (first - steps).round().long()
         self.alpha_bar = self._abar_all[self.timesteps]
         self.alpha_bar_prev = torch.cat([self.alpha_bar[1:], torch.ones(1, dtype=torch.float64)])
         self._index = {int(t): i for i, t in enumerate(self.timesteps)}

@@ -93,6 +93,8 @@ def experiment_outputs():
         names += ["steering"] if preset in exp.steering.presets else []
         names += ["probe"] if preset in exp.probe.presets else []
         names += ["augmentation"] if preset == exp.augmentation.preset else []
+        names += ["loss_guidance"] if preset in exp.loss_guidance.presets else []
+        names += ["sdedit"] if preset in exp.sdedit.presets else []
         wanted += [(preset, name) for name in names]
     return sorted(f"{RESULTS}/{d}/{p}/seed{s}/experiments/{name}.json"
                   for d in PROFILE.datasets for s in PROFILE.seeds for p, name in wanted)

@@ -1,5 +1,6 @@
-# GAN experiments on trained checkpoints (genbench.experiments): latent walks, classifier-gradient
-# steering, a linear probe on discriminator features, classifier training on real + generated images.
+# Experiments on trained checkpoints (genbench.experiments): GAN latent walks, classifier-gradient
+# steering, a linear probe on discriminator features, classifier training on real + generated images;
+# loss guidance and SDEdit img2img of diffusion models.
 # Which presets take part is the profile's `experiments:` section (experiment_outputs in common.smk).
 
 
@@ -85,4 +86,51 @@ rule augmentation:
         mem_mb=3000,
     shell:
         "genbench experiment augmentation --checkpoint {input.checkpoint} --data data/{wildcards.dataset} "
+        "--out {output} --settings {params.settings:q} > {log} 2>&1"
+
+
+rule loss_guidance:
+    input:
+        checkpoint=f"{RUN_DIR}/checkpoint.pt",
+        classifier=CLASSIFIER,
+    output:
+        f"{RUN_DIR}/experiments/loss_guidance.json",
+    params:
+        settings=lambda w: settings("threads", "device", "experiments"),
+    log:
+        f"{LOGS}/{{dataset}}/{{preset}}/seed{{seed}}/loss_guidance.log",
+    benchmark:
+        f"{RUN_DIR}/experiments/loss_guidance.benchmark.tsv"
+    threads: THREADS
+    conda:
+        "../envs/genbench.yaml"
+    resources:
+        mem_mb=2000,
+    shell:
+        "genbench experiment loss_guidance --checkpoint {input.checkpoint} --classifier {input.classifier} "
+        "--out {output} --settings {params.settings:q} > {log} 2>&1"
+
+
+rule sdedit:
+    input:
+        checkpoint=f"{RUN_DIR}/checkpoint.pt",
+        classifier=CLASSIFIER,
+        train="data/{dataset}/train.npz",
+        reference=lambda w: REFERENCE.format(dataset=w.dataset, space="domain"),
+    output:
+        f"{RUN_DIR}/experiments/sdedit.json",
+    params:
+        settings=lambda w: settings("threads", "device", "experiments"),
+    log:
+        f"{LOGS}/{{dataset}}/{{preset}}/seed{{seed}}/sdedit.log",
+    benchmark:
+        f"{RUN_DIR}/experiments/sdedit.benchmark.tsv"
+    threads: THREADS
+    conda:
+        "../envs/genbench.yaml"
+    resources:
+        mem_mb=3000,
+    shell:
+        "genbench experiment sdedit --checkpoint {input.checkpoint} --classifier {input.classifier} "
+        "--data data/{wildcards.dataset} --reference {input.reference} "
         "--out {output} --settings {params.settings:q} > {log} 2>&1"
