@@ -80,6 +80,21 @@ def test_gan_experiments_run_and_are_reported(ci_run: Path) -> None:
         assert title in markdown, title
 
 
+def test_diffusion_sweeps_and_experiments_run_and_are_reported(ci_run: Path) -> None:
+    run = ci_run / "results/ci/mnist"
+    guided = json.loads((run / "ddpm/seed0/experiments/loss_guidance.json").read_text())
+    assert [row["scale"] for row in guided["rows"]] == [0.0, 3.0]
+    assert all(0 <= row["target_rate"] <= 1 for row in guided["rows"])
+    edited = json.loads((run / "ddpm/seed0/experiments/sdedit.json").read_text())
+    assert [row["strength"] for row in edited["rows"]] == [0.0, 0.5, 1.0] and edited["rows"][0]["ssim"] == 1.0
+    cond = json.loads((run / "ddpm_cond/seed0/metrics/ddim50_s3.json").read_text())
+    assert 0 <= cond["metrics"]["class_accuracy_domain"]["value"] <= 1
+    markdown = (ci_run / "reports/all/report.md").read_text()
+    for title in ("### Sampler step sweep: mnist / ddpm", "### Classifier-free guidance: mnist / ddpm_cond",
+                  "### Loss guidance: mnist", "### img2img (SDEdit): mnist"):
+        assert title in markdown, title
+
+
 def test_report_labels_both_feature_spaces(ci_run: Path) -> None:
     with open(ci_run / "reports/all/summary.csv") as fh:
         columns = next(csv.reader(fh))

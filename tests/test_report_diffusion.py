@@ -65,3 +65,28 @@ def test_step_and_guidance_sweeps_get_a_table_and_a_figure(tmp_path: Path) -> No
     assert [line.split(" | ")[0] for line in lines[1:]] == ["| 0", "| 1", "| 3"]  # in guidance order
     assert "Classifier-free guidance" not in markdown[:markdown.index("### Sampler step sweep")]  # ddpm has none
     assert "### Sampler step sweep: mnist / ddpm_cond" not in markdown  # its step counts differ only by guidance
+
+
+def test_loss_guidance_and_sdedit_records_get_their_sections(tmp_path: Path) -> None:
+    root = tmp_path / "results"
+    write_json(root / "mnist/domain/classifier.json", {"test_accuracy": 0.99, "n_train": 1000, "n_test": 500,
+                                                       "epochs": 1, "train_seconds": 3.0, "sha256": SHA})
+    write_run(root, "ddpm", {"ddim50": DDPM["ddim50"]})
+    folder = root / "mnist/ddpm/seed0/experiments"
+    identity = {"dataset": "mnist", "preset": "ddpm", "family": "ddpm", "seed": 0}
+    for name in ("loss_guidance", "sdedit"):
+        save_grid(np.zeros((4, 1, 8, 8), dtype=np.uint8), folder / f"{name}.png")
+    write_json(folder / "loss_guidance.json", {**identity, "n": 20, "steps": 25, "figure": "loss_guidance.png",
+                                               "rows": [{"scale": 0.0, "target_rate": 0.1, "mean_p_target": 0.1},
+                                                        {"scale": 3.0, "target_rate": 0.93, "mean_p_target": 0.9}]})
+    write_json(folder / "sdedit.json", {**identity, "n": 200, "figure": "sdedit.png", "rows": [
+        {"strength": s, "ssim": 1 - s, "feature_distance": 10 * s, "label_kept": 1 - s / 2, "fd_domain": 5 + 100 * s}
+        for s in (1.0, 0.0, 0.5)]})
+    out = tmp_path / "all"
+    build_report(root, out, profile="test", datasets=("mnist",), presets=("ddpm",), seeds=(0,))
+    markdown = (out / "report.md").read_text()
+    assert "| ddpm | 0 | 3 | 0.93 | 0.9 | 20 | 25 |" in markdown
+    sdedit = markdown[markdown.index("### img2img (SDEdit): mnist"):]
+    assert [line.split(" | ")[1] for line in sdedit.splitlines() if line.startswith("| ddpm")] == ["0", "0.5", "1"]
+    figures = {p.name for p in (out / "figures").iterdir()}
+    assert {"loss_guidance_mnist_ddpm.png", "sdedit_mnist_ddpm.png", "sdedit_tradeoff_mnist_ddpm.png"} <= figures

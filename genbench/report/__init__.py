@@ -62,7 +62,7 @@ def build_report(results_root: str | Path, out_dir: str | Path, *, profile: str,
     models = tables.by_model(results)
     figures = render_figures(results, models)
     experiments = collect_experiments(Path(results_root), datasets=datasets, presets=presets, seeds=seeds)
-    sections = gan_sections(results, experiments, datasets) + diffusion_sections(results, datasets)
+    sections = gan_sections(results, experiments, datasets) + diffusion_sections(results, experiments, datasets)
     for section in sections:
         figures |= section.figures
     grids = {name: path.read_bytes() for name, path in results.grids.items()}

@@ -1,8 +1,9 @@
-"""The diffusion sections of the report: the sampler step sweep and the classifier-free guidance sweep.
+"""The diffusion sections of the report: the sampler step sweep, the classifier-free guidance sweep, and the
+loss-guidance and SDEdit experiments.
 
-Both are views of the per-sampler rows already collected (one checkpoint, many sampler settings), so a
+The sweeps are views of the per-sampler rows already collected (one checkpoint, many sampler settings), so a
 preset gets a section exactly when its samplers vary the knob: several step counts of one algorithm, or
-several guidance scales.
+several guidance scales. The experiments come from ``experiments/{loss_guidance,sdedit}.json``.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from genbench.report.collect import Results
-from genbench.report.experiments import Section, family_kind
+from genbench.report.experiments import Section, family_kind, read_png
 from genbench.report.figures import _png
 from genbench.report.tables import fmt
 
@@ -92,17 +93,63 @@ def guidance_section(rows: pd.DataFrame, dataset: str, preset: str) -> Section |
     return section
 
 
-def diffusion_sections(results: Results, datasets: Sequence[str]) -> list[Section]:
-    """Every step sweep and guidance sweep the results hold, dataset by dataset."""
+def loss_guidance_section(records: list[dict], dataset: str) -> Section | None:
+    records = [r for r in records if r["dataset"] == dataset]
+    if not records:
+        return None
+    section = Section(f"Loss guidance: {dataset}",
+                      "An unconditional model guided at every step by the gradient of -log p(target | x0_hat) under "
+                      "the domain classifier, each class in turn; target rate = fraction the classifier then labels "
+                      "as the target (scale 0: unguided). Grid: one row per target at the largest scale.",
+                      ["model", "seed", "scale", "target rate", "mean p(target)", "images per target", "DDIM steps"])
+    for record in records:
+        section.rows += [[record["preset"], str(record["seed"]), fmt(r["scale"]), fmt(r["target_rate"], 3),
+                          fmt(r["mean_p_target"], 3), str(record["n"]), str(record["steps"])] for r in record["rows"]]
+        section.figures[f"loss_guidance_{dataset}_{record['preset']}.png"] = read_png(record, record["figure"])
+    return section
+
+
+def sdedit_section(records: list[dict], dataset: str) -> Section | None:
+    records = [r for r in records if r["dataset"] == dataset]
+    if not records:
+        return None
+    section = Section(f"img2img (SDEdit): {dataset}",
+                      "Train images noised to strength s and denoised: structure kept (SSIM and domain-feature "
+                      "distance to the input, label kept by the classifier) against realism (FD to the test "
+                      "reference, domain features). s 0 = the inputs themselves. Grid rows: input, then each s.",
+                      ["model", "s", "SSIM ↑", "feature distance ↓", "label kept ↑", "FD ↓", "n"])
+    for record in records:
+        rows = sorted(record["rows"], key=lambda r: r["strength"])
+        section.rows += [[record["preset"], fmt(r["strength"]), fmt(r["ssim"], 3), fmt(r["feature_distance"], 3),
+                          fmt(r["label_kept"], 3), fmt(r["fd_domain"]), str(record["n"])] for r in rows]
+        fig = Figure(figsize=(5.5, 4), layout="constrained")
+        ax = fig.add_subplot()
+        ax.plot([r["fd_domain"] for r in rows], [r["ssim"] for r in rows], "o-")
+        for r in rows:
+            ax.annotate(f"s={fmt(r['strength'])}", (r["fd_domain"], r["ssim"]), textcoords="offset points",
+                        xytext=(4, 4), fontsize="small")
+        ax.set(xlabel="FD to real test images (domain, lower = more realistic)", ylabel="SSIM to the input",
+               title=f"SDEdit trade-off: {dataset} / {record['preset']}")
+        ax.grid(alpha=0.3)
+        section.figures[f"sdedit_tradeoff_{dataset}_{record['preset']}.png"] = _png(fig)
+        section.figures[f"sdedit_{dataset}_{record['preset']}.png"] = read_png(record, record["figure"])
+    return section
+
+
+def diffusion_sections(results: Results, experiments: dict[str, list[dict]], datasets: Sequence[str]) -> list[Section]:
+    """Every step sweep, guidance sweep and diffusion experiment the results hold, dataset by dataset."""
     summary = results.summary
-    if "fd_domain" not in summary.columns:
-        return []
     sections: list[Section] = []
     diffusion = summary[summary["family"].map(lambda f: family_kind(f) == "diffusion")]
     for dataset in datasets:
-        for preset, rows in diffusion[diffusion["dataset"] == dataset].groupby("preset", sort=False):
-            for build in (step_sweep_section, guidance_section):
-                section = build(rows, dataset, preset)
-                if section is not None:
-                    sections.append(section)
+        if "fd_domain" in summary.columns:
+            for preset, rows in diffusion[diffusion["dataset"] == dataset].groupby("preset", sort=False):
+                for build in (step_sweep_section, guidance_section):
+                    section = build(rows, dataset, preset)
+                    if section is not None:
+                        sections.append(section)
+        for build_experiment, name in ((loss_guidance_section, "loss_guidance"), (sdedit_section, "sdedit")):
+            section = build_experiment(experiments[name], dataset)
+            if section is not None:
+                sections.append(section)
     return sections

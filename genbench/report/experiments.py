@@ -19,9 +19,9 @@ from genbench.report.collect import Results, run_dir
 from genbench.report.figures import _png
 from genbench.report.tables import fmt
 
-__all__ = ["Section", "collect_experiments", "family_kind", "gan_sections"]
+__all__ = ["Section", "collect_experiments", "family_kind", "gan_sections", "read_png"]
 
-EXPERIMENTS = ("walks", "steering", "probe", "augmentation")
+EXPERIMENTS = ("walks", "steering", "probe", "augmentation", "loss_guidance", "sdedit")
 GAN_METRICS = ("fd_domain", "kid_domain", "precision_domain", "recall_domain", "class_accuracy_domain",
                "code_accuracy_domain", "fd_inception")
 
@@ -127,7 +127,7 @@ def steering_section(records: list[dict], dataset: str) -> Section | None:
                title=f"Δ class probability: {dataset} / {record['preset']}")
         fig.colorbar(image, ax=ax)
         section.figures[f"steering_{dataset}_{record['preset']}.png"] = _png(fig)
-        section.figures[f"steered_{dataset}_{record['preset']}.png"] = _read_png(record, record["figure"])
+        section.figures[f"steered_{dataset}_{record['preset']}.png"] = read_png(record, record["figure"])
     return section
 
 
@@ -175,11 +175,11 @@ def walks_section(records: list[dict], dataset: str) -> Section | None:
                       "value), column = one latent.")
     for record in records:
         for name in record["figures"]:
-            section.figures[f"walk_{dataset}_{record['preset']}_{name}"] = _read_png(record, name)
+            section.figures[f"walk_{dataset}_{record['preset']}_{name}"] = read_png(record, name)
     return section
 
 
-def _read_png(record: dict, name: str) -> bytes:
+def read_png(record: dict, name: str) -> bytes:
     path = Path(record["_dir"]) / name
     if not path.is_file():
         raise InputError(f"{path}: file not found; re-run the experiment rule that makes it")
