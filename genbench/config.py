@@ -418,9 +418,9 @@ def _check_experiments(cfg: ExperimentsConfig, presets: Mapping[str, PresetConfi
     for key in ("loss_guidance", "sdedit"):
         for name in getattr(cfg, key).presets:
             cls = family(f"experiments.{key}.presets", name)
-            if cls.kind != "diffusion" or cls.label_kind:
+            if cls.kind != "diffusion" or cls.label_kind or not getattr(cls, "pixel_space", False):
                 raise ConfigError(f"{profile_source}: key 'experiments.{key}.presets': '{name}' ({cls.family}) is "
-                                  "not an unconditional diffusion model; remove it")
+                                  "not an unconditional pixel-space diffusion model; remove it")
     if any(not 0.0 < s <= 1.0 for s in cfg.sdedit.strengths):
         raise ConfigError(f"{profile_source}: key 'experiments.sdedit.strengths' values must lie in (0, 1]")
     if any(s < 0.0 for s in cfg.loss_guidance.scales):

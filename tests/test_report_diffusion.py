@@ -65,6 +65,21 @@ def test_step_and_guidance_sweeps_get_a_table_and_a_figure(tmp_path: Path) -> No
     assert [line.split(" | ")[0] for line in lines[1:]] == ["| 0", "| 1", "| 3"]  # in guidance order
     assert "Classifier-free guidance" not in markdown[:markdown.index("### Sampler step sweep")]  # ddpm has none
     assert "### Sampler step sweep: mnist / ddpm_cond" not in markdown  # its step counts differ only by guidance
+    assert "### Pixel vs latent diffusion" not in markdown  # one unconditional diffusion family only
+
+
+def test_pixel_and_latent_diffusion_are_compared_on_shared_samplers(tmp_path: Path) -> None:
+    root = tmp_path / "results"
+    write_json(root / "mnist/domain/classifier.json", {"test_accuracy": 0.99, "n_train": 1000, "n_test": 500,
+                                                       "epochs": 1, "train_seconds": 3.0, "sha256": SHA})
+    write_run(root, "ddpm", {"ddim50": DDPM["ddim50"], "ddim10": DDPM["ddim10"]})
+    write_run(root, "ldm", {"ddim50": DDPM["ddim50"]})
+    out = tmp_path / "all"
+    build_report(root, out, profile="test", datasets=("mnist",), presets=("ddpm", "ldm"), seeds=(0,))
+    markdown = (out / "report.md").read_text()
+    section = markdown[markdown.index("### Pixel vs latent diffusion: mnist"):]
+    rows = [line for line in section.splitlines() if line.startswith("| ddim")]
+    assert [line.split(" | ")[1] for line in rows] == ["ddpm", "ldm"]  # ddim10 is not shared: left out
 
 
 def test_loss_guidance_and_sdedit_records_get_their_sections(tmp_path: Path) -> None:

@@ -34,8 +34,8 @@ def class_loss(classifier: nn.Module, target: int) -> Loss:
 def guided_sample(model: DDPM, loss: Loss, n: int, *, scale: float, sampler: SamplerConfig,
                   generator: torch.Generator) -> torch.Tensor:
     """``n`` images from the unconditional ``model`` with every step's eps pushed down ``loss``'s gradient."""
-    if model.label_kind:
-        raise ValueError(f"loss guidance steers an unconditional model; family '{model.family}' is conditional")
+    if model.label_kind or not model.pixel_space:
+        raise ValueError(f"loss guidance steers an unconditional pixel-space model; family '{model.family}' is not one")
     algo = make_sampler(sampler, model.schedule, source="loss guidance")
     abar = model.schedule.alphas_cumprod.detach().to("cpu", torch.float64)
 

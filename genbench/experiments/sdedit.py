@@ -22,8 +22,8 @@ def sdedit(model: DDPM, images: torch.Tensor, *, strength: float, sampler: Sampl
     """Edit ``images`` (N, C, H, W) in [-1, 1] at ``strength``; ``sampler.steps`` is the cost at s = 1."""
     if not 0.0 < strength <= 1.0:
         raise ValueError(f"sdedit: strength must be in (0, 1], got {strength}")
-    if model.label_kind:
-        raise ValueError(f"sdedit edits with an unconditional model; family '{model.family}' is conditional")
+    if model.label_kind or not model.pixel_space:
+        raise ValueError(f"sdedit edits with an unconditional pixel-space model; family '{model.family}' is not one")
     total = model.schedule.num_timesteps
     first = max(round(strength * total) - 1, 0)
     algo = make_sampler(sampler, model.schedule, source="sdedit")

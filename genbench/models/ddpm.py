@@ -8,7 +8,7 @@ alpha-bar_t = ``schedule.alphas_cumprod[t]`` with the paper's t = 1..T stored at
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, ClassVar
 
 import torch
 from torch import nn
@@ -149,6 +149,8 @@ class DDPM(GenerativeModel):
     kind = "diffusion"
     Config = Config
     sampler_algos = ("ddpm", "ddim")
+    #: the diffusion runs on pixels in [-1, 1] (so samplers clip x_0 there, and pixel-space experiments apply)
+    pixel_space: ClassVar[bool] = True
 
     def __init__(self, cfg: Config, image: ImageSpec, *, num_labels: int = 0) -> None:
         super().__init__(cfg, image)
@@ -179,7 +181,7 @@ class DDPM(GenerativeModel):
     def sample(self, n: int, *, generator: torch.Generator, sampler: SamplerConfig,
                labels: torch.Tensor | None = None) -> torch.Tensor:
         self.check_sampler(sampler, source=f"{self.family}.sample", cfg=self.cfg)
-        algo = make_sampler(sampler, self.schedule)
+        algo = make_sampler(sampler, self.schedule, clip_x0=self.pixel_space)
         x = cpu_randn(n, self.image.channels, self.image.height, self.image.width, generator=generator,
                       device=self.device)
         return self.denoise(x, algo, self.noise_estimator(sampler, labels), generator=generator)

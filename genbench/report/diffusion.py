@@ -93,6 +93,28 @@ def guidance_section(rows: pd.DataFrame, dataset: str, preset: str) -> Section |
     return section
 
 
+def pixel_vs_latent_section(diffusion: pd.DataFrame, dataset: str) -> Section | None:
+    """Unconditional diffusion presets side by side on the sampler settings they share: quality and cost."""
+    from genbench.models import FAMILIES
+
+    rows = diffusion[(diffusion["dataset"] == dataset)
+                     & diffusion["family"].map(lambda f: f in FAMILIES and not FAMILIES.get(f).label_kind)]
+    shared = rows.groupby("sampler")["preset"].nunique()
+    rows = rows[rows["sampler"].isin(shared[shared > 1].index)]
+    if rows["family"].nunique() < 2:
+        return None
+    columns = ["fd_domain", "precision_domain", "recall_domain", "train_seconds", "train_images_per_second",
+               "sample_images_per_second", "n_parameters"]
+    columns = [c for c in columns if c in rows.columns]
+    means = rows.groupby(["sampler", "preset", "family"], sort=True)[columns].mean().reset_index()
+    return Section(f"Pixel vs latent diffusion: {dataset}",
+                   "The same sampler settings on each unconditional diffusion model (pixel-space DDPM, latent "
+                   "diffusion on autoencoder latents): quality and cost, means over seeds.",
+                   ["sampler", "model", "family", *columns],
+                   [[r["sampler"], r["preset"], r["family"], *(fmt(float(r[c])) for c in columns)]
+                    for _, r in means.iterrows()])
+
+
 def loss_guidance_section(records: list[dict], dataset: str) -> Section | None:
     records = [r for r in records if r["dataset"] == dataset]
     if not records:
@@ -148,6 +170,9 @@ def diffusion_sections(results: Results, experiments: dict[str, list[dict]], dat
                     section = build(rows, dataset, preset)
                     if section is not None:
                         sections.append(section)
+            comparison = pixel_vs_latent_section(diffusion, dataset)
+            if comparison is not None:
+                sections.append(comparison)
         for build_experiment, name in ((loss_guidance_section, "loss_guidance"), (sdedit_section, "sdedit")):
             section = build_experiment(experiments[name], dataset)
             if section is not None:

@@ -13,9 +13,10 @@ from genbench.samplers.schedule import NoiseSchedule
 SAMPLERS: Registry[type[Sampler]] = Registry("sampler")
 
 
-def make_sampler(cfg: SamplerConfig, schedule: NoiseSchedule, *, source: str = "") -> Sampler:
-    """The sampler ``cfg.algo`` over ``cfg.steps`` timesteps (0 = all of the schedule's T)."""
-    sampler = SAMPLERS.get(cfg.algo, source=source).from_config(cfg, schedule)
+def make_sampler(cfg: SamplerConfig, schedule: NoiseSchedule, *, source: str = "", clip_x0: bool = True) -> Sampler:
+    """The sampler ``cfg.algo`` over ``cfg.steps`` timesteps (0 = all of the schedule's T); ``clip_x0`` for
+    data in [-1, 1] (pixels), off for a latent space."""
+    sampler = SAMPLERS.get(cfg.algo, source=source).from_config(cfg, schedule, clip_x0=clip_x0)
     sampler.set_timesteps(cfg.steps or schedule.num_timesteps)
     return sampler
 

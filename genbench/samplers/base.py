@@ -30,7 +30,8 @@ class Sampler:
         self.set_timesteps(schedule.num_timesteps)
 
     @classmethod
-    def from_config(cls, cfg: SamplerConfig, schedule: NoiseSchedule) -> Sampler:
+    def from_config(cls, cfg: SamplerConfig, schedule: NoiseSchedule, *, clip_x0: bool = True) -> Sampler:
+        """The sampler ``cfg`` describes; ``clip_x0`` clamps predicted x_0 to [-1, 1] (pixels, not latents)."""
         raise NotImplementedError
 
     def set_timesteps(self, num_steps: int, *, first: int | None = None) -> None:

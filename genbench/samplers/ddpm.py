@@ -28,8 +28,8 @@ class DDPMSampler(Sampler):
         super().__init__(schedule)
 
     @classmethod
-    def from_config(cls, cfg: SamplerConfig, schedule: NoiseSchedule) -> DDPMSampler:
-        return cls(schedule)
+    def from_config(cls, cfg: SamplerConfig, schedule: NoiseSchedule, *, clip_x0: bool = True) -> DDPMSampler:
+        return cls(schedule, clip_x0=clip_x0)
 
     def step(self, model_output: torch.Tensor, t: int | torch.Tensor, x: torch.Tensor, *,
              generator: torch.Generator | None = None) -> torch.Tensor:
