@@ -75,6 +75,11 @@ def cmd_prepare_data(args: argparse.Namespace) -> None:
 
 
 def cmd_fetch_weights(args: argparse.Namespace) -> None:
+    if args.extractor == "text-encoder":
+        from genbench.text import fetch_text_encoder
+
+        print(fetch_text_encoder())
+        return
     from genbench.features import EXTRACTORS
 
     print(EXTRACTORS.get(args.extractor, source="fetch-weights").default_file())
@@ -201,9 +206,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dataset")
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--cache", type=Path, default=Path(".cache/downloads"))
-    p = command("fetch-weights", cmd_fetch_weights, "fetch and verify a feature extractor's pinned weights",
-                settings=False)
-    p.add_argument("extractor", help="e.g. inception")
+    p = command("fetch-weights", cmd_fetch_weights, "fetch and verify pinned weights (a feature extractor or the "
+                "text encoder)", settings=False)
+    p.add_argument("extractor", help="inception, or text-encoder (all-MiniLM-L6-v2)")
     p = command("train-domain", cmd_train_domain, "train the per-dataset domain classifier")
     p.add_argument("--data", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)
