@@ -66,6 +66,8 @@ class SamplerConfig:
     # Images this setting draws for evaluation; 0 = evaluation.n_fake. Lets a costly sweep (DDPM over all
     # 1000 steps on a CPU) use fewer images; every metric records the n it used.
     n: int = 0
+    # Of a cascaded model (t2i): "" = the whole cascade, "base" = its first (low-resolution) stage only.
+    stage: str = ""
 
 
 @dataclass(frozen=True)

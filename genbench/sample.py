@@ -45,13 +45,17 @@ def run_sampling(checkpoint: Path, *, sampler_name: str, n: int, batch_size: int
             chunks.append(to_uint8(x))
     seconds = time.perf_counter() - start
     images = np.concatenate(chunks)
+    # What the grid's images were asked for, batch by batch as ``sample`` saw the labels (t2i: the captions).
+    batches = [] if labels is None else [labels[i:i + batch_size] for i in range(0, min(n, 64), batch_size)]
+    captions = [c for batch in batches for c in (model.label_captions(batch) or [])][:64]
     save_grid(images[:64], out.with_suffix(".png"))
     record = {"sampler": sampler_name, "algo": sampler.algo, "steps": model.network_evaluations(sampler),
               "eta": sampler.eta, "psi": sampler.psi, "truncation": sampler.truncation,
               "guidance": sampler.guidance, "n": n,
               "label_kind": model.label_kind,
               "batch_size": batch_size, "seed": seed, "seconds": round(seconds, 3),
-              "images_per_second": round(n / seconds, 3), "checkpoint": str(checkpoint)}
+              "images_per_second": round(n / seconds, 3), "checkpoint": str(checkpoint),
+              "stage": sampler.stage, **({"grid_captions": captions} if captions else {})}
     write_json(out.with_suffix(".json"), record)
     # A sampler with its own n is evaluated on all of its images, whatever evaluation.n_fake says.
     arrays = {"images": images, **({"sampler_n": np.array(sampler.n)} if sampler.n else {})}

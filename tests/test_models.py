@@ -11,10 +11,11 @@ from genbench.models.base import ImageSpec
 SPEC = ImageSpec(channels=1, height=28, width=28, num_classes=10)
 # Small enough for a smoke test; every other key keeps the family's default.
 FAST_MODEL = {"ddpm": {"timesteps": 50}, "ddpm_cond": {"timesteps": 50}, "ldm": {"timesteps": 50, "autoencoder_steps": 1},
+              "t2i": {"timesteps": 50, "base_channels": 8, "sr_base_channels": 8},
               "progan": {"latent_dim": 32, "base_channels": 8, "max_channels": 32},
               "stylegan": {"latent_dim": 32, "w_dim": 32, "mapping_layers": 2, "base_channels": 8, "max_channels": 32}}
 FAST_SAMPLER = {"ddpm": SamplerConfig(algo="ddim", steps=5), "ddpm_cond": SamplerConfig(algo="ddim", steps=5, guidance=3.0),
-                "ldm": SamplerConfig(algo="ddim", steps=5)}
+                "ldm": SamplerConfig(algo="ddim", steps=5), "t2i": SamplerConfig(algo="ddim", steps=3, guidance=3.0)}
 
 
 def draw(model, seed: int) -> torch.Tensor:

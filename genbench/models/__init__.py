@@ -24,6 +24,6 @@ def build_model(family: str, model_cfg: dict, image: ImageSpec, *, source: str =
 
 
 # Registration happens on import; keep this list alphabetical.
-from genbench.models import cgan, dcgan, ddpm, ddpm_cond, infogan, ldm, progan, sngan, stylegan, vae, wgan_gp  # noqa: E402,F401
+from genbench.models import cgan, dcgan, ddpm, ddpm_cond, infogan, ldm, progan, sngan, stylegan, t2i, vae, wgan_gp  # noqa: E402,F401
 
 __all__ = ["FAMILIES", "GenerativeModel", "ImageSpec", "build_model", "family_class"]

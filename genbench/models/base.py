@@ -17,7 +17,7 @@ from genbench.models.layers import cpu_randn
 
 
 #: SamplerConfig knobs that only some families honour (listed in their ``sampler_options``)
-SAMPLER_OPTIONS = ("psi", "truncation", "guidance")
+SAMPLER_OPTIONS = ("psi", "truncation", "guidance", "stage")
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,14 @@ class GenerativeModel(nn.Module):
 
     def sampling_module(self) -> nn.Module:
         return self
+
+    def prepare(self, class_names: tuple[str, ...]) -> None:
+        """Called once by the train job before training, with the dataset's class names: a family that needs
+        more than images and labels (t2i: caption embeddings) gets it here. Nothing by default."""
+
+    def label_captions(self, labels: torch.Tensor) -> list[str] | None:
+        """What each label asked ``sample`` for, in words (t2i: the caption), or None."""
+        return None
 
     #: shape of one image's latent for ``generate``; None for families without one (diffusion)
     latent_shape: tuple[int, ...] | None = None

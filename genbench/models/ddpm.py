@@ -78,7 +78,8 @@ class UNet(nn.Module):
     (the next ResBlock's convs do the smoothing, which saves a full-resolution conv per level on a CPU)."""
 
     def __init__(self, *, channels: int, base_channels: int, channel_mults: tuple[int, ...],
-                 num_res_blocks: int, attention: bool, num_labels: int = 0) -> None:
+                 num_res_blocks: int, attention: bool, num_labels: int = 0, cond_dim: int = 0,
+                 extra_channels: int = 0) -> None:
         super().__init__()
         emb_dim = 4 * base_channels  # as in the paper: sinusoid of width ch, MLP to 4 ch
         self.base_channels = base_channels
@@ -86,7 +87,10 @@ class UNet(nn.Module):
         # A conditional UNet adds a learned label embedding to the timestep embedding, so every ResBlock sees
         # it (as in Dhariwal & Nichol 2021's class-conditional ADM); ``num_labels`` counts the null label too.
         self.label_embedding = nn.Embedding(num_labels, emb_dim) if num_labels else None
-        self.stem = nn.Conv2d(channels, base_channels, 3, padding=1)
+        # A vector condition (e.g. a sentence embedding) is projected and added the same way; an image
+        # condition (``extra_channels``, e.g. an upsampled low-resolution image) is concatenated to x_t.
+        self.cond_projection = nn.Linear(cond_dim, emb_dim) if cond_dim else None
+        self.stem = nn.Conv2d(channels + extra_channels, base_channels, 3, padding=1)
 
         widths = [base_channels * m for m in channel_mults]
         last = len(widths) - 1
@@ -112,7 +116,8 @@ class UNet(nn.Module):
 
         self.head = nn.Sequential(group_norm(ch), nn.SiLU(), nn.Conv2d(ch, channels, 3, padding=1))
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor | int, labels: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, t: torch.Tensor | int, labels: torch.Tensor | None = None, *,
+                cond: torch.Tensor | None = None, cond_image: torch.Tensor | None = None) -> torch.Tensor:
         t = torch.as_tensor(t, device=x.device)
         if t.ndim == 0:  # one timestep for the whole batch, as in a sampling loop
             t = t.expand(x.shape[0])
@@ -121,7 +126,11 @@ class UNet(nn.Module):
             if labels is None:
                 raise ValueError("this UNet is label-conditional: pass labels (the null label for unconditional)")
             emb = emb + self.label_embedding(labels)
+        if self.cond_projection is not None:
+            emb = emb + self.cond_projection(cond)
         emb = F.silu(emb)
+        if cond_image is not None:
+            x = torch.cat([x, cond_image], dim=1)
 
         h = self.stem(x)
         skips = []
@@ -152,14 +161,15 @@ class DDPM(GenerativeModel):
     #: the diffusion runs on pixels in [-1, 1] (so samplers clip x_0 there, and pixel-space experiments apply)
     pixel_space: ClassVar[bool] = True
 
-    def __init__(self, cfg: Config, image: ImageSpec, *, num_labels: int = 0) -> None:
+    def __init__(self, cfg: Config, image: ImageSpec, *, num_labels: int = 0, cond_dim: int = 0) -> None:
         super().__init__(cfg, image)
         factor = 2 ** (len(cfg.channel_mults) - 1)
         if image.height % factor or image.width % factor:
             raise ConfigError(f"{self.family}: key 'model.channel_mults' has {len(cfg.channel_mults)} levels, so "
                               f"image sides must be multiples of {factor}; got {image.height}x{image.width}")
         self.unet = UNet(channels=image.channels, base_channels=cfg.base_channels, channel_mults=cfg.channel_mults,
-                         num_res_blocks=cfg.num_res_blocks, attention=cfg.attention, num_labels=num_labels)
+                         num_res_blocks=cfg.num_res_blocks, attention=cfg.attention, num_labels=num_labels,
+                         cond_dim=cond_dim)
         self.schedule = NoiseSchedule(kind=cfg.schedule, timesteps=cfg.timesteps)
 
     def configure_optimizers(self, train: TrainConfig) -> dict[str, torch.optim.Optimizer]:
@@ -168,11 +178,7 @@ class DDPM(GenerativeModel):
 
     def train_step(self, images: torch.Tensor, labels: torch.Tensor,
                    optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, float]:
-        t = torch.randint(0, self.cfg.timesteps, (images.shape[0],), device=images.device)  # Algorithm 1, line 3
-        noise = torch.randn_like(images)
-        target = noise if self.cfg.prediction == "eps" else self.schedule.velocity(images, noise, t)
-        x_t = self.schedule.add_noise(images, noise, t)
-        loss = F.mse_loss(self.unet(x_t, t, self.training_labels(labels)), target)  # eq. 14
+        loss = self.diffusion_loss(self.unet, images, labels=self.training_labels(labels))
         optimizers["unet"].zero_grad(set_to_none=True)
         loss.backward()
         optimizers["unet"].step()
@@ -206,8 +212,18 @@ class DDPM(GenerativeModel):
 
     def predict_noise(self, x_t: torch.Tensor, t: int, labels: torch.Tensor | None = None) -> torch.Tensor:
         """The UNet's estimate of the noise in ``x_t`` at step ``t``, whatever it was trained to predict."""
-        out = self.unet(x_t, t, labels)
-        return out if self.cfg.prediction == "eps" else self.schedule.noise_from_velocity(x_t, out, t)
+        return self.as_noise(self.unet(x_t, t, labels), x_t, t)
+
+    def as_noise(self, output: torch.Tensor, x_t: torch.Tensor, t: int) -> torch.Tensor:
+        """A UNet output turned into its eps estimate: itself, or the eps a v-prediction implies."""
+        return output if self.cfg.prediction == "eps" else self.schedule.noise_from_velocity(x_t, output, t)
+
+    def diffusion_loss(self, net: Callable[..., torch.Tensor], images: torch.Tensor, **condition) -> torch.Tensor:
+        """L_simple (eq. 14) of ``net(x_t, t, **condition)`` at a uniform timestep, on eps or v."""
+        t = torch.randint(0, self.cfg.timesteps, (images.shape[0],), device=images.device)  # Algorithm 1, line 3
+        noise = torch.randn_like(images)
+        target = noise if self.cfg.prediction == "eps" else self.schedule.velocity(images, noise, t)
+        return F.mse_loss(net(self.schedule.add_noise(images, noise, t), t, **condition), target)
 
     def sampling_module(self) -> nn.Module:
         return self.unet

@@ -2,11 +2,15 @@
 
 Floating-point buffers (BatchNorm running means and variances) are averaged like the weights, so that the
 averaged network normalises with statistics that drift as slowly as its weights; integer buffers (step
-counters such as ``num_batches_tracked``) are copied. StyleGAN2-ADA copies every buffer instead; with the
-running statistics' own momentum (0.1) the two differ little once training has settled, and this choice
-is what every figure in benchmarks/README.md was measured with.
+counters such as ``num_batches_tracked``) and non-tensor extra state (t2i's class names) are copied.
+StyleGAN2-ADA copies every buffer instead; with the running statistics' own momentum (0.1) the two differ
+little once training has settled, and this choice is what every figure in benchmarks/README.md was
+measured with.
 """
 from __future__ import annotations
+
+import copy
+from typing import Any
 
 import torch
 from torch import nn
@@ -17,7 +21,7 @@ class ExponentialMovingAverage:
         if not 0.0 < decay < 1.0:
             raise ValueError(f"EMA decay must be in (0, 1), got {decay}")
         self.decay = decay
-        self.shadow = {k: v.detach().clone() for k, v in module.state_dict().items()}
+        self.shadow = {k: _copy(v) for k, v in module.state_dict().items()}
 
     @torch.no_grad()
     def update(self, module: nn.Module, step: int) -> None:
@@ -26,7 +30,9 @@ class ExponentialMovingAverage:
         decay = min(self.decay, (1 + step) / (10 + step))
         for name, value in module.state_dict().items():
             shadow = self.shadow[name]
-            if value.dtype.is_floating_point:
+            if not isinstance(value, torch.Tensor):  # a module's extra state (e.g. t2i's class names): copied
+                self.shadow[name] = _copy(value)
+            elif value.dtype.is_floating_point:
                 shadow.lerp_(value.detach(), 1.0 - decay)
             else:
                 shadow.copy_(value)
@@ -35,4 +41,8 @@ class ExponentialMovingAverage:
         return self.shadow
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        self.shadow = {k: v.clone() for k, v in state.items()}
+        self.shadow = {k: _copy(v) for k, v in state.items()}
+
+
+def _copy(value: Any) -> Any:
+    return value.detach().clone() if isinstance(value, torch.Tensor) else copy.deepcopy(value)

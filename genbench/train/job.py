@@ -42,6 +42,7 @@ def run_training(run_cfg: RunConfig, *, data_dir: Path, out_dir: Path) -> dict:
     keep = seeded_subset(len(images), spec.train.max_train_images, run_cfg.seed)
     image = ImageSpec(channels=info.channels, height=info.height, width=info.width, num_classes=info.num_classes)
     model = build_model(spec.family, dict(spec.model), image, source=f"preset {run_cfg.preset}").to(device)
+    model.prepare(info.class_names)
 
     tags = {"family": spec.family, "dataset": run_cfg.dataset, "preset": run_cfg.preset, "seed": str(run_cfg.seed),
             "profile": run_cfg.profile, "data_version": tracking.data_version(), "git_commit": tracking.git_commit(),

