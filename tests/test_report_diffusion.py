@@ -1,6 +1,7 @@
 """The report's diffusion sections, on synthetic result files: the step sweep and the guidance sweep."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -105,3 +106,21 @@ def test_loss_guidance_and_sdedit_records_get_their_sections(tmp_path: Path) -> 
     assert [line.split(" | ")[1] for line in sdedit.splitlines() if line.startswith("| ddpm")] == ["0", "0.5", "1"]
     figures = {p.name for p in (out / "figures").iterdir()}
     assert {"loss_guidance_mnist_ddpm.png", "sdedit_mnist_ddpm.png", "sdedit_tradeoff_mnist_ddpm.png"} <= figures
+
+
+def test_text_to_image_gets_alignment_rows_grids_and_their_captions(tmp_path: Path) -> None:
+    root = tmp_path / "results"
+    write_json(root / "mnist/domain/classifier.json", {"test_accuracy": 0.99, "n_train": 1000, "n_test": 500,
+                                                       "epochs": 1, "train_seconds": 3.0, "sha256": SHA})
+    write_run(root, "t2i", {"ddim50_s3": COND["ddim50_s3"], "base_ddim50_s3": COND["ddim50_s3"]})
+    for sampler, stage in (("ddim50_s3", ""), ("base_ddim50_s3", "base")):
+        path = root / "mnist/t2i/seed0/samples" / f"{sampler}.json"
+        record = json.loads(path.read_text())
+        write_json(path, {**record, "stage": stage, "grid_captions": [f"a photo of a {d}" for d in range(10)]})
+    out = tmp_path / "all"
+    build_report(root, out, profile="test", datasets=("mnist",), presets=("t2i",), seeds=(0,))
+    markdown = (out / "report.md").read_text()
+    section = markdown[markdown.index("### Text-to-image: mnist"):]
+    assert "| t2i | ddim50_s3 | cascade | 3 | 0.97 |" in section and "| t2i | base_ddim50_s3 | base | 3 | 0.97 |" in section
+    assert "first row: a photo of a 0; a photo of a 1" in section
+    assert {"t2i_mnist_t2i_ddim50_s3.png", "t2i_mnist_t2i_base_ddim50_s3.png"} <= {p.name for p in (out / "figures").iterdir()}

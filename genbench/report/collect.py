@@ -34,6 +34,7 @@ class Results:
     protocols: pd.DataFrame  # dataset, metric, protocol (dict of the keys shared by all its models), varies
     metrics: list[str]
     grids: dict[str, Path] = field(default_factory=dict)  # "<dataset>_<preset>_<sampler>.png" -> source PNG
+    captions: dict[str, list[str]] = field(default_factory=dict)  # grid name -> what each image was asked for
 
 
 def _key(record: Mapping[str, Any], key: str, path: Path) -> Any:
@@ -117,6 +118,8 @@ def read_sampler(directory: Path, sampler: str) -> tuple[dict[str, Any], dict[st
     row["sample_images_per_second"] = _number(_key(samples, "images_per_second", samples_path))
     row["psi"], row["truncation"] = _number(samples.get("psi", 1.0)), _number(samples.get("truncation", 0.0))
     row["guidance"] = _number(samples.get("guidance", 1.0))
+    row["stage"] = samples.get("stage", "")
+    row["grid_captions"] = samples.get("grid_captions")
     metrics = _key(record, "metrics", metrics_path)
     if not isinstance(metrics, Mapping) or not metrics:
         raise InputError(f"{metrics_path}: 'metrics' is empty; re-run its evaluate rule")
@@ -155,7 +158,7 @@ def collect(root: Path, *, datasets: Sequence[str], presets: Sequence[str], seed
             samplers: Mapping[str, Sequence[str]] | None = None) -> Results:
     """Read every file the report needs; ``samplers`` (preset -> names) defaults to the ``samples/*.json`` found."""
     root = Path(root)
-    rows, losses, protocols, grids = [], [], [], {}
+    rows, losses, protocols, grids, captions = [], [], [], {}, {}
     classifiers = pd.DataFrame([read_classifier(root, d) for d in datasets])
     for dataset in datasets:
         for preset in presets:
@@ -169,13 +172,17 @@ def collect(root: Path, *, datasets: Sequence[str], presets: Sequence[str], seed
                     if not grid.is_file():
                         raise InputError(f"{grid}: file not found; re-run the sample rule that makes it")
                     grids.setdefault(f"{dataset}_{preset}_{sampler}.png", grid)  # first seed's grid
+                    grid_captions = sampler_row.pop("grid_captions")
+                    if grid_captions:
+                        captions.setdefault(f"{dataset}_{preset}_{sampler}.png", list(grid_captions))
                     rows.append({"dataset": dataset, "preset": preset, "family": train["family"], "sampler": sampler,
                                  "seed": seed, **sampler_row, **train})
                     protocols += [(dataset, name, p) for name, p in metric_protocols.items()]
     summary = pd.DataFrame(rows)
     metrics = metric_order(m for _, m, _ in protocols)
-    columns = KEYS + ["algo", "eta", "psi", "truncation", "guidance", "n_samples"]
+    columns = KEYS + ["algo", "eta", "psi", "truncation", "guidance", "stage", "n_samples"]
     columns += [c for m in metrics for c in (m, f"{m}_std") if c in summary.columns]
     columns += list(PROTOCOL_COLUMNS) + list(PERF_COLUMNS) + ["train_steps", "device", "mlflow_run_id"]
     return Results(summary=summary.reindex(columns=columns), losses=pd.concat(losses, ignore_index=True),
-                   classifiers=classifiers, protocols=shared_protocols(protocols), metrics=metrics, grids=grids)
+                   classifiers=classifiers, protocols=shared_protocols(protocols), metrics=metrics, grids=grids,
+                   captions=captions)

@@ -115,6 +115,32 @@ def pixel_vs_latent_section(diffusion: pd.DataFrame, dataset: str) -> Section | 
                     for _, r in means.iterrows()])
 
 
+def text_to_image_section(results: Results, diffusion: pd.DataFrame, dataset: str) -> Section | None:
+    """Caption alignment (class accuracy of the caption's class, held-out phrasings) and FD per sampler setting
+    of each text-conditioned model, and its grids with the captions the first images were asked for."""
+    rows = diffusion[(diffusion["dataset"] == dataset)
+                     & diffusion.apply(lambda r: f"{dataset}_{r['preset']}_{r['sampler']}.png" in results.captions,
+                                       axis=1)]
+    if rows.empty:
+        return None
+    metrics = [m for m in ("class_accuracy_domain", "fd_domain", "is_domain", "precision_domain", "recall_domain")
+               if m in rows.columns]
+    means = rows.groupby(["preset", "sampler", "stage", "guidance"], sort=False)[metrics].mean().reset_index()
+    section = Section(f"Text-to-image: {dataset}",
+                      "Captions with phrasings held out of training; caption alignment = the domain classifier's "
+                      "accuracy on the caption's class. Stage 'base' is the low-resolution stage alone (upsampled), "
+                      "otherwise the whole cascade. Grids: the first images, captions listed row by row.",
+                      ["model", "sampler", "stage", "s", "caption alignment", *metrics[1:]],
+                      [[r["preset"], r["sampler"], r["stage"] or "cascade", fmt(r["guidance"]),
+                        *(fmt(r[m]) for m in metrics)] for _, r in means.iterrows()])
+    for _, r in means.iterrows():
+        name = f"{dataset}_{r['preset']}_{r['sampler']}.png"
+        section.figures[f"t2i_{name}"] = results.grids[name].read_bytes()
+        words = results.captions[name]
+        section.text += f"\n\n{r['preset']} / {r['sampler']}, first row: " + "; ".join(words[:8])
+    return section
+
+
 def loss_guidance_section(records: list[dict], dataset: str) -> Section | None:
     records = [r for r in records if r["dataset"] == dataset]
     if not records:
@@ -170,9 +196,10 @@ def diffusion_sections(results: Results, experiments: dict[str, list[dict]], dat
                     section = build(rows, dataset, preset)
                     if section is not None:
                         sections.append(section)
-            comparison = pixel_vs_latent_section(diffusion, dataset)
-            if comparison is not None:
-                sections.append(comparison)
+            for extra in (pixel_vs_latent_section(diffusion, dataset),
+                          text_to_image_section(results, diffusion, dataset)):
+                if extra is not None:
+                    sections.append(extra)
         for build_experiment, name in ((loss_guidance_section, "loss_guidance"), (sdedit_section, "sdedit")):
             section = build_experiment(experiments[name], dataset)
             if section is not None:
