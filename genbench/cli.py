@@ -186,7 +186,7 @@ def cmd_report(args: argparse.Namespace) -> None:
 
     profile = _profile(args)
     build_report(args.results, args.out, profile=profile.profile, datasets=profile.datasets,
-                 presets=profile.presets, seeds=profile.seeds)
+                 presets=profile.presets, seeds=profile.seeds, preset_datasets=profile.preset_datasets)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -185,6 +185,11 @@ class ProfileConfig:
     mlflow: MlflowConfig = MlflowConfig()
     experiments: ExperimentsConfig = ExperimentsConfig()
     overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # A preset named here runs on these datasets only (a subset of ``datasets``), e.g. an MNIST-only model.
+    preset_datasets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def datasets_of(self, preset: str) -> tuple[str, ...]:
+        return tuple(self.preset_datasets.get(preset, self.datasets))
 
 
 @dataclass(frozen=True)
@@ -383,6 +388,14 @@ def validate_all(profile: ProfileConfig, *, profile_source: str, preset_dir: Pat
         check_dataset_name(dataset, source=f"{profile_source}: key 'datasets'")
     for space in profile.evaluation.feature_spaces:
         EXTRACTORS.get(space, source=f"{profile_source}: key 'evaluation.feature_spaces'")
+    for preset, datasets in profile.preset_datasets.items():
+        if preset not in profile.presets:
+            raise ConfigError(f"{profile_source}: key 'preset_datasets.{preset}' names a preset not in 'presets' "
+                              f"({', '.join(profile.presets)})")
+        extra = sorted(set(datasets) - set(profile.datasets))
+        if extra or not datasets:
+            raise ConfigError(f"{profile_source}: key 'preset_datasets.{preset}' must list some of 'datasets' "
+                              f"({', '.join(profile.datasets)}), got {list(datasets)}")
     unused = sorted(set(profile.overrides) - set(profile.presets))
     if unused:
         raise ConfigError(f"{profile_source}: key 'overrides.{unused[0]}' names a preset not in 'presets' "

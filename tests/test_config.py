@@ -118,6 +118,21 @@ def test_a_sampler_may_draw_its_own_number_of_images(preset_dir: Path) -> None:
         load_preset("ddpm", {"samplers": {"x": {"algo": "ddim", "n": -1}}}, preset_dir=preset_dir)
 
 
+@pytest.mark.parametrize("preset_datasets, match", [
+    ({"dcgann": ["mnist"]}, r"'preset_datasets\.dcgann' names a preset not in 'presets'"),
+    ({"dcgan": ["cifar10"]}, r"'preset_datasets\.dcgan' must list some of 'datasets' \(mnist, fashion_mnist\)"),
+])
+def test_preset_datasets_must_name_profile_presets_and_datasets(monkeypatch, preset_datasets, match) -> None:
+    from genbench.config import load_profile, validate_all
+
+    monkeypatch.chdir(REPO)
+    profile = load_profile({"profile": "p", "presets": ["dcgan"], "preset_datasets": preset_datasets}, source="p.yaml")
+    with pytest.raises(ConfigError, match=match):
+        validate_all(profile, profile_source="p.yaml")
+    assert load_profile({"profile": "p", "presets": ["dcgan"]}, source="p").datasets_of("dcgan") == ("mnist",
+                                                                                                      "fashion_mnist")
+
+
 def test_schema_and_dataclass_agree_on_keys() -> None:
     schema = yaml.safe_load((REPO / "workflow/schemas/params.schema.yaml").read_text())
     fields = to_dict(ProfileConfig())

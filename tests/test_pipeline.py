@@ -90,8 +90,11 @@ def test_diffusion_sweeps_and_experiments_run_and_are_reported(ci_run: Path) -> 
     cond = json.loads((run / "ddpm_cond/seed0/metrics/ddim50_s3.json").read_text())
     assert 0 <= cond["metrics"]["class_accuracy_domain"]["value"] <= 1
     markdown = (ci_run / "reports/all/report.md").read_text()
+    t2i = json.loads((run / "t2i/seed0/samples/ddim50_s3.json").read_text())
+    assert len(t2i["grid_captions"]) == 64 and t2i["grid_captions"][:2] == ["a photo of a zero", "this is a 1"]
     for title in ("### Sampler step sweep: mnist / ddpm", "### Classifier-free guidance: mnist / ddpm_cond",
-                  "### Loss guidance: mnist", "### img2img (SDEdit): mnist"):
+                  "### Loss guidance: mnist", "### img2img (SDEdit): mnist", "### Pixel vs latent diffusion: mnist",
+                  "### Text-to-image: mnist"):
         assert title in markdown, title
 
 

@@ -19,10 +19,10 @@ COND = {"ddim50_s0": ("ddim", 50, 0.0, 0.0, 1000, 20.0, 0.1), "ddim50_s1": ("ddi
         "ddim50_s3": ("ddim", 100, 0.0, 3.0, 1000, 30.0, 0.97)}
 
 
-def write_run(root: Path, preset: str, samplers: dict) -> None:
-    run = root / "mnist" / preset / "seed0"
+def write_run(root: Path, preset: str, samplers: dict, dataset: str = "mnist") -> None:
+    run = root / dataset / preset / "seed0"
     write_json(run / "train_summary.json", {
-        "family": preset, "preset": preset, "dataset": "mnist", "seed": 0, "steps": 20, "train_seconds": 4.2,
+        "family": preset, "preset": preset, "dataset": dataset, "seed": 0, "steps": 20, "train_seconds": 4.2,
         "images_per_second": 300.0, "n_parameters": 12345, "device": "cpu", "mlflow_run_id": "abc"})
     (run / "losses.csv").write_text("step,name,value\n0,loss,1.0\n10,loss,0.5\n")
     for name, (algo, steps, eta, guidance, n, fd, accuracy) in samplers.items():
@@ -37,7 +37,7 @@ def write_run(root: Path, preset: str, samplers: dict) -> None:
         if accuracy is not None:
             metrics["class_accuracy_domain"] = {"value": accuracy}
         write_json(run / "metrics" / f"{name}.json", {
-            "dataset": "mnist", "preset": preset, "family": preset, "sampler": name, "seed": 0,
+            "dataset": dataset, "preset": preset, "family": preset, "sampler": name, "seed": 0,
             "metrics": {k: {**v, "protocol": protocol} for k, v in metrics.items()}})
 
 
@@ -124,3 +124,18 @@ def test_text_to_image_gets_alignment_rows_grids_and_their_captions(tmp_path: Pa
     assert "| t2i | ddim50_s3 | cascade | 3 | 0.97 |" in section and "| t2i | base_ddim50_s3 | base | 3 | 0.97 |" in section
     assert "first row: a photo of a 0; a photo of a 1" in section
     assert {"t2i_mnist_t2i_ddim50_s3.png", "t2i_mnist_t2i_base_ddim50_s3.png"} <= {p.name for p in (out / "figures").iterdir()}
+
+
+def test_a_preset_restricted_to_some_datasets_is_only_read_there(tmp_path: Path) -> None:
+    root = tmp_path / "results"
+    for dataset in ("mnist", "fashion_mnist"):
+        write_json(root / dataset / "domain/classifier.json", {"test_accuracy": 0.99, "n_train": 1000, "n_test": 500,
+                                                               "epochs": 1, "train_seconds": 3.0, "sha256": SHA})
+        write_run(root, "ddpm", {"ddim50": DDPM["ddim50"]}, dataset)
+    write_run(root, "ddpm_cond", {"ddim50_s1": COND["ddim50_s1"]})  # MNIST only
+    out = tmp_path / "all"
+    build_report(root, out, profile="test", datasets=("mnist", "fashion_mnist"), presets=("ddpm", "ddpm_cond"),
+                 seeds=(0,), preset_datasets={"ddpm_cond": ("mnist",)})
+    summary = (out / "summary.csv").read_text().splitlines()
+    assert sorted(line.split(",")[0] + "/" + line.split(",")[1] for line in summary[1:]) == [
+        "fashion_mnist/ddpm", "mnist/ddpm", "mnist/ddpm_cond"]

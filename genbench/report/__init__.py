@@ -44,9 +44,11 @@ def _replacing_dir(out_dir: Path) -> Iterator[Path]:
 
 def build_report(results_root: str | Path, out_dir: str | Path, *, profile: str, datasets: Sequence[str],
                  presets: Sequence[str], seeds: Sequence[int],
-                 samplers: Mapping[str, Sequence[str]] | None = None) -> None:
+                 samplers: Mapping[str, Sequence[str]] | None = None,
+                 preset_datasets: Mapping[str, Sequence[str]] | None = None) -> None:
     """Read ``results_root`` (= ``results/<profile>``) and write the whole report to ``out_dir``.
 
+    ``preset_datasets`` restricts a preset to some of ``datasets`` (the profile key of that name).
     ``samplers`` maps a preset to the sampler names it must have; by default those with a
     ``samples/<sampler>.json`` are reported. A missing input file raises ``InputError`` naming it.
     """
@@ -58,7 +60,8 @@ def build_report(results_root: str | Path, out_dir: str | Path, *, profile: str,
     from genbench.report.html import render_html
     from genbench.report.markdown import render_markdown
 
-    results = collect(Path(results_root), datasets=datasets, presets=presets, seeds=seeds, samplers=samplers)
+    results = collect(Path(results_root), datasets=datasets, presets=presets, seeds=seeds, samplers=samplers,
+                      preset_datasets=preset_datasets)
     models = tables.by_model(results)
     figures = render_figures(results, models)
     experiments = collect_experiments(Path(results_root), datasets=datasets, presets=presets, seeds=seeds)

@@ -155,13 +155,16 @@ def shared_protocols(per_model: list[tuple[str, str, dict]]) -> pd.DataFrame:
 
 
 def collect(root: Path, *, datasets: Sequence[str], presets: Sequence[str], seeds: Sequence[int],
-            samplers: Mapping[str, Sequence[str]] | None = None) -> Results:
+            samplers: Mapping[str, Sequence[str]] | None = None,
+            preset_datasets: Mapping[str, Sequence[str]] | None = None) -> Results:
     """Read every file the report needs; ``samplers`` (preset -> names) defaults to the ``samples/*.json`` found."""
     root = Path(root)
     rows, losses, protocols, grids, captions = [], [], [], {}, {}
     classifiers = pd.DataFrame([read_classifier(root, d) for d in datasets])
     for dataset in datasets:
         for preset in presets:
+            if dataset not in (preset_datasets or {}).get(preset, datasets):
+                continue
             for seed in seeds:
                 directory = run_dir(root, dataset, preset, seed)
                 train = read_train(directory, dataset, preset, seed)

@@ -80,8 +80,8 @@ def runs():
     """Every (dataset, preset, seed, sampler) the profile asks for."""
     return [
         dict(dataset=d, preset=p, seed=s, sampler=name)
-        for d in PROFILE.datasets
         for p in PROFILE.presets
+        for d in PROFILE.datasets_of(p)
         for s in PROFILE.seeds
         for name in PRESETS[p].samplers
     ]
@@ -105,4 +105,4 @@ def experiment_outputs():
         names += ["sdedit"] if preset in exp.sdedit.presets else []
         wanted += [(preset, name) for name in names]
     return sorted(f"{RESULTS}/{d}/{p}/seed{s}/experiments/{name}.json"
-                  for d in PROFILE.datasets for s in PROFILE.seeds for p, name in wanted)
+                  for p, name in wanted for d in PROFILE.datasets_of(p) for s in PROFILE.seeds)

@@ -12,7 +12,7 @@ rule report:
     output:
         directory("reports/all"),
     params:
-        settings=lambda w: settings("datasets", "presets", "seeds"),
+        settings=lambda w: settings("datasets", "presets", "seeds", "preset_datasets"),
         # results/<profile>, from results/<profile>/<dataset>/domain/classifier.json
         results=lambda w, input: os.path.dirname(os.path.dirname(os.path.dirname(input.classifiers[0]))),
     log:
