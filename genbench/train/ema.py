@@ -21,7 +21,7 @@ class ExponentialMovingAverage:
         if not 0.0 < decay < 1.0:
             raise ValueError(f"EMA decay must be in (0, 1), got {decay}")
         self.decay = decay
-        self.shadow = {k: _copy(v) for k, v in module.state_dict().items()}
+        self.shadow = copy_state(module.state_dict())
 
     @torch.no_grad()
     def update(self, module: nn.Module, step: int) -> None:
@@ -41,7 +41,12 @@ class ExponentialMovingAverage:
         return self.shadow
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
-        self.shadow = {k: _copy(v) for k, v in state.items()}
+        self.shadow = copy_state(state)
+
+
+def copy_state(state: dict[str, Any]) -> dict[str, Any]:
+    """A detached copy of a state dict, tensors and non-tensor extra state alike."""
+    return {k: _copy(v) for k, v in state.items()}
 
 
 def _copy(value: Any) -> Any:

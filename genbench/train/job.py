@@ -22,6 +22,7 @@ from genbench.io import atomic_path, write_bytes, write_json
 from genbench.models import ImageSpec, build_model
 from genbench.report.grid import save_grid
 from genbench.train.checkpoint import save_checkpoint
+from genbench.train.ema import copy_state
 from genbench.train.loop import fit, seeded_subset
 
 
@@ -58,7 +59,7 @@ def run_training(run_cfg: RunConfig, *, data_dir: Path, out_dir: Path) -> dict:
         # EMA weights (when kept) are what sampling uses, so they are also what the grid shows.
         sampler_module = model.sampling_module()
         if result.ema is not None:
-            trained_state = {k: v.clone() for k, v in sampler_module.state_dict().items()}
+            trained_state = copy_state(sampler_module.state_dict())
             sampler_module.load_state_dict(result.ema.state_dict())
         grid_path = out_dir / "grid.png"
         save_grid(_preview(model, spec, run_cfg.seed), grid_path)
