@@ -194,12 +194,13 @@ class DDPM(GenerativeModel):
 
     @staticmethod
     def denoise(x: torch.Tensor, algo: Sampler, eps: Callable[[torch.Tensor, int], torch.Tensor], *,
-                generator: torch.Generator | None) -> torch.Tensor:
+                generator: torch.Generator | None, clamp: bool = True) -> torch.Tensor:
         """Step ``x`` (x_t at ``algo.timesteps[0]``) through the sampler's timesteps down to x_0, with the noise
-        estimate ``eps(x_t, t)``: plain sampling, a guided estimate, or SDEdit's partly noised start."""
+        estimate ``eps(x_t, t)``: plain sampling, a guided estimate, or SDEdit's partly noised start.
+        ``clamp`` keeps x_0 in the pixel range [-1, 1]; a latent is returned as it is."""
         for t in algo.timesteps:
             x = algo.step(eps(x, t), t, x, generator=generator)
-        return x.clamp(-1.0, 1.0)
+        return x.clamp(-1.0, 1.0) if clamp else x
 
     def training_labels(self, labels: torch.Tensor) -> torch.Tensor | None:
         """What the UNet is conditioned on in a training step: nothing for the unconditional model."""

@@ -22,6 +22,22 @@ from genbench.models.ddpm import DDPM
 from genbench.models.ddpm import Config as DDPMConfig
 
 
+def classifier_free_guidance(predict: Callable[[torch.Tensor, int, torch.Tensor], torch.Tensor],
+                             condition: torch.Tensor, null: torch.Tensor,
+                             scale: float) -> Callable[[torch.Tensor, int], torch.Tensor]:
+    """(x_t, t) -> eps(x_t, null) + scale (eps(x_t, condition) - eps(x_t, null)), from ``predict(x, t, c)``.
+    Scales 0 and 1 need one of the two only (one evaluation); others run both as one doubled batch."""
+    if scale in (0.0, 1.0):
+        only = condition if scale == 1.0 else null
+        return lambda x, t: predict(x, t, only)
+
+    def guided(x: torch.Tensor, t: int) -> torch.Tensor:
+        conditional, unconditional = predict(torch.cat([x, x]), t, torch.cat([condition, null])).chunk(2)
+        return unconditional + scale * (conditional - unconditional)
+
+    return guided
+
+
 @dataclass(frozen=True)
 class Config(DDPMConfig):
     """The DDPM UNet plus a learned embedding of num_classes + 1 labels (the last is "no label")."""
@@ -61,17 +77,8 @@ class ConditionalDDPM(DDPM):
                         labels: torch.Tensor | None) -> Callable[[torch.Tensor, int], torch.Tensor]:
         if labels is None:
             raise ValueError("ddpm_cond: the noise estimate needs the labels to draw")
-        null = torch.full_like(labels, self.null_label)
-        scale = sampler.guidance
-        if scale in (0.0, 1.0):  # one of the two models alone: one evaluation per step
-            only = labels if scale == 1.0 else null
-            return lambda x, t: self.predict_noise(x, t, only)
-
-        def guided(x: torch.Tensor, t: int) -> torch.Tensor:
-            conditional, unconditional = self.predict_noise(torch.cat([x, x]), t, torch.cat([labels, null])).chunk(2)
-            return unconditional + scale * (conditional - unconditional)
-
-        return guided
+        return classifier_free_guidance(self.predict_noise, labels, torch.full_like(labels, self.null_label),
+                                        sampler.guidance)
 
     def network_evaluations(self, sampler: SamplerConfig) -> int:
         per_step = 1 if sampler.guidance in (0.0, 1.0) else 2

@@ -128,11 +128,8 @@ class LatentDiffusion(DDPM):
                labels: torch.Tensor | None = None) -> torch.Tensor:
         self.check_sampler(sampler, source="ldm.sample", cfg=self.cfg)
         algo = make_sampler(sampler, self.schedule, clip_x0=False)  # latents are not confined to [-1, 1]
-        # DDPM.denoise clamps to [-1, 1], which is right for images only: run the steps here, unclamped.
         z = cpu_randn(n, *self._latent_shape(), generator=generator, device=self.device)
-        eps = self.noise_estimator(sampler, labels)
-        for t in algo.timesteps:
-            z = algo.step(eps(z, t), t, z, generator=generator)
+        z = self.denoise(z, algo, self.noise_estimator(sampler, labels), generator=generator, clamp=False)
         return self.autoencoder.decode(z / self.latent_scale).clamp(-1.0, 1.0)
 
     def _latent_shape(self) -> tuple[int, int, int]:

@@ -30,6 +30,7 @@ from genbench.models.base import ImageSpec
 from genbench.models.cgan import balanced_labels
 from genbench.models.ddpm import DDPM, UNet
 from genbench.models.ddpm import Config as DDPMConfig
+from genbench.models.ddpm_cond import classifier_free_guidance
 from genbench.models.layers import cpu_randn
 from genbench.samplers import make_sampler
 from genbench.text import EMBEDDING_DIM
@@ -144,18 +145,8 @@ class TextToImage(DDPM):
         return spec.channels, spec.height, spec.width
 
     def _guided(self, text: torch.Tensor, scale: float) -> Callable[[torch.Tensor, int], torch.Tensor]:
-        null = self.null_text.expand_as(text)
-        if scale in (0.0, 1.0):
-            only = text if scale == 1.0 else null
-            return lambda x, t: self.as_noise(self.unet(x, t, cond=only), x, t)
-
-        def guided(x: torch.Tensor, t: int) -> torch.Tensor:
-            both = torch.cat([x, x])
-            conditional, unconditional = self.as_noise(self.unet(both, t, cond=torch.cat([text, null])), both,
-                                                       t).chunk(2)
-            return unconditional + scale * (conditional - unconditional)
-
-        return guided
+        return classifier_free_guidance(lambda x, t, c: self.as_noise(self.unet(x, t, cond=c), x, t), text,
+                                        self.null_text.expand_as(text), scale)
 
     def sampling_module(self) -> nn.Module:
         return self  # both stages (and the null caption) are averaged; the caption buffers stay as they are
