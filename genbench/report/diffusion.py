@@ -20,12 +20,14 @@ from genbench.report.tables import fmt
 
 __all__ = ["diffusion_sections"]
 
-SWEEP_KEYS = ["algo", "eta", "guidance", "n_fake"]  # one line of the step sweep: all but the step count fixed
+# one line of the step sweep: all but the step count fixed (a cascade's base stage alone is another model)
+SWEEP_KEYS = ["algo", "eta", "guidance", "stage", "n_fake"]
 
 
-def _line_label(algo: str, eta: float, guidance: float, n_fake: str) -> str:
+def _line_label(algo: str, eta: float, guidance: float, stage: str, n_fake: str) -> str:
     name = "DDPM ancestral" if algo == "ddpm" else f"{algo.upper()} eta={fmt(eta)}"
-    return name + ("" if guidance == 1.0 else f" s={fmt(guidance)}") + f" (n={n_fake})"
+    return (name + ("" if guidance == 1.0 else f" s={fmt(guidance)}") + (f" {stage} stage" if stage else "")
+            + f" (n={n_fake})")
 
 
 def step_sweep_section(rows: pd.DataFrame, dataset: str, preset: str) -> Section | None:
