@@ -26,6 +26,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/sample.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/experiments.smk"
+include: "workflow/rules/translation.smk"
 include: "workflow/rules/report.smk"
 
 

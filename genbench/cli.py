@@ -80,6 +80,14 @@ def cmd_fetch_weights(args: argparse.Namespace) -> None:
 
         print(fetch_text_encoder())
         return
+    if args.extractor in ("vgg16", "lpips"):  # converted once into .cache/weights/; lpips needs the backbone too
+        from genbench.features.lpips import fetch_lpips_heads
+        from genbench.features.vgg import fetch_vgg16
+
+        print(fetch_vgg16())
+        if args.extractor == "lpips":
+            print(fetch_lpips_heads())
+        return
     from genbench.features import EXTRACTORS
 
     print(EXTRACTORS.get(args.extractor, source="fetch-weights").default_file())
@@ -92,6 +100,16 @@ def cmd_train_domain(args: argparse.Namespace) -> None:
     record = run_domain_training(args.data, profile.domain, device=profile.device, threads=_threads(args, profile),
                                  out=args.out)
     print(f"domain classifier {args.out}: test accuracy {record['test_accuracy']:.4f}")
+
+
+def cmd_train_segmenter(args: argparse.Namespace) -> None:
+    from genbench.features.segmentation import run_segmenter_training
+
+    profile = _profile(args)
+    record = run_segmenter_training(args.data, profile.segmenter, device=profile.device, threads=_threads(args, profile),
+                                    out=args.out)
+    print(f"segmenter {args.out}: test per-pixel accuracy {record['per_pixel_accuracy']:.4f}, per-class accuracy "
+          f"{record['per_class_accuracy']:.4f}, mean IoU {record['class_iou']:.4f}")
 
 
 def cmd_reference(args: argparse.Namespace) -> None:
@@ -122,23 +140,21 @@ def cmd_sample(args: argparse.Namespace) -> None:
     profile = _profile(args)
     record = run_sampling(args.checkpoint, sampler_name=args.sampler, n=profile.evaluation.n_fake,
                           batch_size=profile.evaluation.batch_size, seed=args.seed, device=profile.device,
-                          threads=_threads(args, profile), out=args.out)
+                          threads=_threads(args, profile), out=args.out, data_dir=args.data)
     print(f"sampled {record['n']} images with '{args.sampler}' at {record['images_per_second']} images/s")
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from genbench import tracking
-    from genbench.evaluate import final_metric_values, read_train_summary, run_evaluation
+    from genbench.evaluate import TaskFiles, final_metric_values, read_train_summary, run_evaluation
 
     profile = _profile(args)
     summary = read_train_summary(args.train_summary)
     identity = {key: summary[key] for key in ("dataset", "preset", "family", "seed")} | {"sampler": args.sampler}
-    spaces = profile.evaluation.feature_spaces
-    if not len(args.reference) == len(args.extractor_file) == len(spaces):
-        raise ConfigError(f"evaluate: give one --reference and one --extractor-file per feature space "
-                          f"({', '.join(spaces)}), in that order")
+    task_files = TaskFiles(data_dir=args.data, segmenter=args.segmenter, lpips=args.lpips)
     result = run_evaluation(args.samples, args.reference, args.extractor_file, profile.evaluation,
-                            device=profile.device, threads=_threads(args, profile), identity=identity, out=args.out)
+                            device=profile.device, threads=_threads(args, profile), identity=identity, out=args.out,
+                            task_files=task_files)
     tracking.log_final_metrics(summary["mlflow_run_id"], final_metric_values(result), tracking_uri_cfg=profile.mlflow)
     print(json.dumps({name: rec["value"] for name, rec in result["metrics"].items()}))
 
@@ -165,6 +181,14 @@ def cmd_experiment(args: argparse.Namespace) -> None:
     for name in needed:
         if getattr(args, name) is None:
             raise ConfigError(f"experiment {args.kind}: needs --{name}")
+    if args.kind == "style_transfer":
+        if args.vgg16 is None:
+            raise ConfigError("experiment style_transfer: needs --vgg16 (genbench fetch-weights vgg16)")
+        record = jobs.run_style_transfer_job(profile.experiments, args.vgg16, **common)
+        print(f"experiment style_transfer: {record['seconds_per_image']:.1f} s per image, {args.out}")
+        return
+    if args.checkpoint is None:
+        raise ConfigError(f"experiment {args.kind}: needs --checkpoint")
     if args.kind == "walks":
         record = jobs.run_walks_job(args.checkpoint, **common)
     elif args.kind == "steering":
@@ -208,8 +232,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache", type=Path, default=Path(".cache/downloads"))
     p = command("fetch-weights", cmd_fetch_weights, "fetch and verify pinned weights (a feature extractor or the "
                 "text encoder)", settings=False)
-    p.add_argument("extractor", help="inception, or text-encoder (all-MiniLM-L6-v2)")
+    p.add_argument("extractor", help="inception, text-encoder (all-MiniLM-L6-v2), vgg16, or lpips (VGG16 and "
+                   "the LPIPS v0.1 heads)")
     p = command("train-domain", cmd_train_domain, "train the per-dataset domain classifier")
+    p.add_argument("--data", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True)
+    p = command("train-segmenter", cmd_train_segmenter, "train the per-dataset FCN-score segmenter (label_maps)")
     p.add_argument("--data", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)
     p = command("reference", cmd_reference, "features of the real reference images in one feature space")
@@ -227,13 +255,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", type=Path, required=True)
     p.add_argument("--sampler", required=True)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data", type=Path, help="prepared dataset whose test inputs an image-to-image family translates")
     p.add_argument("--out", type=Path, required=True)
     p = command("evaluate", cmd_evaluate, "metrics of a sample file against the reference features")
     for name in ("samples", "train-summary", "out"):
         p.add_argument(f"--{name}", type=Path, required=True)
-    p.add_argument("--reference", type=Path, nargs="+", required=True, help="one per evaluation.feature_spaces")
-    p.add_argument("--extractor-file", type=Path, nargs="+", required=True, help="one per evaluation.feature_spaces")
+    p.add_argument("--reference", type=Path, nargs="*", default=[], help="one per evaluation.feature_spaces, in order")
+    p.add_argument("--extractor-file", type=Path, nargs="*", default=[], help="one per evaluation.feature_spaces")
     p.add_argument("--sampler", required=True)
+    p.add_argument("--data", type=Path, help="image-to-image outputs: the dataset whose test rows they translate")
+    p.add_argument("--segmenter", type=Path, help="outputs that are MNIST-M images: the FCN-score network")
+    p.add_argument("--lpips", type=Path, help="super-resolution outputs: the LPIPS weights")
     p = command("metrics", cmd_metrics, "metrics of any two inputs: image folders, image or feature .npz files")
     p.add_argument("--real", type=Path, required=True, help="image folder, .npz with 'images' or 'features'")
     p.add_argument("--fake", type=Path, required=True, help="same kinds as --real ('logits' in a features .npz feed 'is')")
@@ -242,8 +274,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--extractor-file", type=Path, default=None, help="weights of the extractor (domain: classifier.pt)")
     p.add_argument("--out", type=Path, default=None, help="write the values with their protocol as JSON")
     p = command("experiment", cmd_experiment, "an experiment on a trained checkpoint (genbench.experiments)")
-    p.add_argument("kind", choices=["walks", "steering", "probe", "augmentation", "loss_guidance", "sdedit"])
-    p.add_argument("--checkpoint", type=Path, required=True)
+    p.add_argument("kind", choices=["walks", "steering", "probe", "augmentation", "loss_guidance", "sdedit",
+                                    "style_transfer"])
+    p.add_argument("--checkpoint", type=Path, help="trained checkpoint (every kind but style_transfer)")
+    p.add_argument("--vgg16", type=Path, help="converted VGG16 weights (style_transfer)")
     p.add_argument("--classifier", type=Path, help="domain classifier.pt (steering, loss_guidance, sdedit)")
     p.add_argument("--data", type=Path, help="prepared dataset folder (probe, augmentation, sdedit)")
     p.add_argument("--reference", type=Path, help="domain reference features .npz (sdedit)")

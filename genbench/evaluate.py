@@ -5,6 +5,7 @@ Every value in ``metrics.json`` carries the protocol that produced it.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -111,11 +112,18 @@ def with_protocol(values: dict[str, dict], protocol: dict) -> dict[str, dict]:
 
 
 def run_evaluation(samples: Path, references: Sequence[Path], extractor_files: Sequence[Path],
-                   cfg: EvaluationConfig, *, device: str, threads: int, identity: dict, out: Path) -> dict:
+                   cfg: EvaluationConfig, *, device: str, threads: int, identity: dict, out: Path,
+                   task_files: TaskFiles | None = None) -> dict:
     """Metrics of ``samples`` against each reference (one per ``cfg.feature_spaces``, same order as
-    ``extractor_files``); ``identity`` (dataset, preset, family, sampler, seed) is copied in."""
+    ``extractor_files``); ``identity`` (dataset, preset, family, sampler, seed) is copied in.
+
+    Outputs of an image-to-image family (``task`` in the file) add their task metrics from ``task_files``;
+    super-resolution outputs are photos, measured against their high-resolution targets only (no domain
+    network: give no references)."""
     set_threads(threads)
     sample_arrays = load_npz(samples, required=("images",))
+    task = str(sample_arrays["task"]) if "task" in sample_arrays else ""
+    spaces = () if task == "super_resolution" else cfg.feature_spaces
     fake = sample_arrays["images"]
     if "sampler_n" in sample_arrays:  # the sampler setting's own n (SamplerConfig.n) overrides n_fake
         n_fake, asked_by = int(sample_arrays["sampler_n"]), "its sampler's n"
@@ -126,7 +134,10 @@ def run_evaluation(samples: Path, references: Sequence[Path], extractor_files: S
     fake = fake[:n_fake]
     dev = resolve_device(device)
     values: dict[str, dict] = {}
-    for space, reference, extractor_file in zip(cfg.feature_spaces, references, extractor_files, strict=True):
+    if len(references) != len(spaces) or len(extractor_files) != len(spaces):
+        raise ConfigError(f"evaluate {samples}: give one reference and one extractor file per feature space "
+                          f"({', '.join(spaces) or 'none for super-resolution outputs'})")
+    for space, reference, extractor_file in zip(spaces, references, extractor_files, strict=True):
         ref = load_npz(reference, required=("features", "extractor_sha256", "split"))
         extractor_sha = sha256_file(extractor_file)
         if str(ref["extractor_sha256"]) != extractor_sha:
@@ -143,9 +154,39 @@ def run_evaluation(samples: Path, references: Sequence[Path], extractor_files: S
         if "labels" in sample_arrays and fake_logits is not None:
             values |= with_protocol(label_metrics(fake_logits, sample_arrays["labels"][:n_fake],
                                                   str(sample_arrays["label_kind"]), space=space), protocol)
+    if task:
+        values |= task_metrics(task, sample_arrays, task_files or TaskFiles(), batch_size=cfg.batch_size,
+                               device=dev, source=samples)
     result = {**identity, "metrics": values}
     write_json(out, result)
     return result
+
+
+@dataclass(frozen=True)
+class TaskFiles:
+    """What the task metrics of image-to-image outputs read besides the outputs themselves."""
+
+    data_dir: Path | None = None  # the prepared dataset the outputs translate (its test split)
+    segmenter: Path | None = None  # FCN-score network (outputs that are MNIST-M images)
+    lpips: Path | None = None  # LPIPS weights (super-resolution)
+
+
+def task_metrics(task: str, sample_arrays: dict, files: TaskFiles, *, batch_size: int, device, source: Path) -> dict:
+    """FCN-score (outputs in MNIST-M, given a segmenter) or the super-resolution metrics of translator outputs."""
+    from genbench.evaluate_translation import fcn_score_metrics, super_resolution_metrics
+
+    if files.data_dir is None or "index" not in sample_arrays:
+        raise InputError(f"{source}: '{task}' outputs need --data (the dataset they translate) and an 'index' "
+                         "array; re-run their sample rule")
+    images, index = sample_arrays["images"], sample_arrays["index"]
+    if task == "super_resolution":
+        if files.lpips is None:
+            raise InputError(f"{source}: super-resolution outputs need --lpips (genbench fetch-weights lpips)")
+        return super_resolution_metrics(images, index, files.data_dir, files.lpips, batch_size=batch_size,
+                                        device=device)
+    if files.segmenter is None:  # outputs outside MNIST-M (CycleGAN's backward digits): FD and labels only
+        return {}
+    return fcn_score_metrics(images, index, files.data_dir, files.segmenter, batch_size=batch_size, device=device)
 
 
 def final_metric_values(result: dict) -> dict[str, float]:

@@ -10,15 +10,18 @@ import torch
 from genbench.config import ConfigError
 from genbench.device import resolve_device, set_threads
 from genbench.io import save_npz, write_json
+from genbench.models.translation import Translator
 from genbench.report.grid import save_grid
 from genbench.train.checkpoint import load_for_sampling
 from genbench.train.job import to_uint8
+from genbench.translate import run_translation
 
 
 def run_sampling(checkpoint: Path, *, sampler_name: str, n: int, batch_size: int, seed: int, device: str,
-                 threads: int, out: Path) -> dict:
+                 threads: int, out: Path, data_dir: Path | None = None) -> dict:
     """Draw ``n`` images (the sampler's own ``n`` where it sets one) in batches from one seeded CPU generator;
-    writes ``out`` plus ``.json`` and ``.png`` beside it.
+    writes ``out`` plus ``.json`` and ``.png`` beside it. An image-to-image family translates the first ``n``
+    test inputs of ``data_dir`` instead (``genbench.translate``).
 
     The images depend on (checkpoint, sampler, n, batch_size, seed); all five are recorded.
     """
@@ -28,6 +31,12 @@ def run_sampling(checkpoint: Path, *, sampler_name: str, n: int, batch_size: int
     if sampler_name not in samplers:
         raise ConfigError(f"{checkpoint}: preset '{run_cfg.preset}' has no sampler '{sampler_name}' "
                           f"(known: {', '.join(samplers)})")
+    if isinstance(model, Translator):
+        if data_dir is None:
+            raise ConfigError(f"{checkpoint}: family '{model.family}' translates test inputs: give --data "
+                              f"data/{run_cfg.dataset}")
+        return run_translation(model, run_cfg, checkpoint=checkpoint, data_dir=data_dir, sampler_name=sampler_name,
+                               n=n, batch_size=batch_size, out=out)
     sampler = samplers[sampler_name]
     n = sampler.n or n
     generator = torch.Generator().manual_seed(seed)

@@ -120,7 +120,8 @@ def test_a_sampler_may_draw_its_own_number_of_images(preset_dir: Path) -> None:
 
 @pytest.mark.parametrize("preset_datasets, match", [
     ({"dcgann": ["mnist"]}, r"'preset_datasets\.dcgann' names a preset not in 'presets'"),
-    ({"dcgan": ["cifar10"]}, r"'preset_datasets\.dcgan' must list some of 'datasets' \(mnist, fashion_mnist\)"),
+    ({"dcgan": ["cifar10"]}, r"'preset_datasets\.dcgan': unknown dataset 'cifar10' \(known: .*mnist_m"),
+    ({"dcgan": []}, r"'preset_datasets\.dcgan' is empty"),
 ])
 def test_preset_datasets_must_name_profile_presets_and_datasets(monkeypatch, preset_datasets, match) -> None:
     from genbench.config import load_profile, validate_all

@@ -103,8 +103,8 @@ def main() -> None:
         images, labels = load_split(data_dir, "train")
         keep = seeded_subset(len(images), run.spec.train.max_train_images, args.seed)
         start = time.perf_counter()
-        result = fit(model, torch.from_numpy(images[keep]), torch.from_numpy(labels[keep]), run.spec.train,
-                     seed=args.seed)
+        result = fit(model, model.training_tensors({"images": images[keep], "labels": labels[keep]}),
+                     run.spec.train, seed=args.seed)
         seconds, speed = time.perf_counter() - start, result.images_per_second
         if result.ema is not None:
             model.sampling_module().load_state_dict(result.ema.state_dict())

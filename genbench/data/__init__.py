@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from genbench.data.base import (DATASETS, SPLITS, DatasetInfo, PackageDataset, Source, image_spec, load_split,
-                                read_meta, write_prepared)
+from genbench.data.base import (DATASETS, SPLITS, DatasetInfo, PackageDataset, Source, image_spec, load_arrays,
+                                load_split, read_meta, write_prepared)
 
 
 def check_dataset_name(name: str, *, source: str) -> None:
@@ -24,7 +24,7 @@ def prepare_dataset(name: str, out_dir: Path, cache_dir: Path) -> None:
 
 
 # Registration happens on import; keep this list alphabetical.
-from genbench.data import fashion_mnist, mnist  # noqa: E402,F401
+from genbench.data import fashion_mnist, mnist, mnist_m, photo_patches  # noqa: E402,F401
 
 __all__ = ["DATASETS", "SPLITS", "DatasetInfo", "PackageDataset", "Source", "check_dataset_name", "image_spec",
-           "load_split", "prepare_dataset", "read_meta", "write_prepared"]
+           "load_arrays", "load_split", "prepare_dataset", "read_meta", "write_prepared"]

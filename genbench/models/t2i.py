@@ -82,6 +82,10 @@ class TextToImage(DDPM):
         self.register_buffer("held_out_text", torch.zeros(len(HELD_OUT), image.num_classes, EMBEDDING_DIM))
         self.class_names: tuple[str, ...] = tuple(str(c) for c in range(image.num_classes))
 
+    @classmethod
+    def pinned_weights(cls, model_cfg) -> tuple[str, ...]:
+        return ("text-encoder",)
+
     def prepare(self, class_names: tuple[str, ...]) -> None:
         """Embed every template caption of ``class_names`` with the frozen encoder (fetched if needed)."""
         from genbench.text import fetch_text_encoder, load_text_encoder

@@ -59,6 +59,7 @@ def build_report(results_root: str | Path, out_dir: str | Path, *, profile: str,
     from genbench.report.figures import render_figures
     from genbench.report.html import render_html
     from genbench.report.markdown import render_markdown
+    from genbench.report.translation import style_transfer_section, translation_sections
 
     results = collect(Path(results_root), datasets=datasets, presets=presets, seeds=seeds, samplers=samplers,
                       preset_datasets=preset_datasets)
@@ -66,6 +67,8 @@ def build_report(results_root: str | Path, out_dir: str | Path, *, profile: str,
     figures = render_figures(results, models)
     experiments = collect_experiments(Path(results_root), datasets=datasets, presets=presets, seeds=seeds)
     sections = gan_sections(results, experiments, datasets) + diffusion_sections(results, experiments, datasets)
+    sections += translation_sections(results)
+    sections += [s for s in (style_transfer_section(Path(results_root)),) if s is not None]
     for section in sections:
         figures |= section.figures
     grids = {name: path.read_bytes() for name, path in results.grids.items()}

@@ -114,7 +114,10 @@ def read_sampler(directory: Path, sampler: str) -> tuple[dict[str, Any], dict[st
     samples_path, metrics_path = directory / "samples" / f"{sampler}.json", directory / "metrics" / f"{sampler}.json"
     samples, record = read_json(samples_path), read_json(metrics_path)
     row: dict[str, Any] = {column: _key(samples, key, samples_path) for column, key in
-                           (("algo", "algo"), ("sampler_steps", "steps"), ("eta", "eta"), ("n_samples", "n"))}
+                           (("algo", "algo"), ("sampler_steps", "steps"), ("n_samples", "n"))}
+    row["eta"] = _number(samples.get("eta", 0.0))
+    row["task"] = samples.get("task", "")  # image-to-image outputs: paired, unpaired or super_resolution
+    row["target_dataset"] = samples.get("target_dataset", "")
     row["sample_images_per_second"] = _number(_key(samples, "images_per_second", samples_path))
     row["psi"], row["truncation"] = _number(samples.get("psi", 1.0)), _number(samples.get("truncation", 0.0))
     row["guidance"] = _number(samples.get("guidance", 1.0))
@@ -129,9 +132,9 @@ def read_sampler(directory: Path, sampler: str) -> tuple[dict[str, Any], dict[st
         if "std" in metric:
             row[f"{name}_std"] = _number(metric["std"])
         protocols[name] = _key(metric, "protocol", metrics_path)
-    for column in PROTOCOL_COLUMNS:  # one value when all metrics agree, else "a;b"
-        values = list(dict.fromkeys(str(_key(p, column, metrics_path)) for p in protocols.values()))
-        row[column] = values[0] if len(values) == 1 else ";".join(values)
+    for column in PROTOCOL_COLUMNS:  # one value when all metrics agree, else "a;b"; task metrics have none
+        values = list(dict.fromkeys(str(p[column]) for p in protocols.values() if column in p))
+        row[column] = ";".join(values) if values else ""
     return row, protocols
 
 
@@ -160,10 +163,15 @@ def collect(root: Path, *, datasets: Sequence[str], presets: Sequence[str], seed
     """Read every file the report needs; ``samplers`` (preset -> names) defaults to the ``samples/*.json`` found."""
     root = Path(root)
     rows, losses, protocols, grids, captions = [], [], [], {}, {}
-    classifiers = pd.DataFrame([read_classifier(root, d) for d in datasets])
-    for dataset in datasets:
+    preset_datasets = preset_datasets or {}
+    run_datasets = list(dict.fromkeys([*datasets, *(d for p in presets for d in preset_datasets.get(p, ()))]))
+    # A dataset has a domain classifier when it is a profile dataset or image-to-image outputs were measured
+    # in it (MNIST-M); super-resolution patches have none.
+    with_classifier = [d for d in run_datasets if d in datasets or (root / d / "domain" / "classifier.json").is_file()]
+    classifiers = pd.DataFrame([read_classifier(root, d) for d in with_classifier])
+    for dataset in run_datasets:
         for preset in presets:
-            if dataset not in (preset_datasets or {}).get(preset, datasets):
+            if dataset not in preset_datasets.get(preset, datasets):
                 continue
             for seed in seeds:
                 directory = run_dir(root, dataset, preset, seed)
@@ -183,7 +191,7 @@ def collect(root: Path, *, datasets: Sequence[str], presets: Sequence[str], seed
                     protocols += [(dataset, name, p) for name, p in metric_protocols.items()]
     summary = pd.DataFrame(rows)
     metrics = metric_order(m for _, m, _ in protocols)
-    columns = KEYS + ["algo", "eta", "psi", "truncation", "guidance", "stage", "n_samples"]
+    columns = KEYS + ["algo", "eta", "psi", "truncation", "guidance", "stage", "task", "target_dataset", "n_samples"]
     columns += [c for m in metrics for c in (m, f"{m}_std") if c in summary.columns]
     columns += list(PROTOCOL_COLUMNS) + list(PERF_COLUMNS) + ["train_steps", "device", "mlflow_run_id"]
     return Results(summary=summary.reindex(columns=columns), losses=pd.concat(losses, ignore_index=True),

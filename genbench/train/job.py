@@ -16,10 +16,11 @@ import yaml
 
 from genbench import tracking
 from genbench.config import RunConfig, to_dict
-from genbench.data import image_spec, load_split
+from genbench.data import image_spec, load_arrays
 from genbench.device import resolve_device, set_threads
 from genbench.io import atomic_path, write_bytes, write_json
 from genbench.models import ImageSpec, build_model
+from genbench.models.translation import Translator
 from genbench.report.grid import save_grid
 from genbench.train.checkpoint import save_checkpoint
 from genbench.train.ema import copy_state
@@ -39,10 +40,10 @@ def run_training(run_cfg: RunConfig, *, data_dir: Path, out_dir: Path) -> dict:
     spec = run_cfg.spec
 
     info = image_spec(data_dir)
-    images, labels = load_split(data_dir, "train")
-    keep = seeded_subset(len(images), spec.train.max_train_images, run_cfg.seed)
     image = ImageSpec(channels=info.channels, height=info.height, width=info.width, num_classes=info.num_classes)
     model = build_model(spec.family, dict(spec.model), image, source=f"preset {run_cfg.preset}").to(device)
+    arrays = load_arrays(data_dir, "train", model.training_arrays)
+    keep = seeded_subset(len(next(iter(arrays.values()))), spec.train.max_train_images, run_cfg.seed)
     model.prepare(info.class_names)
 
     tags = {"family": spec.family, "dataset": run_cfg.dataset, "preset": run_cfg.preset, "seed": str(run_cfg.seed),
@@ -54,15 +55,16 @@ def run_training(run_cfg: RunConfig, *, data_dir: Path, out_dir: Path) -> dict:
             run.log_metrics(losses, step)
             print(f"step {step}/{spec.train.steps} " + " ".join(f"{k}={v:.4g}" for k, v in losses.items()), flush=True)
 
-        result = fit(model, torch.from_numpy(images[keep]), torch.from_numpy(labels[keep]), spec.train,
-                     seed=run_cfg.seed, on_log=on_log)
+        kept = {name: array[keep] for name, array in arrays.items()}
+        tensors = model.training_tensors(kept)
+        result = fit(model, tensors, spec.train, seed=run_cfg.seed, on_log=on_log)
         # EMA weights (when kept) are what sampling uses, so they are also what the grid shows.
         sampler_module = model.sampling_module()
         if result.ema is not None:
             trained_state = copy_state(sampler_module.state_dict())
             sampler_module.load_state_dict(result.ema.state_dict())
         grid_path = out_dir / "grid.png"
-        save_grid(_preview(model, spec, run_cfg.seed), grid_path)
+        save_grid(_preview(model, spec, run_cfg.seed, arrays=kept), grid_path)
         if result.ema is not None:
             sampler_module.load_state_dict(trained_state)
         run.log_artifact(grid_path)
@@ -81,12 +83,18 @@ def run_training(run_cfg: RunConfig, *, data_dir: Path, out_dir: Path) -> dict:
     return summary
 
 
-def _preview(model, spec, seed: int) -> np.ndarray:
+def _preview(model, spec, seed: int, *, arrays: dict[str, np.ndarray]) -> np.ndarray:
+    """Grid images: samples, or a translator's outputs for the first training rows (first direction)."""
     model.eval()
     # The preview only shows progress, so it uses the preset's cheapest sampler (0 steps = all T steps).
     sampler = min(spec.samplers.values(), key=lambda s: s.steps or float("inf"))
     with torch.no_grad():
-        x = model.sample(spec.train.grid_size, generator=torch.Generator().manual_seed(seed), sampler=sampler)
+        if isinstance(model, Translator):
+            direction = model.sampler_algos[0]
+            sources = model.translation_inputs({k: v[:spec.train.grid_size] for k, v in arrays.items()}, direction)
+            x = model.translate(sources.to(model.device), direction=direction)
+        else:
+            x = model.sample(spec.train.grid_size, generator=torch.Generator().manual_seed(seed), sampler=sampler)
     model.train()
     return to_uint8(x)
 

@@ -41,10 +41,6 @@ def seeded_subset(n_total: int, n_keep: int, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n_total, size=n_keep, replace=False))
 
 
-def to_model_range(images_uint8: torch.Tensor) -> torch.Tensor:
-    return images_uint8.float().div_(127.5).sub_(1.0)
-
-
 def batches(n: int, batch_size: int, generator: torch.Generator):
     """Endless minibatch indices: a fresh permutation per epoch, incomplete tail batches dropped."""
     batch_size = min(batch_size, n)
@@ -54,12 +50,12 @@ def batches(n: int, batch_size: int, generator: torch.Generator):
             yield order[start:start + batch_size]
 
 
-def fit(model: GenerativeModel, images: torch.Tensor, labels: torch.Tensor, cfg: TrainConfig, *, seed: int,
+def fit(model: GenerativeModel, tensors: tuple[torch.Tensor, torch.Tensor], cfg: TrainConfig, *, seed: int,
         on_log: LogFn | None = None) -> TrainResult:
-    """Train ``model`` in place on uint8 ``images`` (N, C, H, W) for ``cfg.steps`` steps."""
+    """Train ``model`` in place for ``cfg.steps`` steps on ``tensors`` (``model.training_tensors`` of the
+    training arrays: images and labels, or a translator's source and target), batch rows drawn together."""
     device = model.device
-    data = to_model_range(images.to(device))
-    targets = labels.to(device)
+    data, targets = (t.to(device) for t in tensors)
     order_gen = torch.Generator().manual_seed(seed)
     optimizers = model.configure_optimizers(cfg)
     ema = ExponentialMovingAverage(model.sampling_module(), decay=cfg.ema_decay) if cfg.ema_decay > 0 else None

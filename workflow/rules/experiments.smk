@@ -134,3 +134,24 @@ rule sdedit:
         "genbench experiment sdedit --checkpoint {input.checkpoint} --classifier {input.classifier} "
         "--data data/{wildcards.dataset} --reference {input.reference} "
         "--out {output} --settings {params.settings:q} > {log} 2>&1"
+
+
+rule style_transfer:
+    input:
+        vgg16=VGG16_WEIGHTS,
+    output:
+        STYLE_TRANSFER,
+    params:
+        settings=lambda w: settings("threads", "device", "experiments"),
+    log:
+        f"{LOGS}/style_transfer.log",
+    benchmark:
+        f"{RESULTS}/style_transfer/style_transfer.benchmark.tsv"
+    threads: THREADS
+    conda:
+        "../envs/genbench.yaml"
+    resources:
+        mem_mb=3000,
+    shell:
+        "genbench experiment style_transfer --vgg16 {input.vgg16} --out {output} "
+        "--settings {params.settings:q} > {log} 2>&1"

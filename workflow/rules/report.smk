@@ -7,7 +7,7 @@ rule report:
         samples=expand_runs(f"{RUN_DIR}/samples/{{sampler}}.json"),
         summaries=expand_runs(f"{RUN_DIR}/train_summary.json"),
         benchmarks=expand_runs(f"{RUN_DIR}/train.benchmark.tsv"),
-        classifiers=expand(f"{DOMAIN_DIR}/classifier.json", dataset=PROFILE.datasets),
+        classifiers=expand(f"{DOMAIN_DIR}/classifier.json", dataset=classifier_datasets()),
         experiments=experiment_outputs(),
     output:
         directory("reports/all"),

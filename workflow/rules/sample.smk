@@ -2,6 +2,8 @@
 
 
 rule sample:
+    wildcard_constraints:
+        preset=preset_pattern(translators=False),
     input:
         checkpoint=f"{RUN_DIR}/checkpoint.pt",
     output:

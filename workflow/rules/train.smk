@@ -31,7 +31,7 @@ rule train:
         train="data/{dataset}/train.npz",
         meta="data/{dataset}/meta.json",
         preset="params/models/{preset}.yaml",
-        text_encoder=text_encoder_input,
+        weights=pinned_weights_input,
     output:
         checkpoint=f"{RUN_DIR}/checkpoint.pt",
         summary=f"{RUN_DIR}/train_summary.json",
