@@ -25,6 +25,7 @@ def ci_presets() -> dict:
     profile = load_profile_file(REPO / "params/ci.yaml")
     return {name: load_preset(name, profile.overrides.get(name), preset_dir=REPO / "params/models")
             for name in profile.presets}
+CI_DATASETS = {"pix2pix": "mnist_m", "cyclegan": "mnist_m", "srresnet": "photo_patches", "srgan": "photo_patches"}
 INCEPTION_SHA256 = "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34"  # DESIGN.md
 
 
@@ -98,6 +99,28 @@ def test_diffusion_sweeps_and_experiments_run_and_are_reported(ci_run: Path) -> 
         assert title in markdown, title
 
 
+def test_image_to_image_families_are_measured_as_their_papers_do_and_reported(ci_run: Path) -> None:
+    results = ci_run / "results/ci"
+    paired = json.loads((results / "mnist_m/pix2pix/seed0/metrics/forward.json").read_text())["metrics"]
+    for name in ("per_pixel_accuracy", "per_class_accuracy", "class_iou"):
+        assert 0 <= paired[f"fcn_{name}"]["value"] <= 1 and 0 <= paired[f"fcn_{name}_real"]["value"] <= 1
+    assert "class_accuracy_domain" in paired and "fd_domain" in paired  # label preservation, FD in MNIST-M
+    backward = json.loads((results / "mnist_m/cyclegan/seed0/samples/backward.json").read_text())
+    assert backward["target_dataset"] == "mnist" and backward["task"] == "unpaired"
+    digits = json.loads((results / "mnist_m/cyclegan/seed0/metrics/backward.json").read_text())["metrics"]
+    mnist_classifier = json.loads((results / "mnist/domain/classifier.json").read_text())["sha256"]
+    assert digits["fd_domain"]["protocol"]["extractor_sha256"] == mnist_classifier and "fcn_class_iou" not in digits
+    sr = json.loads((results / "photo_patches/srgan/seed0/metrics/forward.json").read_text())["metrics"]
+    assert {"psnr", "ssim", "lpips", "psnr_bicubic", "ssim_bicubic", "lpips_bicubic"} == set(sr)
+    assert sr["psnr_bicubic"]["value"] > 15 and 0 <= sr["lpips_bicubic"]["value"] < 1
+    style = json.loads((results / "style_transfer/style_transfer.json").read_text())
+    assert [(r["content"], r["style"]) for r in style["rows"]] == [("chelsea", "brick")]
+    markdown = (ci_run / "reports/all/report.md").read_text()
+    for title in ("### Image-to-image, FCN-score: mnist_m", "### Unpaired translation (CycleGAN): mnist_m",
+                  "### Super-resolution x4: photo_patches", "### Neural style transfer (Gatys et al.)"):
+        assert title in markdown, title
+
+
 def test_report_labels_both_feature_spaces(ci_run: Path) -> None:
     with open(ci_run / "reports/all/summary.csv") as fh:
         columns = next(csv.reader(fh))
@@ -109,7 +132,8 @@ def test_report_labels_both_feature_spaces(ci_run: Path) -> None:
 def test_mlflow_has_one_finished_run_per_model_with_metrics_and_grid(ci_run: Path) -> None:
     db = sqlite3.connect(ci_run / "mlflow.db")
     runs = db.execute("SELECT run_uuid, name, status FROM runs").fetchall()
-    assert sorted(name for _, name, _ in runs) == sorted(f"mnist/{preset}/seed0" for preset in ci_presets())
+    assert sorted(name for _, name, _ in runs) == sorted(f"{CI_DATASETS.get(preset, 'mnist')}/{preset}/seed0"
+                                                         for preset in ci_presets())
     assert {status for _, _, status in runs} == {"FINISHED"}
     ddpm = next(run_id for run_id, name, _ in runs if name == "mnist/ddpm/seed0")
     keys = {k for (k,) in db.execute("SELECT DISTINCT key FROM metrics WHERE run_uuid = ?", (ddpm,))}

@@ -29,9 +29,14 @@ def test_default_profile_plans_every_family_dataset_and_sampler(workflow_copy: P
     # ddim1000_eta1), ddpm_cond 4 (guidance sweep), ldm 2 (ddim50, ddpm50), t2i 3 (cascade at s 1 and 3, the base stage at s 3),
     # the others 1 -> 34 on MNIST, 27 on Fashion-MNIST. Walks: the six families with
     # a latent-space generator (not progan, vae, the diffusion models).
-    assert jobs == {"prepare_data": 2, "train_domain_classifier": 2, "reference_features": 2,
-                    "train": 22, "sample": 61, "evaluate": 61, "fetch_text_encoder": 1, "walks": 12, "steering": 2, "probe": 2,
-                    "augmentation": 2, "loss_guidance": 2, "sdedit": 2, "report": 1}
+    # Image-to-image: pix2pix and cyclegan on mnist_m (its own classifier, reference and segmenter), srresnet
+    # and srgan on photo_patches (no domain network): 4 trains, 5 translations (cyclegan both ways); VGG16 and
+    # LPIPS fetched once; one style transfer job.
+    assert jobs == {"prepare_data": 4, "train_domain_classifier": 3, "reference_features": 3,
+                    "train": 26, "sample": 61, "evaluate": 61, "fetch_text_encoder": 1, "walks": 12, "steering": 2, "probe": 2,
+                    "augmentation": 2, "loss_guidance": 2, "sdedit": 2, "report": 1,
+                    "translate": 5, "evaluate_translation": 5, "train_segmenter": 1, "fetch_vgg16": 1, "fetch_lpips": 1,
+                    "style_transfer": 1}
 
 
 def test_misspelled_key_stops_before_any_job_naming_file_and_key(workflow_copy: Path) -> None:

@@ -50,9 +50,10 @@ def fetch_pypi(name: str, version: str, sha256: str, cache_dir: Path, *, filenam
 def _wheel_tag_args(filename: str | None) -> list[str]:
     """pip flags that fetch exactly the pinned wheel on any machine: a platform wheel (kept for data files
     only, e.g. scikit-image's photos) is named ``<name>-<ver>-<python>-<abi>-<platform>.whl``."""
-    if filename is None or not filename.endswith(".whl"):
+    parts = (filename or "").removesuffix(".whl").split("-")
+    if filename is None or not filename.endswith(".whl") or len(parts) < 5:
         return []
-    python, abi, platform = filename[:-len(".whl")].split("-")[-3:]
+    python, abi, platform = parts[-3:]
     if platform == "any":
         return []
     return ["--only-binary", ":all:", "--python-version", python.removeprefix("cp"), "--implementation", "cp",
