@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
 from genbench import metrics
 from genbench.data import load_arrays
+from genbench.data.photos import resize_bicubic
 from genbench.io import InputError, sha256_file
 
 SR_CROP = 4  # pixels cropped at each border before PSNR/SSIM: the scale factor, as SR papers do
@@ -64,23 +64,13 @@ def super_resolution_metrics(outputs: np.ndarray, index: np.ndarray, data_dir: P
                 "ssim": "RGB, gaussian 11x11 sigma 1.5", "lpips": "VGG16, lin heads v0.1",
                 "lpips_sha256": sha256_file(lpips_file), "bicubic": "PIL bicubic x4 upscale of the stored LR"}
     values: dict[str, dict] = {}
-    for suffix, images in (("", outputs), ("_bicubic", bicubic_upscale(lr, hr.shape[-1] // lr.shape[-1]))):
+    for suffix, images in (("", outputs), ("_bicubic", resize_bicubic(lr, *hr.shape[-2:]))):
         values[f"psnr{suffix}"] = {"value": mean_psnr(images, hr, y_channel=True, crop_border=SR_CROP,
                                                       max_db=PSNR_CAP_DB)}
         values[f"ssim{suffix}"] = {"value": float(metrics.ssim(images[crop], hr[crop]).mean())}
         values[f"lpips{suffix}"] = {"value": float(lpips_distances(lpips, images, hr, batch_size=batch_size,
                                                                    device=device).mean())}
     return {name: {**record, "protocol": protocol} for name, record in values.items()}
-
-
-def bicubic_upscale(images: np.ndarray, scale: int) -> np.ndarray:
-    """uint8 (N, C, h, w) -> (N, C, h*scale, w*scale) with PIL's bicubic, the baseline of SR tables."""
-    n, c, h, w = images.shape
-    out = np.empty((n, c, h * scale, w * scale), dtype=np.uint8)
-    for i, image in enumerate(images):
-        big = Image.fromarray(image.transpose(1, 2, 0)).resize((w * scale, h * scale), Image.BICUBIC)
-        out[i] = np.asarray(big).transpose(2, 0, 1)
-    return out
 
 
 def _rows(array: np.ndarray, index: np.ndarray, data_dir: Path) -> np.ndarray:

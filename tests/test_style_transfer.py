@@ -45,7 +45,17 @@ def test_loss_falls(vgg, optimizer, lr):
     assert not np.array_equal(out, content)
 
 
-def test_deterministic_and_resized_back(vgg):
+@pytest.fixture()
+def one_thread():
+    """Jobs run style transfer on one torch thread (the profile's threads); with two, the tiny near-zero first
+    content loss came out different in its 5th digit now and then under load (oneDNN's reduction order)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_deterministic_and_resized_back(vgg, one_thread):
     cfg = StyleTransferConfig(steps=2, size=24, style_weight=1e9)
     content, style = _image(36, 48, 2), _image(20, 28, 3)
     first, rec1 = transfer_style(content, style, vgg, cfg, seed=7)

@@ -23,7 +23,6 @@ from genbench.data.base import DATASETS, write_prepared
 SEED = 20150928  # fixed: the build is a function of the package files alone
 STROKE_THRESHOLD = 128
 LABEL_NAMES = ("background",) + tuple(f"digit {d}" for d in range(10))
-PHOTO_SPLITS = {"train": photos.TRAIN_PHOTOS, "test": photos.TEST_PHOTOS}
 EXTRA_DOCS = {
     "digits": "uint8 (N, 1, H, W): the MNIST digit each image was made from",
     "masks": "uint8 (N, H, W): 1 on the digit's stroke (MNIST >= 128), 0 elsewhere",
@@ -60,7 +59,7 @@ class MnistM:
         rng = np.random.default_rng(SEED)
         splits, extras = {}, {}
         for split in ("train", "test"):
-            backgrounds = list(photos.read_photos(PHOTO_SPLITS[split], wheels).values())
+            backgrounds = list(photos.read_photos(photos.PHOTO_SPLITS[split], wheels).values())
             images, extras[split] = build_split(*digits[split], backgrounds, rng)
             splits[split] = (images, digits[split][1])
         write_prepared(out_dir, name=self.name, source=(mnist.SOURCE, *photos.SOURCES),

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from genbench.data import photos
 from genbench.data.base import DATASETS, write_prepared
@@ -22,18 +21,12 @@ HR_SIZE = 64
 SCALE = 4
 COUNTS = {"train": 4000, "test": 400}
 PHOTO_NAMES = photos.TRAIN_PHOTOS + photos.TEST_PHOTOS
-PHOTO_SPLITS = {"train": photos.TRAIN_PHOTOS, "test": photos.TEST_PHOTOS}
 EXTRA_DOCS = {"lr": f"uint8 (N, 3, H/{SCALE}, W/{SCALE}): bicubic x{SCALE} downscale of the image (PIL)"}
 
 
 def downscale(images: np.ndarray, scale: int = SCALE) -> np.ndarray:
     """uint8 (N, C, H, W) -> (N, C, H/scale, W/scale), PIL bicubic with antialiasing."""
-    n, c, h, w = images.shape
-    out = np.empty((n, c, h // scale, w // scale), dtype=np.uint8)
-    for i, image in enumerate(images):
-        small = Image.fromarray(image.transpose(1, 2, 0)).resize((w // scale, h // scale), Image.BICUBIC)
-        out[i] = np.asarray(small).transpose(2, 0, 1)
-    return out
+    return photos.resize_bicubic(images, images.shape[2] // scale, images.shape[3] // scale)
 
 
 @dataclass(frozen=True)
@@ -45,7 +38,7 @@ class PhotoPatches:
         wheels = photos.fetch_sources(cache_dir)
         rng = np.random.default_rng(SEED)
         splits, extras = {}, {}
-        for split, names in PHOTO_SPLITS.items():
+        for split, names in photos.PHOTO_SPLITS.items():
             picked = photos.read_photos(names, wheels)
             which = rng.integers(len(names), size=COUNTS[split])
             images = np.empty((COUNTS[split], 3, HR_SIZE, HR_SIZE), dtype=np.uint8)

@@ -54,6 +54,7 @@ SKLEARN = Source(
 )
 TRAIN_PHOTOS = ("astronaut", "brick", "china", "grass", "hubble_deep_field", "ihc", "motorcycle_left", "rocket")
 TEST_PHOTOS = ("chelsea", "coffee", "flower", "gravel")
+PHOTO_SPLITS = {"train": TRAIN_PHOTOS, "test": TEST_PHOTOS}
 #: texture images: the style targets of neural style transfer
 TEXTURES = ("brick", "grass", "gravel")
 SOURCES = (SKIMAGE, SKLEARN)
@@ -93,4 +94,14 @@ def random_patches(photos: list[np.ndarray], n: int, size: int, rng: np.random.G
         h, w, _ = photos[k].shape
         top, left = rng.integers(h - size + 1), rng.integers(w - size + 1)
         out[i] = photos[k][top:top + size, left:left + size].transpose(2, 0, 1)
+    return out
+
+
+def resize_bicubic(images: np.ndarray, height: int, width: int) -> np.ndarray:
+    """uint8 (N, C, H, W) -> (N, C, height, width) with PIL's bicubic (antialiased when shrinking): the SR
+    degradation of the photo patches and the bicubic baseline of the SR tables."""
+    out = np.empty((len(images), images.shape[1], height, width), dtype=np.uint8)
+    for i, image in enumerate(images):
+        resized = Image.fromarray(image.transpose(1, 2, 0)).resize((width, height), Image.BICUBIC)
+        out[i] = np.asarray(resized).transpose(2, 0, 1)
     return out

