@@ -43,6 +43,10 @@ class TrainConfig:
     max_train_images: int = 0  # 0 = the whole train split; >0 takes a fixed, seeded subset
     log_every: int = 50
     grid_size: int = 64  # images in the sample-grid artifact logged at the end of training
+    # A preset of the same family and profile whose trained checkpoint (same dataset and seed) initialises
+    # this model's sampling network before training: SRGAN's G starts from the trained SRResNet (Ledig et al.
+    # 2017, sec. 3.2). "" = random initialisation.
+    init_from: str = ""
 
 
 @dataclass(frozen=True)
@@ -439,6 +443,7 @@ def validate_all(profile: ProfileConfig, *, profile_source: str, preset_dir: Pat
     presets = {name: load_preset(name, profile.overrides.get(name), preset_dir=preset_dir,
                                  profile_source=profile_source) for name in profile.presets}
     _check_dataset_arrays(profile, presets, profile_source=profile_source)
+    _check_init_from(profile, presets, profile_source=profile_source)
     _check_experiments(profile.experiments, presets, profile_source=profile_source)
 
 
@@ -456,6 +461,25 @@ def _check_dataset_arrays(profile: ProfileConfig, presets: Mapping[str, PresetCo
                 raise ConfigError(f"{profile_source}: preset '{name}' trains on array '{missing[0]}', which dataset "
                                   f"'{dataset}' has not; set preset_datasets.{name} to some of: "
                                   f"{', '.join(having) or 'no registered dataset'}")
+
+
+def _check_init_from(profile: ProfileConfig, presets: Mapping[str, PresetConfig], *, profile_source: str) -> None:
+    """A preset initialised from another needs that one trained in the profile, on its datasets, same family."""
+    for name, preset in presets.items():
+        source = preset.train.init_from
+        if not source:
+            continue
+        fix = f"add '{source}' to 'presets' or set overrides.{name}.train.init_from: ''"
+        if source not in presets or source == name:
+            raise ConfigError(f"{profile_source}: preset '{name}' has train.init_from '{source}', which is not "
+                              f"another preset of this profile; {fix}")
+        if presets[source].family != preset.family:
+            raise ConfigError(f"{profile_source}: preset '{name}' ({preset.family}) has train.init_from '{source}', "
+                              f"a {presets[source].family}; name a preset of family {preset.family}")
+        missing = sorted(set(profile.datasets_of(name)) - set(profile.datasets_of(source)))
+        if missing:
+            raise ConfigError(f"{profile_source}: preset '{name}' starts from '{source}' on dataset '{missing[0]}', "
+                              f"where '{source}' is not trained; add it to preset_datasets.{source}")
 
 
 def _check_experiments(cfg: ExperimentsConfig, presets: Mapping[str, PresetConfig], *, profile_source: str) -> None:

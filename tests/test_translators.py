@@ -215,3 +215,44 @@ def test_bicubic_skip_starts_as_the_bicubic_upscale() -> None:
     with torch.no_grad():
         expected = torch.nn.functional.interpolate(lr, scale_factor=4, mode="bicubic", align_corners=False)
         torch.testing.assert_close(model.translate(lr), expected.clamp(-1, 1))
+
+
+def test_srgan_starts_from_the_trained_srresnet_generator(tmp_path) -> None:
+    """train.init_from copies the sampling network (G) of the named preset's checkpoint, and only it."""
+    from genbench.config import MlflowConfig, RunConfig
+    from genbench.io import InputError
+    from genbench.train.checkpoint import initialise_from, save_checkpoint
+
+    srresnet = small_model("srresnet", seed=1)
+    run_cfg = RunConfig(profile="p", dataset="photo_patches", preset="srresnet", seed=0, device="cpu", threads=1,
+                        spec=load_preset("srresnet"), mlflow=MlflowConfig())
+    save_checkpoint(tmp_path / "checkpoint.pt", model=srresnet, run_cfg=run_cfg, step=1, optimizers={}, ema_state=None)
+    srgan = small_model("srgan", seed=2)
+    discriminator = {k: v.clone() for k, v in srgan.discriminator.state_dict().items()}
+    initialise_from(srgan, tmp_path / "checkpoint.pt")
+    for name, tensor in srresnet.generator.state_dict().items():
+        assert torch.equal(srgan.generator.state_dict()[name], tensor)
+    assert all(torch.equal(srgan.discriminator.state_dict()[k], v) for k, v in discriminator.items())
+
+    spec = load_preset("srgan", {"model": {**SMALL["srgan"], "channels": 16}})
+    wider = build_model(spec.family, dict(spec.model), PATCHES)
+    with pytest.raises(InputError, match=r"checkpoint\.pt: cannot initialise from it: tensor 'head\.0\.weight' is "
+                                         r"missing or has another shape"):
+        initialise_from(wider, tmp_path / "checkpoint.pt")
+
+
+def test_srgan_without_its_srresnet_in_the_profile_is_a_config_error(monkeypatch) -> None:
+    from pathlib import Path
+
+    from genbench.config import load_profile, validate_all
+
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])
+    profile = load_profile({"profile": "p", "presets": ["srgan"], "preset_datasets": {"srgan": ["photo_patches"]}},
+                           source="p.yaml")
+    with pytest.raises(ConfigError, match=r"p\.yaml: preset 'srgan' has train\.init_from 'srresnet', which is not "
+                                          r"another preset of this profile; add 'srresnet' to 'presets' or set "
+                                          r"overrides\.srgan\.train\.init_from: ''"):
+        validate_all(profile, profile_source="p.yaml")
+    both = {"profile": "p", "presets": ["srresnet", "srgan"],
+            "preset_datasets": {"srgan": ["photo_patches"], "srresnet": ["photo_patches"]}}
+    validate_all(load_profile(both, source="p.yaml"), profile_source="p.yaml")

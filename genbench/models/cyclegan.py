@@ -3,16 +3,17 @@ Adversarial Networks" (https://arxiv.org/abs/1703.10593), here MNIST (X) <-> MNI
 
 Paper -> code (the reference code's names in brackets): G: X -> Y = ``generators.G`` [netG_A],
 F: Y -> X = ``generators.F`` [netG_B], D_Y = ``discriminators.D_Y`` [netD_A] judges G's outputs,
-D_X = ``discriminators.D_X`` [netD_B] judges F's; lambda = ``cycle_weight``.
+D_X = ``discriminators.D_X`` [netD_B] judges F's; lambda_x = ``cycle_weight`` [lambda_A], lambda_y =
+``cycle_weight_y`` [lambda_B].
 
 - Unpaired by construction: ``training_tensors`` shuffles the training rows with a fixed seed and takes X
   (the ``digits``) from one half and Y (the ``images``) from the other, so no batch ever holds an MNIST-M
   image together with the digit it was made from, nor that digit anywhere in X.
 - Objective eq. 3 with the least-squares adversarial loss of sec. 4 (Mao et al. 2017; D's objective halved),
-  the cycle loss lambda (||F(G(x)) - x||_1 + ||G(F(y)) - y||_1), lambda 10, and the identity loss of sec. 5.2
-  with weight 0.5 lambda. Identity asks a generator to leave an image of its target domain unchanged; with
-  1-channel X and 3-channel Y the input is first brought to the generator's input format: the identity
-  terms are ||G(luma(y)) - y||_1 and ||F(rgb(x)) - x||_1 (``match_channels``: luma by BT.601, grey
+  the cycle loss lambda_x ||F(G(x)) - x||_1 + lambda_y ||G(F(y)) - y||_1 (both 10 in the paper), and the
+  identity loss of sec. 5.2 with weight 0.5 lambda_x. Identity asks a generator to leave an image of its
+  target domain unchanged; with 1-channel X and 3-channel Y the input is first brought to the generator's
+  input format: the identity terms are ||G(luma(y)) - y||_1 and ||F(rgb(x)) - x||_1 (``match_channels``: luma by BT.601, grey
   replicated to RGB). Each uses one domain only, so it pairs nothing across domains.
 - Generators: Johnson et al. 2016's ResNet (sec. 4, appendix 7.2): c7s1-64, d128, d256, ``res_blocks``
   residual blocks (6 for the paper's 128x128 images), u128, u64, c7s1-C, Tanh; instance norm, reflection
@@ -53,7 +54,10 @@ class Config:
     res_blocks: int = 6  # appendix 7.2: 6 blocks for 128x128 training images, 9 for 256x256
     d_base_channels: int = 64
     d_layers: int = 1  # PatchGAN depth: 1 -> 16x16 patches at 28x28 (3 = the paper's 70x70 at 256)
-    cycle_weight: float = 10.0  # lambda of eq. 3 (sec. 4)
+    cycle_weight: float = 10.0  # lambda of eq. 3 (sec. 4), on the forward cycle x -> G -> F -> x [lambda_A]
+    # lambda of the backward cycle y -> F -> G -> y [lambda_B]. MNIST-M -> MNIST drops the background, which G
+    # cannot recover, so a large lambda_B pushes F to hide it in its digits (Chu et al. 2017).
+    cycle_weight_y: float = 10.0
     identity_weight: float = 0.5  # identity loss weight as a multiple of lambda (sec. 5.2: 0.5 lambda)
     pool_size: int = 50  # sec. 4: a buffer of the 50 previously generated images; 0 = none
 
@@ -61,8 +65,9 @@ class Config:
         if min(self.base_channels, self.d_base_channels, self.d_layers) < 1 or self.res_blocks < 0:
             raise ConfigError("cyclegan: keys 'model.base_channels', 'd_base_channels', 'd_layers' must be >= 1 "
                               "and 'model.res_blocks' >= 0")
-        if min(self.cycle_weight, self.identity_weight, self.pool_size) < 0:
-            raise ConfigError("cyclegan: keys 'model.cycle_weight', 'identity_weight' and 'pool_size' must be >= 0")
+        if min(self.cycle_weight, self.cycle_weight_y, self.identity_weight, self.pool_size) < 0:
+            raise ConfigError("cyclegan: keys 'model.cycle_weight', 'cycle_weight_y', 'identity_weight' and "
+                              "'pool_size' must be >= 0")
 
 
 def resnet_generator(cfg: Config, in_channels: int, out_channels: int) -> nn.Sequential:
@@ -159,18 +164,20 @@ class CycleGAN(Translator):
         # G and F together: adversarial terms (eq. 1, least squares) against frozen D's, cycle (eq. 2), identity.
         with frozen(self.discriminators):
             loss_gan = lsgan_loss(D_Y(fake_y), 1.0) + lsgan_loss(D_X(fake_x), 1.0)
-        loss_cycle = l1_loss(F(fake_y), x) + l1_loss(G(fake_x), y)
+        cycle_x, cycle_y = l1_loss(F(fake_y), x), l1_loss(G(fake_x), y)
         loss_idt = torch.zeros((), device=x.device)
         if self.cfg.identity_weight > 0:
             loss_idt = l1_loss(G(match_channels(y, x.shape[1])), y) + l1_loss(F(match_channels(x, y.shape[1])), x)
         lam = self.cfg.cycle_weight
-        descend(optimizers["generator"], loss_gan + lam * loss_cycle + self.cfg.identity_weight * lam * loss_idt)
+        loss_cycle = lam * cycle_x + self.cfg.cycle_weight_y * cycle_y
+        descend(optimizers["generator"], loss_gan + loss_cycle + self.cfg.identity_weight * lam * loss_idt)
         # Discriminators, on fakes from the history pools.
         pooled_y, pooled_x = self.pools["Y"].query(fake_y), self.pools["X"].query(fake_x)
         loss_d_y = 0.5 * (lsgan_loss(D_Y(y), 1.0) + lsgan_loss(D_Y(pooled_y), 0.0))
         loss_d_x = 0.5 * (lsgan_loss(D_X(x), 1.0) + lsgan_loss(D_X(pooled_x), 0.0))
         descend(optimizers["discriminator"], loss_d_x + loss_d_y)
-        return {"loss_g_gan": loss_gan.item(), "loss_cycle": loss_cycle.item(), "loss_idt": loss_idt.item(),
+        return {"loss_g_gan": loss_gan.item(), "loss_cycle_x": cycle_x.item(), "loss_cycle_y": cycle_y.item(),
+                "loss_idt": loss_idt.item(),
                 "loss_d_x": loss_d_x.item(), "loss_d_y": loss_d_y.item()}
 
     def translate(self, source: torch.Tensor, *, direction: str = "forward") -> torch.Tensor:

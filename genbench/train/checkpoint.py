@@ -52,3 +52,22 @@ def load_for_sampling(path: str | Path, device: torch.device) -> tuple[Generativ
     if payload["ema"] is not None:
         model.sampling_module().load_state_dict(payload["ema"])
     return model.to(device).eval(), run_cfg
+
+
+def initialise_from(model: GenerativeModel, path: str | Path) -> None:
+    """Copy the trained sampling network of the checkpoint at ``path`` into ``model`` (``train.init_from``):
+    its EMA weights when kept, else its trained ones. Every tensor of ``model``'s sampling network must be
+    there with the same shape, so a different architecture fails here rather than training from a mix."""
+    payload = read_checkpoint(path)
+    module = model.sampling_module()
+    own = module.state_dict()
+    state = payload["ema"]
+    if state is None:  # the model's state dict holds the sampling network under its attribute name
+        prefix = next(name for name, m in model.named_modules() if m is module)
+        state = {k.removeprefix(f"{prefix}."): v for k, v in payload["model"].items()
+                 if not prefix or k.startswith(f"{prefix}.")}
+    mismatched = [k for k, v in own.items() if k not in state or state[k].shape != v.shape]
+    if mismatched:
+        raise InputError(f"{path}: cannot initialise from it: tensor '{mismatched[0]}' is missing or has another "
+                         "shape; give train.init_from a preset with the same model settings")
+    module.load_state_dict({k: state[k] for k in own})

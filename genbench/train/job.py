@@ -22,7 +22,7 @@ from genbench.io import atomic_path, write_bytes, write_json
 from genbench.models import ImageSpec, build_model
 from genbench.models.translation import Translator
 from genbench.report.grid import save_grid
-from genbench.train.checkpoint import save_checkpoint
+from genbench.train.checkpoint import initialise_from, save_checkpoint
 from genbench.train.ema import copy_state
 from genbench.train.loop import fit, seeded_subset
 
@@ -45,6 +45,8 @@ def run_training(run_cfg: RunConfig, *, data_dir: Path, out_dir: Path) -> dict:
     arrays = load_arrays(data_dir, "train", model.training_arrays)
     keep = seeded_subset(len(next(iter(arrays.values()))), spec.train.max_train_images, run_cfg.seed)
     model.prepare(info.class_names)
+    if spec.train.init_from:
+        initialise_from(model, init_checkpoint(out_dir, spec.train.init_from, run_cfg.seed))
 
     tags = {"family": spec.family, "dataset": run_cfg.dataset, "preset": run_cfg.preset, "seed": str(run_cfg.seed),
             "profile": run_cfg.profile, "data_version": tracking.data_version(), "git_commit": tracking.git_commit(),
@@ -81,6 +83,11 @@ def run_training(run_cfg: RunConfig, *, data_dir: Path, out_dir: Path) -> dict:
         save_checkpoint(out_dir / "checkpoint.pt", model=model, run_cfg=run_cfg, step=result.steps,
                         optimizers=result.optimizers, ema_state=result.ema.state_dict() if result.ema else None)
     return summary
+
+
+def init_checkpoint(out_dir: Path, preset: str, seed: int) -> Path:
+    """The checkpoint of ``preset`` beside this run: <results>/<dataset>/<preset>/seed<seed>/checkpoint.pt."""
+    return Path(out_dir).parent.parent / preset / f"seed{seed}" / "checkpoint.pt"
 
 
 def _preview(model, spec, seed: int, *, arrays: dict[str, np.ndarray]) -> np.ndarray:

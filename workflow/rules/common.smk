@@ -58,6 +58,13 @@ def pinned_weights_input(wildcards):
     return [files[name] for name in family_class(preset.family).pinned_weights(preset.model)]
 
 
+def init_checkpoint_input(wildcards):
+    """The checkpoint a preset's train.init_from names, same dataset and seed (SRGAN from SRResNet)."""
+    source = PRESETS[wildcards.preset].train.init_from
+    return [os.path.join(RUN_DIR.format(dataset=wildcards.dataset, preset=source, seed=wildcards.seed),
+                         "checkpoint.pt")] if source else []
+
+
 def is_translator(preset):
     return family_class(PRESETS[preset].family).kind == "translation"
 

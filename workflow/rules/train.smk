@@ -32,6 +32,7 @@ rule train:
         meta="data/{dataset}/meta.json",
         preset="params/models/{preset}.yaml",
         weights=pinned_weights_input,
+        init=init_checkpoint_input,  # read by the job from beside its own directory (genbench.train.job)
     output:
         checkpoint=f"{RUN_DIR}/checkpoint.pt",
         summary=f"{RUN_DIR}/train_summary.json",
