@@ -13,8 +13,8 @@ D_X = ``discriminators.D_X`` [netD_B] judges F's; lambda_x = ``cycle_weight`` [l
   the cycle loss lambda_x ||F(G(x)) - x||_1 + lambda_y ||G(F(y)) - y||_1 (both 10 in the paper), and the
   identity loss of sec. 5.2 with weight 0.5 lambda_x. Identity asks a generator to leave an image of its
   target domain unchanged; with 1-channel X and 3-channel Y the input is first brought to the generator's
-  input format: the identity terms are ||G(luma(y)) - y||_1 and ||F(rgb(x)) - x||_1 (``match_channels``: luma by BT.601, grey
-  replicated to RGB). Each uses one domain only, so it pairs nothing across domains.
+  input format: the identity terms are ||G(luma(y)) - y||_1 and ||F(rgb(x)) - x||_1 (``match_channels``:
+  luma by BT.601, grey replicated to RGB). Each uses one domain only, so it pairs nothing across domains.
 - Generators: Johnson et al. 2016's ResNet (sec. 4, appendix 7.2): c7s1-64, d128, d256, ``res_blocks``
   residual blocks (6 for the paper's 128x128 images), u128, u64, c7s1-C, Tanh; instance norm, reflection
   padding. At 28x28 the two stride-2 convs give a 7x7 trunk. Discriminators: PatchGAN with instance norm;
@@ -177,8 +177,7 @@ class CycleGAN(Translator):
         loss_d_x = 0.5 * (lsgan_loss(D_X(x), 1.0) + lsgan_loss(D_X(pooled_x), 0.0))
         descend(optimizers["discriminator"], loss_d_x + loss_d_y)
         return {"loss_g_gan": loss_gan.item(), "loss_cycle_x": cycle_x.item(), "loss_cycle_y": cycle_y.item(),
-                "loss_idt": loss_idt.item(),
-                "loss_d_x": loss_d_x.item(), "loss_d_y": loss_d_y.item()}
+                "loss_idt": loss_idt.item(), "loss_d_x": loss_d_x.item(), "loss_d_y": loss_d_y.item()}
 
     def translate(self, source: torch.Tensor, *, direction: str = "forward") -> torch.Tensor:
         if direction not in self.sampler_algos:

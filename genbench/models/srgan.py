@@ -18,7 +18,8 @@ phi = the frozen VGG16 content network, l^SR = content + 1e-3 adversarial (eq. 3
 - Preset ``srresnet``: content_loss mse, adversarial_weight 0: no discriminator is built and there is no D
   step (the paper's SRResNet-MSE row). ``srgan``: VGG content + 1e-3 adversarial (SRGAN-VGG54).
 - Adam, beta1 0.9, lr 1e-4, batch 16 (sec. 3.2). The preset ``srgan`` starts G from the trained ``srresnet``
-  (``train.init_from``), as the paper does; its second phase at lr 1e-5 is not modelled.
+  (``train.init_from``), as the paper does; the paper's second phase at lr 1e-5 is not a schedule here (the
+  default profile fine-tunes at 1e-5 throughout).
 
 The VGG network (58 MB, frozen) is loaded by ``prepare`` and kept in a plain list, outside the registered
 modules: it is not in ``state_dict`` (checkpoints stay small), nor moved by ``.to``, nor needed to translate.
