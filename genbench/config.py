@@ -210,6 +210,15 @@ class MlflowConfig:
 
 
 @dataclass(frozen=True)
+class CheckpointConfig:
+    """How often a training job snapshots everything it needs to resume exactly (genbench.train.resume).
+    When a snapshot is written changes nothing in the results, so these keys are not part of a preset."""
+
+    every_seconds: float = 60.0  # wall-clock period; 0 = off
+    every_steps: int = 0  # also every N steps; 0 = off
+
+
+@dataclass(frozen=True)
 class ProfileConfig:
     profile: str = "default"
     datasets: tuple[str, ...] = ("mnist", "fashion_mnist")
@@ -221,6 +230,7 @@ class ProfileConfig:
     segmenter: SegmenterConfig = SegmenterConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
     mlflow: MlflowConfig = MlflowConfig()
+    checkpoint: CheckpointConfig = CheckpointConfig()
     experiments: ExperimentsConfig = ExperimentsConfig()
     overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     # A preset named here runs on these datasets only, e.g. an MNIST-only model, or an image-to-image family
@@ -243,6 +253,7 @@ class RunConfig:
     threads: int
     spec: PresetConfig
     mlflow: MlflowConfig
+    checkpoint: CheckpointConfig = CheckpointConfig()
 
 
 # --------------------------------------------------------------------------- generic parsing
@@ -407,7 +418,7 @@ def resolve_run(profile: ProfileConfig, *, dataset: str, preset: str, seed: int,
                 profile_source: str = "profile", preset_dir: Path = PRESET_DIR) -> RunConfig:
     spec = load_preset(preset, profile.overrides.get(preset), preset_dir=preset_dir, profile_source=profile_source)
     return RunConfig(profile=profile.profile, dataset=dataset, preset=preset, seed=seed, device=profile.device,
-                     threads=profile.threads, spec=spec, mlflow=profile.mlflow)
+                     threads=profile.threads, spec=spec, mlflow=profile.mlflow, checkpoint=profile.checkpoint)
 
 
 def run_config_from_json(text: str, *, source: str = "--run-config") -> RunConfig:

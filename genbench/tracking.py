@@ -121,6 +121,7 @@ class TrainingRun:
         self.tags = {str(k): str(v) for k, v in tags.items()} | {"genbench.version": __version__}
         self.resume_run_id = resume_run_id
         self.run_id, self._client, self._buffer, self._old_sigterm = "", None, [], None
+        self.logged_through = -1  # a reopened run: the last step it already has values for
 
     @property
     def name(self) -> str:
@@ -134,6 +135,7 @@ class TrainingRun:
         logged = run.data.params if run is not None else None  # params of the reopened run
         if run is not None:
             retry_locked(client.update_run, run.info.run_id, status="RUNNING")
+            self.logged_through = self._last_logged_step(run)
         else:
             extra = {"genbench.resumed_from": self.resume_run_id} if self.resume_run_id else {}
             run = retry_locked(client.create_run, experiment_id, run_name=self.name, tags=self.tags | extra)
@@ -154,6 +156,13 @@ class TrainingRun:
         except MlflowException as err:  # e.g. resumed on another machine with its own store
             warnings.warn(f"MLflow run {run_id} not found ({err.error_code}); starting a new run")
 
+    def _last_logged_step(self, run) -> int:
+        """A resumed job replays the steps between its snapshot and the interruption: the values the run
+        already holds for them are the same (exact resume), so they are skipped, not logged twice."""
+        steps = [m.step for key in run.data.metrics
+                 for m in retry_locked(self._client.get_metric_history, run.info.run_id, key)]
+        return max(steps, default=-1)
+
     def _log_params_and_tags(self, logged: Mapping[str, str] | None) -> None:
         from mlflow.entities import Param, RunTag
 
@@ -167,6 +176,8 @@ class TrainingRun:
             retry_locked(self._client.log_batch, self.run_id, params=params[i:i + 100], tags=tags[i:i + 100])
 
     def log_metrics(self, metrics: Mapping[str, float], step: int) -> None:
+        if step <= self.logged_through:
+            return
         self._buffer.extend(_metric_entities(metrics, step))
         if len(self._buffer) >= FLUSH_EVERY:
             self.flush()

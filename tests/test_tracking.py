@@ -138,27 +138,38 @@ def test_retry_locked_retries_then_raises(monkeypatch):
         tracking.retry_locked(lambda: (_ for _ in ()).throw(ValueError("boom")))
 
 
+N_PROCESSES, N_STEPS = 8, 500  # issue 7: eight jobs at once, 500 metric values each, on one sqlite file
+
+
 def _log_from_process(args: tuple[str, int]) -> str:
     workdir, seed = args
     os.chdir(workdir)
-    with tracking.TrainingRun(_run_cfg(seed), params={"seed": seed}, tags=_tags(seed)) as run:
-        for step in range(50):
-            run.log_metrics({"loss": float(step)}, step=step)
-            if step % 10 == 9:
-                run.flush()  # several writes per process, interleaved with the others
+    artifact = Path(f"notes{seed}.txt")
+    artifact.write_text(f"process {seed}\n")
+    with tracking.TrainingRun(_run_cfg(seed), params={"seed": seed, "train": {"lr": 1e-4 * seed}},
+                              tags=_tags(seed)) as run:
+        for step in range(N_STEPS):
+            run.log_metrics({"loss": float(step) + seed / 10}, step=step)
+            if step % 25 == 24:
+                run.flush()  # many small writes per process, interleaved with the others'
+        run.log_artifact(artifact)
     return run.run_id
 
 
-def test_parallel_processes_share_one_sqlite_store(tmp_path):
+def test_parallel_processes_share_one_sqlite_store_and_lose_nothing(tmp_path):
     """From no database at all: the first migration and experiment creation race too."""
-    with multiprocessing.get_context("spawn").Pool(4) as pool:
-        run_ids = pool.map(_log_from_process, [(str(tmp_path), seed) for seed in range(4)])
+    with multiprocessing.get_context("spawn").Pool(N_PROCESSES) as pool:
+        run_ids = pool.map(_log_from_process, [(str(tmp_path), seed) for seed in range(N_PROCESSES)])
     assert (tmp_path / "mlflow.db").is_file() and (tmp_path / "mlflow.db.lock").is_file()
     client = _client()
-    assert len(set(run_ids)) == 4
-    for run_id in run_ids:
-        assert client.get_run(run_id).info.status == "FINISHED"
-        assert [m.value for m in client.get_metric_history(run_id, "loss")] == [float(s) for s in range(50)]
+    assert len(set(run_ids)) == N_PROCESSES
+    for seed, run_id in enumerate(run_ids):
+        run = client.get_run(run_id)
+        assert run.info.status == "FINISHED"
+        assert run.data.params["seed"] == str(seed) and run.data.params["train.lr"] == str(1e-4 * seed)
+        history = sorted((m.step, m.value) for m in client.get_metric_history(run_id, "loss"))
+        assert history == [(step, float(step) + seed / 10) for step in range(N_STEPS)]  # every value, once
+        assert [a.path for a in client.list_artifacts(run_id)] == [f"notes{seed}.txt"]
     experiments = [e.name for e in client.search_experiments()]
     assert experiments.count("genbench-test") == 1
 

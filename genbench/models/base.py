@@ -109,6 +109,14 @@ class GenerativeModel(nn.Module):
         """Called once by the train job before training, with the dataset's class names: a family that needs
         more than images and labels (t2i: caption embeddings) gets it here. Nothing by default."""
 
+    def training_state(self) -> dict[str, Any]:
+        """State outside ``state_dict`` that training depends on (CycleGAN's image pools), for exact resume
+        (genbench.train.resume): tensors and primitives only. None by default."""
+        return {}
+
+    def load_training_state(self, state: dict[str, Any]) -> None:
+        """Restore what ``training_state`` returned."""
+
     def label_captions(self, labels: torch.Tensor) -> list[str] | None:
         """What each label asked ``sample`` for, in words (t2i: the caption), or None."""
         return None

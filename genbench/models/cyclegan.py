@@ -20,14 +20,15 @@ D_X = ``discriminators.D_X`` [netD_B] judges F's; lambda_x = ``cycle_weight`` [l
   padding. At 28x28 the two stride-2 convs give a 7x7 trunk. Discriminators: PatchGAN with instance norm;
   at 28x28, ``d_layers`` 1 (16x16 patches) as in ``genbench.models.pix2pix``.
 - D is updated on a history of 50 generated images per discriminator (Shrivastava et al. 2017; sec. 4),
-  ``ImagePool``, whose random choices come from its own seeded generator. The pool is not checkpointed.
+  ``ImagePool``, whose random choices come from its own seeded generator. The pools are not in checkpoint.pt
+  (sampling does not need them) but in resume snapshots (``training_state``).
 - Adam 2e-4, betas (0.5, 0.999), batch 1, N(0, 0.02) init (sec. 4). The paper's linear learning-rate decay
   over the second half of training is not applied (the generic loop keeps the rate constant).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Any, Mapping
 
 import numpy as np
 import torch
@@ -109,6 +110,13 @@ class ImagePool:
                 out.append(fake)
         return torch.stack(out)
 
+    def state_dict(self) -> dict[str, Any]:
+        return {"images": list(self.images), "generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.images = list(state["images"])
+        self.generator.set_state(state["generator"])
+
 
 def lsgan_loss(scores: torch.Tensor, target: float) -> torch.Tensor:
     """Least-squares GAN loss (Mao et al. 2017): mean (D(.) - target)^2, target 1 for real, 0 for fake."""
@@ -184,6 +192,13 @@ class CycleGAN(Translator):
             raise ConfigError(f"cyclegan: unknown direction '{direction}' (valid: {', '.join(self.sampler_algos)})")
         net = self.generators["G" if direction == "forward" else "F"]
         return net(source.to(self.device)).clamp(-1.0, 1.0)
+
+    def training_state(self) -> dict[str, Any]:
+        return {name: pool.state_dict() for name, pool in self.pools.items()}
+
+    def load_training_state(self, state: dict[str, Any]) -> None:
+        for name, pool in self.pools.items():
+            pool.load_state_dict(state[name])
 
     def sampling_module(self) -> nn.Module:
         return self.generators  # G and F together, so an EMA covers both directions

@@ -14,7 +14,8 @@ phi = the frozen VGG16 content network, l^SR = content + 1e-3 adversarial (eq. 3
   ``content_layer``, features rescaled by ``feature_scale`` = 1/12.75 as in the paper (sec. 3.2) so that the
   loss is of the order of the pixel MSE. The paper's VGG54 (VGG19, last conv of block 5, after four pools)
   is relu5_3 of VGG16 here, the default (a 4x4 map at 64x64; the paper's was 6x6 at 96x96); relu2_2 is its
-  VGG22. "mse" is the pixel MSE (the paper's SRResNet-MSE).
+  VGG22. "mse" is the pixel MSE (the paper's SRResNet-MSE). ``pixel_weight`` (0, not the paper's) adds the
+  pixel MSE to the VGG loss, as ESRGAN's eta term.
 - Preset ``srresnet``: content_loss mse, adversarial_weight 0: no discriminator is built and there is no D
   step (the paper's SRResNet-MSE row). ``srgan``: VGG content + 1e-3 adversarial (SRGAN-VGG54).
 - Adam, beta1 0.9, lr 1e-4, batch 16 (sec. 3.2). The preset ``srgan`` starts G from the trained ``srresnet``
@@ -55,6 +56,9 @@ class Config:
     content_layer: str = "relu5_3"  # VGG16 analogue of the paper's VGG54; relu2_2 = VGG22
     feature_scale: float = 1 / 12.75  # sec. 3.2: VGG feature maps rescaled by 1/12.75
     adversarial_weight: float = 1e-3  # eq. 3; 0 = SRResNet (no discriminator)
+    # Not in eq. 3 (0 = the paper's loss): the pixel MSE added to a VGG content loss, as ESRGAN's eta L1 term
+    # (Wang et al. 2018, eq. 3), which keeps a short fine-tune near SRResNet's colours and edges.
+    pixel_weight: float = 0.0
     d_base_channels: int = 64
     d_dense: int = 1024
     # Not the paper's: G predicts a residual over the bicubic upscale (VDSR, Kim et al. 2016), its last conv
@@ -73,8 +77,9 @@ class Config:
         if min(self.channels, self.d_base_channels, self.d_dense) < 1 or self.res_blocks < 0:
             raise ConfigError("srgan: keys 'model.channels', 'd_base_channels', 'd_dense' must be >= 1 and "
                               "'model.res_blocks' >= 0")
-        if self.adversarial_weight < 0 or self.feature_scale <= 0:
-            raise ConfigError("srgan: key 'model.adversarial_weight' must be >= 0 and 'model.feature_scale' > 0")
+        if min(self.adversarial_weight, self.pixel_weight) < 0 or self.feature_scale <= 0:
+            raise ConfigError("srgan: keys 'model.adversarial_weight' and 'pixel_weight' must be >= 0 and "
+                              "'model.feature_scale' > 0")
 
 
 def prelu(channels: int) -> nn.PReLU:
@@ -186,13 +191,13 @@ class SRGAN(Translator):
             with torch.no_grad():
                 target_features = self.content_features(hr)
             content = mse_loss(self.content_features(fake), target_features)
+            loss_g = content + self.cfg.pixel_weight * pixel_mse
         else:
-            content = pixel_mse
-        loss_g = content
+            content = loss_g = pixel_mse
         if self.discriminator is not None:
             with frozen(self.discriminator):
                 loss_adv = generator_loss(self.discriminator(fake))  # eq. 6: -log D(G(I^LR))
-            loss_g = content + self.cfg.adversarial_weight * loss_adv
+            loss_g = loss_g + self.cfg.adversarial_weight * loss_adv
             losses["loss_g_adv"] = loss_adv.item()
         descend(optimizers["generator"], loss_g)
         return {"loss_content": content.item(), "pixel_mse": pixel_mse.item(), **losses}

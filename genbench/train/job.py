@@ -1,7 +1,9 @@
 """One training job = one (dataset, preset, seed): data -> fit -> checkpoint + summary, mirrored to MLflow.
 
 Outputs in ``out_dir``: ``checkpoint.pt`` (written last, the file Snakemake waits for), ``config.yaml``
-(the resolved run config), ``train_summary.json``, ``losses.csv`` and ``grid.png``.
+(the resolved run config), ``train_summary.json``, ``losses.csv`` and ``grid.png``. While it trains, the job
+keeps a resume snapshot there (``resume.pt``, genbench.train.resume): the same command after a crash or a
+kill continues from it and the same MLflow run, and ends with the weights an uninterrupted run would have.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from genbench.report.grid import save_grid
 from genbench.train.checkpoint import initialise_from, save_checkpoint
 from genbench.train.ema import copy_state
 from genbench.train.loop import fit, seeded_subset
+from genbench.train.resume import RESUME_FILE, Checkpointer, load_snapshot
 
 
 def seed_everything(seed: int) -> None:
@@ -48,18 +51,25 @@ def run_training(run_cfg: RunConfig, *, data_dir: Path, out_dir: Path) -> dict:
     if spec.train.init_from:
         initialise_from(model, init_checkpoint(out_dir, spec.train.init_from, run_cfg.seed))
 
+    snapshot_path = out_dir / RESUME_FILE
+    snapshot = load_snapshot(snapshot_path, run_cfg)
+    if snapshot is not None:
+        print(f"resuming from {snapshot_path} at step {snapshot['loop']['step']}", flush=True)
     tags = {"family": spec.family, "dataset": run_cfg.dataset, "preset": run_cfg.preset, "seed": str(run_cfg.seed),
             "profile": run_cfg.profile, "data_version": tracking.data_version(), "git_commit": tracking.git_commit(),
             "device": device.type}
     out_dir.mkdir(parents=True, exist_ok=True)
-    with tracking.TrainingRun(run_cfg, params=to_dict(run_cfg), tags=tags) as run:
+    resume_run_id = snapshot["mlflow_run_id"] if snapshot is not None else None
+    with tracking.TrainingRun(run_cfg, params=to_dict(run_cfg), tags=tags, resume_run_id=resume_run_id) as run:
         def on_log(step: int, losses: dict[str, float]) -> None:
             run.log_metrics(losses, step)
             print(f"step {step}/{spec.train.steps} " + " ".join(f"{k}={v:.4g}" for k, v in losses.items()), flush=True)
 
         kept = {name: array[keep] for name, array in arrays.items()}
         tensors = model.training_tensors(kept)
-        result = fit(model, tensors, spec.train, seed=run_cfg.seed, on_log=on_log)
+        checkpointer = Checkpointer(snapshot_path, run_cfg, before_save=run.flush)
+        result = fit(model, tensors, spec.train, seed=run_cfg.seed, on_log=on_log, checkpointer=checkpointer,
+                     resume=snapshot, run_id=run.run_id)
         # EMA weights (when kept) are what sampling uses, so they are also what the grid shows.
         sampler_module = model.sampling_module()
         if result.ema is not None:
@@ -82,6 +92,7 @@ def run_training(run_cfg: RunConfig, *, data_dir: Path, out_dir: Path) -> dict:
         write_json(out_dir / "train_summary.json", summary)
         save_checkpoint(out_dir / "checkpoint.pt", model=model, run_cfg=run_cfg, step=result.steps,
                         optimizers=result.optimizers, ema_state=result.ema.state_dict() if result.ema else None)
+    snapshot_path.unlink(missing_ok=True)  # after checkpoint.pt: a kill in between resumes at the snapshot
     return summary
 
 

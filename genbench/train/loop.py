@@ -1,14 +1,15 @@
 """The generic training loop: one loop for every family, because each family owns its ``train_step``.
 
-Reads top to bottom: seed -> optimisers -> (batch, step, EMA, log) x steps. Batches come from a seeded
-permutation on the CPU, so the data order is the same on any device.
+Reads top to bottom: seed -> optimisers -> [resume] -> (batch, step, EMA, log, [snapshot]) x steps. Batches
+come from a seeded permutation on the CPU, so the data order is the same on any device. A NaN/inf loss or
+gradient norm stops the loop before the bad update is applied (a pre-step hook on every optimiser).
 """
 from __future__ import annotations
 
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -16,12 +17,17 @@ import torch
 from genbench.config import TrainConfig
 from genbench.models import GenerativeModel
 from genbench.train.ema import ExponentialMovingAverage
+from genbench.train.resume import BatchOrder, Checkpointer, rng_state, set_rng_state
 
 LogFn = Callable[[int, dict[str, float]], None]
 
 
+DIVERGED_HINT = ("lower train.lr or check the data; no checkpoint was written and the last resume snapshot, "
+                 "if any, is kept")
+
+
 class TrainingDiverged(RuntimeError):
-    """A loss became NaN or infinite; the message names family, step and loss."""
+    """A loss or gradient norm became NaN or infinite; the message names family, step and loss."""
 
 
 @dataclass
@@ -41,56 +47,97 @@ def seeded_subset(n_total: int, n_keep: int, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n_total, size=n_keep, replace=False))
 
 
-def batches(n: int, batch_size: int, generator: torch.Generator):
-    """Endless minibatch indices: a fresh permutation per epoch, incomplete tail batches dropped."""
-    batch_size = min(batch_size, n)
-    while True:
-        order = torch.randperm(n, generator=generator)
-        for start in range(0, n - batch_size + 1, batch_size):
-            yield order[start:start + batch_size]
-
-
 def fit(model: GenerativeModel, tensors: tuple[torch.Tensor, torch.Tensor], cfg: TrainConfig, *, seed: int,
-        on_log: LogFn | None = None) -> TrainResult:
+        on_log: LogFn | None = None, checkpointer: Checkpointer | None = None,
+        resume: dict[str, Any] | None = None, run_id: str = "") -> TrainResult:
     """Train ``model`` in place for ``cfg.steps`` steps on ``tensors`` (``model.training_tensors`` of the
-    training arrays: images and labels, or a translator's source and target), batch rows drawn together."""
+    training arrays: images and labels, or a translator's source and target), batch rows drawn together.
+
+    ``checkpointer`` writes resume snapshots (``genbench.train.resume``, recording ``run_id``); ``resume``,
+    one such snapshot, continues from its step exactly as if the run had not stopped."""
     device = model.device
     data, targets = (t.to(device) for t in tensors)
-    order_gen = torch.Generator().manual_seed(seed)
+    order = BatchOrder(len(data), cfg.batch_size, seed)
     optimizers = model.configure_optimizers(cfg)
+    for name, optimizer in optimizers.items():
+        optimizer.register_step_pre_hook(_finite_gradients_guard(name))
     ema = ExponentialMovingAverage(model.sampling_module(), decay=cfg.ema_decay) if cfg.ema_decay > 0 else None
+    loop = {"step": 0, "running": {}, "since_log": 0, "history": [], "seconds": 0.0}
+    if resume is not None:
+        loop = _restore(resume, model=model, optimizers=optimizers, ema=ema, order=order)
 
-    history: list[tuple[int, str, float]] = []
-    running: dict[str, float] = {}
-    since_log = 0
+    running, history = loop["running"], loop["history"]
     model.train()
     start = time.perf_counter()
-    for step, idx in enumerate(batches(len(data), cfg.batch_size, order_gen), start=1):
-        idx = idx.to(device)
-        losses = model.train_step(data[idx], targets[idx], optimizers)
+    for step in range(loop["step"] + 1, cfg.steps + 1):
+        idx = order.next().to(device)
+        try:
+            losses = model.train_step(data[idx], targets[idx], optimizers)
+        except NonFiniteGradient as err:
+            raise TrainingDiverged(f"{model.family}: step {step}: {err}; {DIVERGED_HINT}") from None
         _check_finite(model.family, step, losses)
         if ema is not None:
             ema.update(model.sampling_module(), step)
         for name, value in losses.items():
             running[name] = running.get(name, 0.0) + value
-        since_log += 1
+        loop["since_log"] += 1
         if step % cfg.log_every == 0 or step == cfg.steps:
-            means = {name: total / since_log for name, total in running.items()}
+            means = {name: total / loop["since_log"] for name, total in running.items()}
             history.extend((step, name, value) for name, value in means.items())
             if on_log is not None:
                 on_log(step, means)
-            running, since_log = {}, 0
-        if step == cfg.steps:
-            break
+            running.clear()
+            loop["since_log"] = 0
+        if checkpointer is not None and step < cfg.steps and checkpointer.due(step):
+            loop.update(step=step, seconds=loop["seconds"] + time.perf_counter() - start)
+            start = time.perf_counter()
+            checkpointer.save(_snapshot(loop, model=model, optimizers=optimizers, ema=ema, order=order,
+                                        run_key=checkpointer.run_key, run_id=run_id))
     if device.type == "cuda":
         torch.cuda.synchronize()
-    seconds = time.perf_counter() - start
-    return TrainResult(steps=cfg.steps, seconds=seconds, images_per_second=cfg.steps * min(cfg.batch_size, len(data)) / seconds,
+    seconds = loop["seconds"] + time.perf_counter() - start
+    images = cfg.steps * min(cfg.batch_size, len(data))
+    return TrainResult(steps=cfg.steps, seconds=seconds, images_per_second=images / seconds,
                        optimizers=optimizers, ema=ema, history=history)
+
+
+def _snapshot(loop: dict[str, Any], *, model: GenerativeModel, optimizers: dict[str, torch.optim.Optimizer],
+              ema: ExponentialMovingAverage | None, order: BatchOrder, run_key: dict[str, Any],
+              run_id: str) -> dict[str, Any]:
+    return {"run_key": run_key, "mlflow_run_id": run_id, "loop": loop, "model": model.state_dict(),
+            "training_state": model.training_state(), "ema": ema.state_dict() if ema is not None else None,
+            "optimizers": {name: opt.state_dict() for name, opt in optimizers.items()},
+            "order": order.state_dict(), "rng": rng_state()}
+
+
+def _restore(state: dict[str, Any], *, model: GenerativeModel, optimizers: dict[str, torch.optim.Optimizer],
+             ema: ExponentialMovingAverage | None, order: BatchOrder) -> dict[str, Any]:
+    model.load_state_dict(state["model"])
+    model.load_training_state(state["training_state"])
+    for name, optimizer in optimizers.items():
+        optimizer.load_state_dict(state["optimizers"][name])
+    if ema is not None:
+        ema.load_state_dict(state["ema"])
+    order.load_state_dict(state["order"])
+    set_rng_state(state["rng"])
+    return state["loop"]
+
+
+class NonFiniteGradient(FloatingPointError):
+    """An optimiser was about to step on a NaN or infinite gradient; raised before the step is applied."""
+
+
+def _finite_gradients_guard(name: str):
+    def hook(optimizer: torch.optim.Optimizer, args, kwargs) -> None:
+        grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+        if grads:
+            norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+            if not torch.isfinite(norm):
+                raise NonFiniteGradient(f"the gradient norm of optimiser '{name}' is {norm.item()}")
+    return hook
 
 
 def _check_finite(family: str, step: int, losses: dict[str, float]) -> None:
     for name, value in losses.items():
         if not math.isfinite(value):
-            raise TrainingDiverged(f"{family}: loss '{name}' is {value} at step {step}; "
-                                   "lower train.lr or check the data (no checkpoint was written)")
+            raise TrainingDiverged(f"{family}: step {step}: loss '{name}' is {value}; {DIVERGED_HINT}")

@@ -40,7 +40,7 @@ rule train:
         config=f"{RUN_DIR}/config.yaml",
         grid=f"{RUN_DIR}/grid.png",
     params:
-        settings=lambda w: settings("threads", "device", "mlflow", preset=w.preset),
+        settings=lambda w: settings("threads", "device", "mlflow", "checkpoint", preset=w.preset),
         out_dir=lambda w, output: os.path.dirname(output.checkpoint),
     log:
         f"{LOGS}/{{dataset}}/{{preset}}/seed{{seed}}/train.log",
