@@ -288,12 +288,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _runtime_error_message(args: argparse.Namespace, err: RuntimeError) -> str | None:
+    """The one-line message of a diverged model or a device out-of-memory error (naming the batch-size key
+    to lower); None for any other error. Imported only once a command has failed: both pull in torch."""
+    import torch
+
+    from genbench.train.loop import TrainingDiverged
+
+    if isinstance(err, TrainingDiverged):
+        return str(err)
+    if not isinstance(err, torch.OutOfMemoryError):
+        return None
+    key = (f"train.batch_size in the profile (overrides: {{{args.preset}: {{train: {{batch_size: ...}}}}}})"
+           if args.command == "train" else "evaluation.batch_size in the profile")
+    return f"out of device memory ({str(err).splitlines()[0]}); lower {key}, e.g. halve it"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.fn(args)
     except (ConfigError, InputError, MetricInputError) as err:
         print(f"genbench {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except RuntimeError as err:
+        message = _runtime_error_message(args, err)
+        if message is None:
+            raise
+        print(f"genbench {args.command}: error: {message}", file=sys.stderr)
         return 2
     return 0
 

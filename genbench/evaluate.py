@@ -17,6 +17,7 @@ from genbench.data import load_split
 from genbench.device import resolve_device, set_threads
 from genbench.features import EXTRACTORS
 from genbench.features.domain import save_classifier, train_domain_classifier
+from genbench.inputs import check_images
 from genbench.io import InputError, load_npz, read_json, save_npz, sha256_file, write_json
 from genbench.train.loop import seeded_subset
 
@@ -125,6 +126,7 @@ def run_evaluation(samples: Path, references: Sequence[Path], extractor_files: S
     task = str(sample_arrays["task"]) if "task" in sample_arrays else ""
     spaces = () if task == "super_resolution" else cfg.feature_spaces
     fake = sample_arrays["images"]
+    check_images(fake, samples)
     if "sampler_n" in sample_arrays:  # the sampler setting's own n (SamplerConfig.n) overrides n_fake
         n_fake, asked_by = int(sample_arrays["sampler_n"]), "its sampler's n"
     else:
@@ -144,6 +146,10 @@ def run_evaluation(samples: Path, references: Sequence[Path], extractor_files: S
             raise InputError(f"{reference}: made with another {space} network than {extractor_file}; delete it and re-run")
         extractor = EXTRACTORS.get(space, source="evaluate")
         model, _ = extractor.load(extractor_file, device=dev)
+        takes = getattr(model, "in_channels", fake.shape[1])  # the domain network is made for one dataset
+        if fake.shape[1] != takes:
+            raise InputError(f"{samples}: {fake.shape[1]}-channel images, but the {space} network {extractor_file} "
+                             f"takes {takes}: these samples are of another dataset; re-run their sample rule")
         fake_features, fake_logits = extractor.extract(model, fake, batch_size=cfg.batch_size, device=dev)
         names = [m for m in cfg.metrics if m != "is" or fake_logits is not None]
         protocol = {"feature_space": space, "extractor_sha256": extractor_sha, "n_real": int(len(ref["features"])),

@@ -60,6 +60,18 @@ def read_image_folder(folder: Path) -> np.ndarray:
     return stack[:, None] if stack.ndim == 3 else stack.transpose(0, 3, 1, 2).copy()
 
 
+def check_images(images: np.ndarray, source: Path | str) -> None:
+    """Images as genbench writes them: uint8 N x C x H x W, C = 1 or 3 (a float array with NaN says so)."""
+    if images.dtype == np.uint8 and images.ndim == 4 and images.shape[1] in (1, 3) and len(images):
+        return
+    if np.issubdtype(images.dtype, np.floating) and not np.isfinite(images).all():
+        detail = f"{images.dtype} with NaN or inf values (a diverged model?)"
+    else:
+        detail = f"{images.dtype} {images.shape}"
+    raise InputError(f"{source}: 'images' must be a non-empty uint8 N x C x H x W array with C = 1 or 3, got "
+                     f"{detail}; re-create the file (genbench sample writes this format)")
+
+
 def _read_npz(path: Path) -> MetricInput:
     arrays = load_npz(path)
     if ("images" in arrays) == ("features" in arrays):
@@ -67,11 +79,8 @@ def _read_npz(path: Path) -> MetricInput:
                          f"(N x D float); has {', '.join(sorted(arrays)) or 'none'}")
     logits = arrays.get("logits")
     if "images" in arrays:
-        images = arrays["images"]
-        if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1] not in (1, 3):
-            raise InputError(f"{path}: 'images' must be uint8 N x C x H x W with C = 1 or 3, "
-                             f"got {images.dtype} {images.shape}")
-        return MetricInput(source=str(path), images=images, logits=logits)
+        check_images(arrays["images"], path)
+        return MetricInput(source=str(path), images=arrays["images"], logits=logits)
     features = arrays["features"]
     if features.ndim != 2 or not np.issubdtype(features.dtype, np.floating):
         raise InputError(f"{path}: 'features' must be a float N x D array, got {features.dtype} {features.shape}")

@@ -14,6 +14,7 @@ from genbench.models.translation import Translator
 from genbench.report.grid import save_grid
 from genbench.train.checkpoint import load_for_sampling
 from genbench.train.job import to_uint8
+from genbench.train.loop import TrainingDiverged
 from genbench.translate import run_translation
 
 
@@ -49,7 +50,7 @@ def run_sampling(checkpoint: Path, *, sampler_name: str, n: int, batch_size: int
             batch_labels = None if labels is None else labels[first:first + batch_size].to(model.device)
             x = model.sample(min(batch_size, n - first), generator=generator, sampler=sampler, labels=batch_labels)
             if not torch.isfinite(x).all():
-                raise FloatingPointError(f"{checkpoint}: sampler '{sampler_name}' produced NaN/inf images; "
+                raise TrainingDiverged(f"{checkpoint}: sampler '{sampler_name}' produced NaN/inf images; "
                                          "the checkpoint has diverged, retrain it")
             chunks.append(to_uint8(x))
     seconds = time.perf_counter() - start

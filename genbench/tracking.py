@@ -137,6 +137,7 @@ class TrainingRun:
             retry_locked(client.update_run, run.info.run_id, status="RUNNING")
             self.logged_through = self._last_logged_step(run)
         else:
+            self._mark_killed_runs(experiment_id)
             extra = {"genbench.resumed_from": self.resume_run_id} if self.resume_run_id else {}
             run = retry_locked(client.create_run, experiment_id, run_name=self.name, tags=self.tags | extra)
         self.run_id = run.info.run_id
@@ -147,6 +148,15 @@ class TrainingRun:
             self.__exit__(None, None, None, status="FAILED")
             raise
         return self
+
+    def _mark_killed_runs(self, experiment_id: str) -> None:
+        """Runs of this name still RUNNING belong to jobs killed outright before their first resume snapshot
+        (SIGKILL leaves a job no chance to end its run; one with a snapshot is reopened instead): mark them
+        KILLED, so that none looks alive or finished."""
+        stale = retry_locked(self._client.search_runs, [experiment_id],
+                             filter_string=f"attributes.run_name = '{self.name}' and attributes.status = 'RUNNING'")
+        for run in stale:
+            retry_locked(self._client.set_terminated, run.info.run_id, status="KILLED")
 
     def _existing_run(self, run_id: str):
         from mlflow.exceptions import MlflowException

@@ -19,6 +19,7 @@ from genbench.io import InputError, save_npz, write_json
 from genbench.models.translation import Translator
 from genbench.report.grid import save_grid
 from genbench.train.job import to_uint8
+from genbench.train.loop import TrainingDiverged
 
 GRID_ROWS = 8  # input | output | target triplets shown in the grid
 
@@ -41,7 +42,7 @@ def run_translation(model: Translator, run_cfg, *, checkpoint: Path, data_dir: P
         for first in range(0, n, batch_size):
             x = model.translate(sources[first:first + batch_size].to(model.device), direction=direction)
             if not torch.isfinite(x).all():
-                raise FloatingPointError(f"{checkpoint}: '{sampler_name}' produced NaN/inf images; retrain it")
+                raise TrainingDiverged(f"{checkpoint}: '{sampler_name}' produced NaN/inf images; retrain it")
             chunks.append(to_uint8(x))
     seconds = time.perf_counter() - start
     images = np.concatenate(chunks)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pickle
+import re
 from pathlib import Path
 
 import numpy as np
@@ -106,3 +107,15 @@ def test_vgg_pickle_reader_allows_numpy_arrays_only(tmp_path) -> None:
     with pytest.raises(InputError, match="vgg16.pkl: the pickle asks for pathlib"):
         load_array_pickle(pickle.dumps({"w": _RunsCode(marker)}), source="vgg16.pkl")
     assert not marker.exists()
+
+
+def test_every_loader_in_the_sources_is_a_safe_one() -> None:
+    """No torch.load without weights_only=True, no yaml.load / pickle.load, no shell=True anywhere in the
+    code that runs (the VGG16 pickle goes through ArrayUnpickler, tested above)."""
+    unsafe = re.compile(r"torch\.load\((?!.*weights_only=True)|yaml\.(?:load|unsafe_load)\(|pickle\.loads?\("
+                        r"|shell=True|Unpickler\.load\(")
+    sources = [*REPO.glob("genbench/**/*.py"), *REPO.glob("workflow/**/*.smk"), REPO / "Snakefile",
+               *REPO.glob("benchmarks/*.py")]
+    hits = [f"{path.relative_to(REPO)}:{number}" for path in sources
+            for number, line in enumerate(path.read_text().splitlines(), 1) if unsafe.search(line)]
+    assert len(sources) > 50 and hits == []

@@ -4,12 +4,15 @@ from __future__ import annotations
 import csv
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
 from conftest import BIN, REPO, copy_workflow, snakemake
@@ -29,13 +32,54 @@ CI_DATASETS = {"pix2pix": "mnist_m", "cyclegan": "mnist_m", "srresnet": "photo_p
 INCEPTION_SHA256 = "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34"  # DESIGN.md
 
 
+@dataclass(frozen=True)
+class KilledRun:
+    workdir: Path
+    interrupted: list[Path]  # run folders whose training was killed between resume snapshots
+    rerun_stderr: str
+
+
+def kill_during_training(workdir: Path, args: tuple[str, ...]) -> list[Path]:
+    """Start ``snakemake *args`` and kill -9 it with all its jobs (a preempted or out-of-memory-killed
+    session) once a model is training past a resume snapshot; ci.yaml snapshots every step."""
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1",
+           "MLFLOW_DISABLE_TELEMETRY": "true"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    process = subprocess.Popen([str(BIN / "snakemake"), *args], cwd=workdir, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
+    snapshots = lambda: [p.parent for p in (workdir / "results").glob("ci/*/*/seed0/resume.pt")]  # noqa: E731
+    try:
+        deadline = time.monotonic() + 1200
+        while not snapshots():
+            assert process.poll() is None and time.monotonic() < deadline, "no training snapshot appeared"
+            time.sleep(0.05)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    return snapshots()
+
+
 @pytest.fixture(scope="module")
-def ci_run(tmp_path_factory) -> Path:
+def ci_killed(tmp_path_factory) -> KilledRun:
+    """params/ci.yaml through the DAG, killed outright while a model trains, then the same command again
+    (no --unlock, no --rerun-incomplete). Every test below checks what that second command produced."""
     workdir = copy_workflow(tmp_path_factory.mktemp("pipeline"))
     # fashion_mnist too, though ci.yaml trains on mnist only: data.dvc covers all of data/.
-    result = snakemake(workdir, "reports/all", "data/fashion_mnist/meta.json", "--cores", "2", *CI)
+    args = ("reports/all", "data/fashion_mnist/meta.json", "--cores", "2", *CI)
+    interrupted = []
+    for _ in range(3):  # a job may finish between the snapshot seen and the kill: then kill the next one
+        interrupted = kill_during_training(workdir, args)
+        if interrupted:
+            break
+    assert interrupted and (workdir / ".snakemake/locks").exists()
+    result = snakemake(workdir, *args)
     assert result.returncode == 0, result.stderr[-4000:]
-    return workdir
+    return KilledRun(workdir, interrupted, result.stderr)
+
+
+@pytest.fixture(scope="module")
+def ci_run(ci_killed: KilledRun) -> Path:
+    return ci_killed.workdir
 
 
 def test_report_has_a_row_per_model_and_sampler(ci_run: Path) -> None:
@@ -132,10 +176,11 @@ def test_report_labels_both_feature_spaces(ci_run: Path) -> None:
 def test_mlflow_has_one_finished_run_per_model_with_metrics_and_grid(ci_run: Path) -> None:
     db = sqlite3.connect(ci_run / "mlflow.db")
     runs = db.execute("SELECT run_uuid, name, status FROM runs").fetchall()
-    assert sorted(name for _, name, _ in runs) == sorted(f"{CI_DATASETS.get(preset, 'mnist')}/{preset}/seed0"
-                                                         for preset in ci_presets())
-    assert {status for _, _, status in runs} == {"FINISHED"}
-    ddpm = next(run_id for run_id, name, _ in runs if name == "mnist/ddpm/seed0")
+    finished = sorted(name for _, name, status in runs if status == "FINISHED")
+    assert finished == sorted(f"{CI_DATASETS.get(preset, 'mnist')}/{preset}/seed0" for preset in ci_presets())
+    # jobs killed before their first snapshot: their runs are marked KILLED when the rerun starts afresh
+    assert {status for _, _, status in runs} <= {"FINISHED", "KILLED"}
+    ddpm = next(run_id for run_id, name, status in runs if name == "mnist/ddpm/seed0" and status == "FINISHED")
     keys = {k for (k,) in db.execute("SELECT DISTINCT key FROM metrics WHERE run_uuid = ?", (ddpm,))}
     assert {"loss", "ddim50/fd_domain", "ddpm/fd_domain"} <= keys
     tags = dict(db.execute("SELECT key, value FROM tags WHERE run_uuid = ?", (ddpm,)).fetchall())
@@ -150,6 +195,36 @@ def test_second_run_starts_no_job(ci_run: Path) -> None:
     assert result.returncode == 0
     assert "Nothing to be done" in result.stdout + result.stderr
     assert time.perf_counter() - start < 60  # loose here; the 15 s figure is measured in benchmarks/
+
+
+SUMMARY_VARIES = {"train_seconds", "peak_rss_mb", "train_images_per_second", "sample_images_per_second",
+                  "mlflow_run_id"}  # timings, and the MLflow run a retraining creates
+
+
+def summary_values(workdir: Path) -> list[dict]:
+    with open(workdir / "reports/all/summary.csv") as fh:
+        return [{k: v for k, v in row.items() if k not in SUMMARY_VARIES} for row in csv.DictReader(fh)]
+
+
+def test_the_killed_pipeline_resumed_and_ends_as_an_uninterrupted_one(ci_killed: KilledRun) -> None:
+    """The second command removed the dead run's lock, reran its incomplete jobs and resumed the killed
+    training; training that model again without interruption changes neither its weights nor summary.csv."""
+    from genbench.train.checkpoint import read_checkpoint
+
+    workdir = ci_killed.workdir
+    assert "was killed here; removed its lock" in ci_killed.rerun_stderr
+    train_log = lambda run: (workdir / "logs" / run.relative_to(workdir / "results") / "train.log").read_text()  # noqa: E731
+    resumed = [run for run in ci_killed.interrupted if "resuming from" in train_log(run)]
+    assert resumed, "no training job resumed from its snapshot"
+    run = resumed[0]
+    weights, before = read_checkpoint(run / "checkpoint.pt")["model"], summary_values(workdir)
+    result = snakemake(workdir, "reports/all", "--cores", "2", "--forcerun",
+                       str((run / "checkpoint.pt").relative_to(workdir)), *CI)
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "resuming from" not in train_log(run)
+    retrained = read_checkpoint(run / "checkpoint.pt")["model"]
+    assert weights.keys() == retrained.keys() and all(torch.equal(weights[k], retrained[k]) for k in weights)
+    assert summary_values(workdir) == before
 
 
 def test_editing_one_preset_replans_only_its_branch(ci_run: Path) -> None:

@@ -200,3 +200,17 @@ def test_sigterm_marks_the_run_failed(tmp_path, store):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 128 + signal.SIGTERM, result.stderr[-2000:]
     assert _client().get_run(result.stdout.split()[0]).info.status == "FAILED"
+
+
+def test_a_fresh_start_marks_the_killed_runs_of_its_name_killed(store):
+    """A job killed outright (SIGKILL) before its first snapshot leaves its run RUNNING; the rerun, which
+    starts from scratch, marks it KILLED. Runs of other names are not touched."""
+    client = _client()
+    experiment = client.create_experiment("genbench-test", artifact_location="mlruns/genbench-test")
+    killed = client.create_run(experiment, run_name="mnist/dcgan/seed0").info.run_id
+    other = client.create_run(experiment, run_name="mnist/dcgan/seed1").info.run_id
+    with tracking.TrainingRun(_run_cfg(), params={}, tags=_tags()) as run:
+        pass
+    assert client.get_run(killed).info.status == "KILLED"
+    assert client.get_run(other).info.status == "RUNNING"
+    assert client.get_run(run.run_id).info.status == "FINISHED"

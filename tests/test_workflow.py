@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from conftest import snakemake
+from conftest import REPO, snakemake
 
 
 def planned_jobs(stdout: str) -> dict[str, int]:
@@ -55,3 +55,15 @@ def test_misspelled_profile_key_names_the_profile_file(workflow_copy: Path) -> N
     result = snakemake(workflow_copy, "reports/all", "-n", "--configfile", "params/ci.yaml")
     assert result.returncode != 0
     assert "params/ci.yaml" in result.stderr and "evaluation.n_fakes" in result.stderr
+
+
+LIGHT_RULES = {"fetch_inception_weights", "fetch_text_encoder", "fetch_vgg16", "fetch_lpips"}  # one verified file each
+
+
+def test_every_rule_logs_and_every_heavy_one_is_benchmarked() -> None:
+    rules = {}
+    for smk in sorted((REPO / "workflow/rules").glob("*.smk")):
+        rules |= dict(re.findall(r"^rule (\w+):\n((?:[ \t]+.*\n|\n)*)", smk.read_text(), flags=re.M))
+    assert len(rules) >= 20 and LIGHT_RULES <= set(rules)
+    assert [name for name, body in rules.items() if "\n    log:" not in body] == []
+    assert [name for name, body in rules.items() if "\n    benchmark:" not in body and name not in LIGHT_RULES] == []

@@ -11,6 +11,8 @@ rule reference_features:
         settings=lambda w: settings("threads", "device", "evaluation"),
     log:
         f"{LOGS}/{{dataset}}/reference_{{space}}.log",
+    benchmark:
+        f"{LOGS}/{{dataset}}/reference_{{space}}.benchmark.tsv",
     threads: THREADS
     conda:
         "../envs/genbench.yaml"

@@ -13,6 +13,8 @@ rule walks:
         settings=lambda w: settings("threads", "device"),
     log:
         f"{LOGS}/{{dataset}}/{{preset}}/seed{{seed}}/walks.log",
+    benchmark:
+        f"{RUN_DIR}/experiments/walks.benchmark.tsv",
     threads: THREADS
     conda:
         "../envs/genbench.yaml"

@@ -17,6 +17,8 @@ rule report:
         results=lambda w, input: os.path.dirname(os.path.dirname(os.path.dirname(input.classifiers[0]))),
     log:
         f"{LOGS}/report.log",
+    benchmark:
+        f"{LOGS}/report.benchmark.tsv",
     threads: 1
     conda:
         "../envs/genbench.yaml"
