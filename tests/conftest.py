@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -24,10 +27,12 @@ def copy_workflow(dest: Path) -> Path:
     return dest
 
 
-def snakemake(workdir: Path, *args: str, timeout: int = 1200) -> subprocess.CompletedProcess:
+def snakemake(workdir: Path, *args: str, timeout: int = 1200,
+              env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
            "DVC_NO_ANALYTICS": "1", "MLFLOW_DISABLE_TELEMETRY": "true"}
     env.pop("MLFLOW_TRACKING_URI", None)
+    env.update(env_extra or {})
     return subprocess.run([str(BIN / "snakemake"), *args], cwd=workdir, env=env, capture_output=True, text=True,
                           timeout=timeout)
 
@@ -35,3 +40,57 @@ def snakemake(workdir: Path, *args: str, timeout: int = 1200) -> subprocess.Comp
 @pytest.fixture()
 def workflow_copy(tmp_path: Path) -> Path:
     return copy_workflow(tmp_path / "wf")
+
+
+CI = ("--configfile", "params/ci.yaml")
+
+
+@dataclass(frozen=True)
+class KilledRun:
+    workdir: Path
+    interrupted: list[Path]  # run folders whose training was killed between resume snapshots
+    rerun_stderr: str
+
+
+def kill_during_training(workdir: Path, args: tuple[str, ...]) -> list[Path]:
+    """Start ``snakemake *args`` and kill -9 it with all its jobs (a preempted or out-of-memory-killed
+    session) once a model is training past a resume snapshot; ci.yaml snapshots every step."""
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1",
+           "MLFLOW_DISABLE_TELEMETRY": "true"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    process = subprocess.Popen([str(BIN / "snakemake"), *args], cwd=workdir, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
+    snapshots = lambda: [p.parent for p in (workdir / "results").glob("ci/*/*/seed0/resume.pt")]  # noqa: E731
+    try:
+        deadline = time.monotonic() + 1200
+        while not snapshots():
+            assert process.poll() is None and time.monotonic() < deadline, "no training snapshot appeared"
+            time.sleep(0.05)
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    return snapshots()
+
+
+@pytest.fixture(scope="session")
+def ci_killed(tmp_path_factory) -> KilledRun:
+    """params/ci.yaml through the DAG, killed outright while a model trains, then the same command again
+    (no --unlock, no --rerun-incomplete): what tests/test_pipeline.py checks, and the data and fetched
+    files the cluster tests start from."""
+    workdir = copy_workflow(tmp_path_factory.mktemp("pipeline"))
+    # fashion_mnist too, though ci.yaml trains on mnist only: data.dvc covers all of data/.
+    args = ("reports/all", "data/fashion_mnist/meta.json", "--cores", "2", *CI)
+    interrupted = []
+    for _ in range(3):  # a job may finish between the snapshot seen and the kill: then kill the next one
+        interrupted = kill_during_training(workdir, args)
+        if interrupted:
+            break
+    assert interrupted and (workdir / ".snakemake/locks").exists()
+    result = snakemake(workdir, *args, timeout=2400)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return KilledRun(workdir, interrupted, result.stderr)
+
+
+@pytest.fixture(scope="session")
+def ci_run(ci_killed: KilledRun) -> Path:
+    return ci_killed.workdir

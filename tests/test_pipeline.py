@@ -4,22 +4,16 @@ from __future__ import annotations
 import csv
 import json
 import os
-import signal
 import sqlite3
 import subprocess
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
 import torch
 import yaml
 
-from conftest import BIN, REPO, copy_workflow, snakemake
+from conftest import BIN, CI, REPO, KilledRun, snakemake
 from test_workflow import planned_jobs
-
-CI = ("--configfile", "params/ci.yaml")
-
 
 def ci_presets() -> dict:
     """preset -> resolved PresetConfig of params/ci.yaml (what the pipeline trains)."""
@@ -30,56 +24,6 @@ def ci_presets() -> dict:
             for name in profile.presets}
 CI_DATASETS = {"pix2pix": "mnist_m", "cyclegan": "mnist_m", "srresnet": "photo_patches", "srgan": "photo_patches"}
 INCEPTION_SHA256 = "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34"  # DESIGN.md
-
-
-@dataclass(frozen=True)
-class KilledRun:
-    workdir: Path
-    interrupted: list[Path]  # run folders whose training was killed between resume snapshots
-    rerun_stderr: str
-
-
-def kill_during_training(workdir: Path, args: tuple[str, ...]) -> list[Path]:
-    """Start ``snakemake *args`` and kill -9 it with all its jobs (a preempted or out-of-memory-killed
-    session) once a model is training past a resume snapshot; ci.yaml snapshots every step."""
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1",
-           "MLFLOW_DISABLE_TELEMETRY": "true"}
-    env.pop("MLFLOW_TRACKING_URI", None)
-    process = subprocess.Popen([str(BIN / "snakemake"), *args], cwd=workdir, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True)
-    snapshots = lambda: [p.parent for p in (workdir / "results").glob("ci/*/*/seed0/resume.pt")]  # noqa: E731
-    try:
-        deadline = time.monotonic() + 1200
-        while not snapshots():
-            assert process.poll() is None and time.monotonic() < deadline, "no training snapshot appeared"
-            time.sleep(0.05)
-    finally:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-    return snapshots()
-
-
-@pytest.fixture(scope="module")
-def ci_killed(tmp_path_factory) -> KilledRun:
-    """params/ci.yaml through the DAG, killed outright while a model trains, then the same command again
-    (no --unlock, no --rerun-incomplete). Every test below checks what that second command produced."""
-    workdir = copy_workflow(tmp_path_factory.mktemp("pipeline"))
-    # fashion_mnist too, though ci.yaml trains on mnist only: data.dvc covers all of data/.
-    args = ("reports/all", "data/fashion_mnist/meta.json", "--cores", "2", *CI)
-    interrupted = []
-    for _ in range(3):  # a job may finish between the snapshot seen and the kill: then kill the next one
-        interrupted = kill_during_training(workdir, args)
-        if interrupted:
-            break
-    assert interrupted and (workdir / ".snakemake/locks").exists()
-    result = snakemake(workdir, *args)
-    assert result.returncode == 0, result.stderr[-4000:]
-    return KilledRun(workdir, interrupted, result.stderr)
-
-
-@pytest.fixture(scope="module")
-def ci_run(ci_killed: KilledRun) -> Path:
-    return ci_killed.workdir
 
 
 def test_report_has_a_row_per_model_and_sampler(ci_run: Path) -> None:
@@ -212,7 +156,7 @@ def test_the_killed_pipeline_resumed_and_ends_as_an_uninterrupted_one(ci_killed:
     from genbench.train.checkpoint import read_checkpoint
 
     workdir = ci_killed.workdir
-    assert "was killed here; removed its lock" in ci_killed.rerun_stderr
+    assert "was killed; removed its lock" in ci_killed.rerun_stderr
     train_log = lambda run: (workdir / "logs" / run.relative_to(workdir / "results") / "train.log").read_text()  # noqa: E731
     resumed = [run for run in ci_killed.interrupted if "resuming from" in train_log(run)]
     assert resumed, "no training job resumed from its snapshot"

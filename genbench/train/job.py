@@ -20,7 +20,7 @@ from genbench import tracking
 from genbench.config import RunConfig, to_dict
 from genbench.data import image_spec, load_arrays
 from genbench.device import resolve_device, set_threads
-from genbench.io import atomic_path, write_bytes, write_json
+from genbench.io import write_bytes, write_json
 from genbench.models import ImageSpec, build_model
 from genbench.models.translation import Translator
 from genbench.report.grid import save_grid
@@ -69,7 +69,7 @@ def run_training(run_cfg: RunConfig, *, data_dir: Path, out_dir: Path) -> dict:
         tensors = model.training_tensors(kept)
         checkpointer = Checkpointer(snapshot_path, run_cfg, before_save=run.flush)
         result = fit(model, tensors, spec.train, seed=run_cfg.seed, on_log=on_log, checkpointer=checkpointer,
-                     resume=snapshot, run_id=run.run_id)
+                     resume=snapshot, run_id=run.run_id, cuda=run_cfg.cuda)
         # EMA weights (when kept) are what sampling uses, so they are also what the grid shows.
         sampler_module = model.sampling_module()
         if result.ema is not None:
@@ -83,7 +83,8 @@ def run_training(run_cfg: RunConfig, *, data_dir: Path, out_dir: Path) -> dict:
 
         summary = {"family": spec.family, "preset": run_cfg.preset, "dataset": run_cfg.dataset, "seed": run_cfg.seed,
                    "steps": result.steps, "train_seconds": round(result.seconds, 3),
-                   "images_per_second": round(result.images_per_second, 2), "n_parameters": model.num_parameters(),
+                   "images_per_second": round(result.images_per_second, 2),
+                   "data_wait_fraction": round(result.data_fraction, 4), "n_parameters": model.num_parameters(),
                    "n_train_images": int(len(keep)), "device": device.type, "mlflow_run_id": run.run_id}
         run.log_metrics({"train_seconds": result.seconds, "train_images_per_second": result.images_per_second,
                          "n_parameters": float(summary["n_parameters"])}, step=result.steps)

@@ -14,8 +14,9 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from genbench.config import TrainConfig
+from genbench.config import CudaConfig, TrainConfig
 from genbench.models import GenerativeModel
+from genbench.train.cuda import CudaSpeedups
 from genbench.train.ema import ExponentialMovingAverage
 from genbench.train.resume import BatchOrder, Checkpointer, rng_state, set_rng_state
 
@@ -38,6 +39,7 @@ class TrainResult:
     optimizers: dict[str, torch.optim.Optimizer]
     ema: ExponentialMovingAverage | None
     history: list[tuple[int, str, float]] = field(default_factory=list)  # (step, loss name, mean since last log)
+    data_fraction: float = 0.0  # of this process's step time spent drawing batches (on CUDA: launching copies)
 
 
 def seeded_subset(n_total: int, n_keep: int, seed: int) -> np.ndarray:
@@ -49,14 +51,17 @@ def seeded_subset(n_total: int, n_keep: int, seed: int) -> np.ndarray:
 
 def fit(model: GenerativeModel, tensors: tuple[torch.Tensor, torch.Tensor], cfg: TrainConfig, *, seed: int,
         on_log: LogFn | None = None, checkpointer: Checkpointer | None = None,
-        resume: dict[str, Any] | None = None, run_id: str = "") -> TrainResult:
+        resume: dict[str, Any] | None = None, run_id: str = "", cuda: CudaConfig = CudaConfig()) -> TrainResult:
     """Train ``model`` in place for ``cfg.steps`` steps on ``tensors`` (``model.training_tensors`` of the
     training arrays: images and labels, or a translator's source and target), batch rows drawn together.
 
     ``checkpointer`` writes resume snapshots (``genbench.train.resume``, recording ``run_id``); ``resume``,
-    one such snapshot, continues from its step exactly as if the run had not stopped."""
+    one such snapshot, continues from its step exactly as if the run had not stopped. ``cuda``: the
+    speed-ups used on a CUDA device (none on a CPU)."""
     device = model.device
-    data, targets = (t.to(device) for t in tensors)
+    speedups = CudaSpeedups(cuda, device)
+    speedups.prepare(model)
+    data, targets = (speedups.place(t) for t in tensors)
     order = BatchOrder(len(data), cfg.batch_size, seed)
     optimizers = model.configure_optimizers(cfg)
     for name, optimizer in optimizers.items():
@@ -68,11 +73,16 @@ def fit(model: GenerativeModel, tensors: tuple[torch.Tensor, torch.Tensor], cfg:
 
     running, history = loop["running"], loop["history"]
     model.train()
-    start = time.perf_counter()
+    start = started = time.perf_counter()
+    data_seconds = 0.0
     for step in range(loop["step"] + 1, cfg.steps + 1):
-        idx = order.next().to(device)
+        fetch = time.perf_counter()
+        idx = order.next()
+        images, labels = speedups.batch(data, idx), speedups.batch(targets, idx)
+        data_seconds += time.perf_counter() - fetch
         try:
-            losses = model.train_step(data[idx], targets[idx], optimizers)
+            with speedups.autocast():
+                losses = model.train_step(images, labels, optimizers)
         except NonFiniteGradient as err:
             raise TrainingDiverged(f"{model.family}: step {step}: {err}; {DIVERGED_HINT}") from None
         _check_finite(model.family, step, losses)
@@ -96,9 +106,10 @@ def fit(model: GenerativeModel, tensors: tuple[torch.Tensor, torch.Tensor], cfg:
     if device.type == "cuda":
         torch.cuda.synchronize()
     seconds = loop["seconds"] + time.perf_counter() - start
-    images = cfg.steps * min(cfg.batch_size, len(data))
-    return TrainResult(steps=cfg.steps, seconds=seconds, images_per_second=images / seconds,
-                       optimizers=optimizers, ema=ema, history=history)
+    n_images = cfg.steps * min(cfg.batch_size, len(data))
+    return TrainResult(steps=cfg.steps, seconds=seconds, images_per_second=n_images / seconds,
+                       optimizers=optimizers, ema=ema, history=history,
+                       data_fraction=data_seconds / max(time.perf_counter() - started, 1e-9))
 
 
 def _snapshot(loop: dict[str, Any], *, model: GenerativeModel, optimizers: dict[str, torch.optim.Optimizer],

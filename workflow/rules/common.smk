@@ -3,6 +3,7 @@ import json
 import os
 import sys
 
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from genbench.config import ConfigError, load_preset, load_profile, read_yaml, validate_all
@@ -108,10 +109,26 @@ def task_file_args(wildcards, input):
     """--segmenter / --lpips flags for the files translation_metric_inputs chose."""
     args = [f"--segmenter {input.segmenter[0]}"] if input.segmenter else []
     return " ".join(args + ([f"--lpips {input.lpips[0]}"] if input.lpips else []))
-# Snakemake threads of a heavy job: the profile's torch threads, or more when --cores exceeds the CPUs
-# present (`--cores 8` on a 2-core machine -> 4), so no more heavy jobs run at once than there are CPUs.
-# Oversubscribed torch jobs ran 2x slower in total here, not just each.
-THREADS = max(PROFILE.threads, (workflow.cores or 1) // available_cpus())
+
+
+# Minutes a training job may take (what a SLURM job asks for): the full profile's presets train for hours
+# on one GPU; the other network jobs ask for an hour.
+TRAIN_RUNTIME = 720 if PROFILE.profile == "full" else 120
+
+
+def _heavy_job_threads():
+    """Snakemake threads of a heavy job: the profile's torch threads, or more when --cores exceeds the CPUs
+    present (`--cores 8` on a 2-core machine -> 4), so no more heavy jobs run at once than there are CPUs
+    (oversubscribed torch jobs ran 2x slower in total here, not just each). On a cluster (--jobs, no
+    --cores) each job has its own allocation: the profile's threads."""
+    try:
+        cores = workflow.cores
+    except WorkflowError:
+        return PROFILE.threads
+    return max(PROFILE.threads, (cores or 1) // available_cpus())
+
+
+THREADS = _heavy_job_threads()
 
 
 def settings(*keys, preset=None):

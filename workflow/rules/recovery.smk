@@ -4,11 +4,10 @@
 from genbench import recovery
 
 if not (workflow.remote_exec or workflow.subprocess_exec):
-    _killed = recovery.recover()
-    if _killed is not None:
-        workflow.dag_settings.force_incomplete = True
-        print(f"genbench: snakemake (pid {_killed['pid']}) was killed here; removed its lock and rerunning "
-              "the jobs it left incomplete", file=sys.stderr)
+    _rerun = recovery.recover()
+    if _rerun is not None:
+        print(f"genbench: the last snakemake here was killed; removed its lock and {len(_rerun)} incomplete "
+              "outputs, whose jobs run again", file=sys.stderr)
 
 
 onstart:

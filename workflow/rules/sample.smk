@@ -21,6 +21,8 @@ rule sample:
         "../envs/genbench.yaml"
     resources:
         mem_mb=3000,
+        runtime=60,
+        gpu=0,  # workflow/profiles/{slurm,gpu} set 1
     shell:
         "genbench sample --checkpoint {input.checkpoint} --sampler {wildcards.sampler} --seed {wildcards.seed} "
         "--out {output.samples} --settings {params.settings:q} > {log} 2>&1"

@@ -21,6 +21,8 @@ rule train_domain_classifier:
         "../envs/genbench.yaml"
     resources:
         mem_mb=3000,
+        runtime=60,
+        gpu=0,
     shell:
         "genbench train-domain --data data/{wildcards.dataset} --out {output.model} "
         "--settings {params.settings:q} > {log} 2>&1"
@@ -40,7 +42,7 @@ rule train:
         config=f"{RUN_DIR}/config.yaml",
         grid=f"{RUN_DIR}/grid.png",
     params:
-        settings=lambda w: settings("threads", "device", "mlflow", "checkpoint", preset=w.preset),
+        settings=lambda w: settings("threads", "device", "mlflow", "checkpoint", "cuda", preset=w.preset),
         out_dir=lambda w, output: os.path.dirname(output.checkpoint),
     log:
         f"{LOGS}/{{dataset}}/{{preset}}/seed{{seed}}/train.log",
@@ -51,6 +53,8 @@ rule train:
         "../envs/genbench.yaml"
     resources:
         mem_mb=4000,
+        runtime=TRAIN_RUNTIME,
+        gpu=0,  # workflow/profiles/{slurm,gpu} set 1
     shell:
         "genbench train --dataset {wildcards.dataset} --preset {wildcards.preset} --seed {wildcards.seed} "
         "--data data/{wildcards.dataset} --out-dir {params.out_dir} "

@@ -46,6 +46,8 @@ rule translate:
         "../envs/genbench.yaml"
     resources:
         mem_mb=3000,
+        runtime=60,
+        gpu=0,  # workflow/profiles/{slurm,gpu} set 1
     shell:
         "genbench sample --checkpoint {input.checkpoint} --sampler {wildcards.sampler} --seed {wildcards.seed} "
         "--data data/{wildcards.dataset} --out {output.samples} --settings {params.settings:q} > {log} 2>&1"
