@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-import pandas as pd
 from matplotlib.figure import Figure
 
 from genbench.io import InputError, read_json
