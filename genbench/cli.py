@@ -213,6 +213,18 @@ def cmd_report(args: argparse.Namespace) -> None:
                  presets=profile.presets, seeds=profile.seeds, preset_datasets=profile.preset_datasets)
 
 
+def cmd_compare(args: argparse.Namespace) -> None:
+    from genbench import tracking
+    from genbench.report.compare import comparison_table, format_table
+
+    profile = _profile(args)
+    experiment = args.experiment or tracking.experiment_name(profile.mlflow, profile.profile)
+    runs = tracking.finished_runs(profile.mlflow, experiment)
+    print(f"{experiment} ({tracking.tracking_uri(profile.mlflow)}): {len(runs)} finished runs; "
+          f"'{args.metric}' of each model's best sampler setting")
+    print(format_table(comparison_table(runs, args.metric)))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="genbench", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -282,6 +294,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", type=Path, help="prepared dataset folder (probe, augmentation, sdedit)")
     p.add_argument("--reference", type=Path, help="domain reference features .npz (sdedit)")
     p.add_argument("--out", type=Path, required=True, help="the JSON record; figures go beside it")
+    p = command("compare", cmd_compare, "the MLflow runs of a profile side by side, one line per model")
+    p.add_argument("--experiment", help="MLflow experiment (default: genbench-<profile>)")
+    p.add_argument("--metric", default="fd_domain", help="final metric to compare (default: fd_domain)")
     p = command("report", cmd_report, "build reports/all from the results of a profile")
     p.add_argument("--results", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)

@@ -242,6 +242,26 @@ def _log_metric_batches(client, run_id: str, metrics: list) -> None:
         del metrics[: len(batch)]
 
 
+def finished_runs(cfg: MlflowConfig, experiment: str) -> list[dict[str, Any]]:
+    """Every FINISHED run of ``experiment`` (search_runs, by run name) as ``{'model', 'tags', 'metrics'}``
+    with each metric's last value: what ``genbench compare`` tabulates."""
+    client = client_for(cfg)
+    found = retry_locked(client.get_experiment_by_name, experiment)
+    if found is None:
+        known = ", ".join(sorted(e.name for e in retry_locked(client.search_experiments))) or "none"
+        raise InputError(f"{tracking_uri(cfg)}: no MLflow experiment '{experiment}' (known: {known}); "
+                         "give --experiment, or the profile whose runs to compare")
+    rows, token = [], None
+    while True:
+        page = retry_locked(client.search_runs, [found.experiment_id], "attributes.status = 'FINISHED'",
+                            max_results=1000, order_by=["attributes.run_name ASC"], page_token=token)
+        rows += [{"model": run.info.run_name, "tags": dict(run.data.tags), "metrics": dict(run.data.metrics)}
+                 for run in page]
+        token = page.token
+        if not token:
+            return rows
+
+
 def log_artifact_to_run(run_id: str, path: str | Path, artifact_path: str | None = None, *,
                         tracking_uri_cfg: MlflowConfig) -> None:
     retry_locked(client_for(tracking_uri_cfg).log_artifact, run_id, str(path), artifact_path)
