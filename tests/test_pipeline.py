@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import time
@@ -139,6 +140,15 @@ def test_second_run_starts_no_job(ci_run: Path) -> None:
     assert result.returncode == 0
     assert "Nothing to be done" in result.stdout + result.stderr
     assert time.perf_counter() - start < 60  # loose here; the 15 s figure is measured in benchmarks/
+
+
+def test_snakemake_report_holds_the_tagged_outputs(ci_run: Path) -> None:
+    result = snakemake(ci_run, "reports/all", "--report", "report.html", *CI)
+    assert result.returncode == 0, result.stderr[-4000:]
+    added = set(re.findall(r"^Adding (\S+) \(", result.stdout + result.stderr, flags=re.M))
+    assert {"index.html", "summary.csv", "grid.png", "direct.png"} <= added
+    html = (ci_run / "report.html").read_text()
+    assert all(category in html for category in ("Training", "Samples", "Image-to-image", "Comparison report"))
 
 
 SUMMARY_VARIES = {"train_seconds", "peak_rss_mb", "train_images_per_second", "sample_images_per_second",

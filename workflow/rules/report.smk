@@ -10,7 +10,8 @@ rule report:
         classifiers=expand(f"{DOMAIN_DIR}/classifier.json", dataset=classifier_datasets()),
         experiments=experiment_outputs(),
     output:
-        directory("reports/all"),
+        report(directory("reports/all"), patterns=["{name}.html", "{name}.csv"], caption="../report/comparison.rst",
+               category="Comparison report"),
     params:
         settings=lambda w: settings("datasets", "presets", "seeds", "preset_datasets"),
         # results/<profile>, from results/<profile>/<dataset>/domain/classifier.json

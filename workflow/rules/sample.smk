@@ -9,7 +9,8 @@ rule sample:
     output:
         samples=f"{RUN_DIR}/samples/{{sampler}}.npz",
         record=f"{RUN_DIR}/samples/{{sampler}}.json",
-        grid=f"{RUN_DIR}/samples/{{sampler}}.png",
+        grid=report(f"{RUN_DIR}/samples/{{sampler}}.png", caption="../report/sample_grid.rst", category="Samples",
+                    subcategory="{dataset}", labels={"preset": "{preset}", "sampler": "{sampler}", "seed": "{seed}"}),
     params:
         settings=lambda w: settings("threads", "device", "evaluation"),
     log:

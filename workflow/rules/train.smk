@@ -40,7 +40,8 @@ rule train:
         summary=f"{RUN_DIR}/train_summary.json",
         losses=f"{RUN_DIR}/losses.csv",
         config=f"{RUN_DIR}/config.yaml",
-        grid=f"{RUN_DIR}/grid.png",
+        grid=report(f"{RUN_DIR}/grid.png", caption="../report/train_grid.rst", category="Training",
+                    subcategory="{dataset}", labels={"preset": "{preset}", "seed": "{seed}"}),
     params:
         settings=lambda w: settings("threads", "device", "mlflow", "checkpoint", "cuda", preset=w.preset),
         out_dir=lambda w, output: os.path.dirname(output.checkpoint),

@@ -34,7 +34,9 @@ rule translate:
     output:
         samples=f"{RUN_DIR}/samples/{{sampler}}.npz",
         record=f"{RUN_DIR}/samples/{{sampler}}.json",
-        grid=f"{RUN_DIR}/samples/{{sampler}}.png",
+        grid=report(f"{RUN_DIR}/samples/{{sampler}}.png", caption="../report/translation_grid.rst",
+                    category="Image-to-image", subcategory="{dataset}",
+                    labels={"preset": "{preset}", "sampler": "{sampler}", "seed": "{seed}"}),
     params:
         settings=lambda w: settings("threads", "device", "evaluation"),
     log:
