@@ -9,6 +9,9 @@ and deletes the outputs marked incomplete with their marks, so those jobs run ag
 resume from their snapshots (genbench.train.resume), which are not outputs. A lock held by a live
 process, or by a process on another host (a shared filesystem), is left alone: Snakemake's error stands.
 
+This runs while the Snakefile is read, before Snakemake says whether it is a dry run, so a ``-n`` after a
+kill recovers too (it deletes only outputs that would be rebuilt anyway).
+
 The lock and marks are Snakemake's file persistence under ``.snakemake/`` (Snakemake 9); a mark this
 module cannot read is left for Snakemake to report.
 """
