@@ -111,7 +111,7 @@ class GenerativeModel(nn.Module):
 
     def training_state(self) -> dict[str, Any]:
         """State outside ``state_dict`` that training depends on (CycleGAN's image pools), for exact resume
-        (genbench.train.resume): tensors and primitives only. None by default."""
+        (genbench.train.resume): tensors and primitives only; empty by default."""
         return {}
 
     def load_training_state(self, state: dict[str, Any]) -> None:
