@@ -210,7 +210,18 @@ def cmd_report(args: argparse.Namespace) -> None:
 
     profile = _profile(args)
     build_report(args.results, args.out, profile=profile.profile, datasets=profile.datasets,
-                 presets=profile.presets, seeds=profile.seeds, preset_datasets=profile.preset_datasets)
+                 presets=profile.presets, seeds=profile.seeds, preset_datasets=profile.preset_datasets,
+                 data_root=args.data, settings=profile.report)
+
+
+def cmd_hype_score(args: argparse.Namespace) -> None:
+    from genbench.io import write_bytes
+    from genbench.report.hype import format_scores, score_files, write_scores_csv
+
+    scores = score_files(args.results)
+    print(format_scores(scores))
+    if args.out is not None:
+        write_bytes(args.out, write_scores_csv(scores).encode())
 
 
 def cmd_compare(args: argparse.Namespace) -> None:
@@ -299,7 +310,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metric", default="fd_domain", help="final metric to compare (default: fd_domain)")
     p = command("report", cmd_report, "build reports/all from the results of a profile")
     p.add_argument("--results", type=Path, required=True)
+    p.add_argument("--data", type=Path, default=Path("data"), help="prepared datasets (real images of hype.html)")
     p.add_argument("--out", type=Path, required=True)
+    p = command("hype-score", cmd_hype_score, "fooling rates from the CSVs exported by reports/all/hype.html",
+                settings=False)
+    p.add_argument("results", type=Path, nargs="+", help="one exported CSV per person (pooled)")
+    p.add_argument("--out", type=Path, help="also write the scores as CSV")
     return parser
 
 

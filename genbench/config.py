@@ -232,6 +232,15 @@ class CheckpointConfig:
 
 
 @dataclass(frozen=True)
+class ReportConfig:
+    """What ``reports/all`` shows beyond the result files' numbers."""
+
+    # The human evaluation page (hype.html): images of each generative model, and as many real ones in all
+    hype_images_per_model: int = 10
+    hype_seed: int = 0
+
+
+@dataclass(frozen=True)
 class ProfileConfig:
     profile: str = "default"
     datasets: tuple[str, ...] = ("mnist", "fashion_mnist")
@@ -246,6 +255,7 @@ class ProfileConfig:
     checkpoint: CheckpointConfig = CheckpointConfig()
     cuda: CudaConfig = CudaConfig()
     experiments: ExperimentsConfig = ExperimentsConfig()
+    report: ReportConfig = ReportConfig()
     overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     # A preset named here runs on these datasets only, e.g. an MNIST-only model, or an image-to-image family
     # on the dataset with its arrays (pix2pix: mnist_m); the others run on every one of ``datasets``.
@@ -374,6 +384,9 @@ def load_profile(data: Mapping[str, Any], *, source: str) -> ProfileConfig:
     if unknown:
         raise ConfigError(f"{source}: key 'evaluation.metrics' has unknown metric '{unknown[0]}' "
                           f"(known: {', '.join(METRIC_NAMES)})")
+    if profile.report.hype_images_per_model < 1:
+        raise ConfigError(f"{source}: key 'report.hype_images_per_model' must be >= 1, "
+                          f"got {profile.report.hype_images_per_model}")
     return profile
 
 

@@ -94,3 +94,51 @@ def ci_killed(tmp_path_factory) -> KilledRun:
 @pytest.fixture(scope="session")
 def ci_run(ci_killed: KilledRun) -> Path:
     return ci_killed.workdir
+
+
+def _install_chromium() -> str | None:
+    """Debian's chromium and chromium-driver, installed with apt-get when missing; None when present, else
+    why they cannot be (the browser tests then skip, as the cluster test does without slurm)."""
+    if shutil.which("chromium") and shutil.which("chromedriver"):
+        return None
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        return "installing chromium and chromium-driver needs root and apt-get"
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium", "chromium-driver"]
+    result = subprocess.run(install, env=env, capture_output=True, text=True)
+    if result.returncode != 0:  # a fresh machine may lack the package index
+        subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True)
+        result = subprocess.run(install, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        return f"apt-get could not install chromium: {result.stderr.strip().splitlines()[-1:]}"
+    return None
+
+
+@dataclass(frozen=True)
+class Browser:
+    driver: object  # selenium.webdriver.Chrome (imported only when a browser test runs)
+    downloads: Path
+
+
+@pytest.fixture()
+def chromium(tmp_path: Path):
+    """Headless Debian Chromium through Selenium, as a ``Browser``; downloads land in its ``downloads``."""
+    reason = _install_chromium()
+    if reason:
+        pytest.skip(reason)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium")
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1000"):
+        options.add_argument(flag)
+    options.add_experimental_option("prefs", {"download.default_directory": str(downloads),
+                                              "download.prompt_for_download": False})
+    driver = webdriver.Chrome(options=options, service=Service(shutil.which("chromedriver")))
+    try:
+        yield Browser(driver, downloads)
+    finally:
+        driver.quit()

@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterator, Mapping, Sequence
 
+from genbench.config import ReportConfig
 from genbench.io import write_bytes
 
 # pandas and matplotlib are imported inside build_report: the train and sample jobs import
@@ -45,8 +46,10 @@ def _replacing_dir(out_dir: Path) -> Iterator[Path]:
 def build_report(results_root: str | Path, out_dir: str | Path, *, profile: str, datasets: Sequence[str],
                  presets: Sequence[str], seeds: Sequence[int],
                  samplers: Mapping[str, Sequence[str]] | None = None,
-                 preset_datasets: Mapping[str, Sequence[str]] | None = None) -> None:
-    """Read ``results_root`` (= ``results/<profile>``) and write the whole report to ``out_dir``.
+                 preset_datasets: Mapping[str, Sequence[str]] | None = None, data_root: str | Path = "data",
+                 settings: ReportConfig = ReportConfig()) -> None:
+    """Read ``results_root`` (= ``results/<profile>``) and write the whole report to ``out_dir``; the
+    human evaluation page also reads real test images from ``data_root/<dataset>``.
 
     ``preset_datasets`` restricts a preset to some of ``datasets`` (the profile key of that name).
     ``samplers`` maps a preset to the sampler names it must have; by default those with a
@@ -58,6 +61,7 @@ def build_report(results_root: str | Path, out_dir: str | Path, *, profile: str,
     from genbench.report.experiments import collect_experiments, gan_sections
     from genbench.report.figures import render_figures
     from genbench.report.html import render_html
+    from genbench.report.hype import hype_images, render_hype_page
     from genbench.report.markdown import render_markdown
     from genbench.report.translation import style_transfer_section, translation_sections
 
@@ -72,6 +76,9 @@ def build_report(results_root: str | Path, out_dir: str | Path, *, profile: str,
     for section in sections:
         figures |= section.figures
     grids = {name: path.read_bytes() for name, path in results.grids.items()}
+    hype = render_hype_page(hype_images(results, Path(results_root), Path(data_root),
+                                        images_per_model=settings.hype_images_per_model, seed=settings.hype_seed),
+                            profile=profile)
     with _replacing_dir(Path(out_dir)) as tmp:
         write_bytes(tmp / "summary.csv", results.summary.to_csv(index=False, na_rep=tables.NA).encode())
         if (models["n_seeds"] > 1).any():
@@ -87,3 +94,4 @@ def build_report(results_root: str | Path, out_dir: str | Path, *, profile: str,
         write_bytes(tmp / "report.md", markdown.encode())
         page = render_html(results, models, profile=profile, figures=figures, grids=grids, sections=sections)
         write_bytes(tmp / "index.html", page.encode())
+        write_bytes(tmp / "hype.html", hype.encode())

@@ -9,11 +9,14 @@ rule report:
         benchmarks=expand_runs(f"{RUN_DIR}/train.benchmark.tsv"),
         classifiers=expand(f"{DOMAIN_DIR}/classifier.json", dataset=classifier_datasets()),
         experiments=experiment_outputs(),
+        # hype.html: generated images of each model, real test images of each dataset
+        sample_arrays=expand_runs(f"{RUN_DIR}/samples/{{sampler}}.npz"),
+        real=sorted({f"data/{run['dataset']}/test.npz" for run in runs()}),
     output:
         report(directory("reports/all"), patterns=["{name}.html", "{name}.csv"], caption="../report/comparison.rst",
                category="Comparison report"),
     params:
-        settings=lambda w: settings("datasets", "presets", "seeds", "preset_datasets"),
+        settings=lambda w: settings("datasets", "presets", "seeds", "preset_datasets", "report"),
         # results/<profile>, from results/<profile>/<dataset>/domain/classifier.json
         results=lambda w, input: os.path.dirname(os.path.dirname(os.path.dirname(input.classifiers[0]))),
     log:
