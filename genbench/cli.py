@@ -117,8 +117,9 @@ def cmd_reference(args: argparse.Namespace) -> None:
 
     profile = _profile(args)
     ev = profile.evaluation
-    run_reference(args.data, args.extractor_file, space=args.space, split=ev.reference_split, n=ev.n_real,
-                  batch_size=ev.batch_size, device=profile.device, threads=_threads(args, profile), out=args.out)
+    split = args.split or ev.reference_split
+    n = args.n if args.n is not None else ev.n_real
+    run_reference(args.data, args.extractor_file, space=args.space, split=split, n=n, batch_size=ev.batch_size, device=profile.device, threads=_threads(args, profile), out=args.out)
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -157,6 +158,21 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
                             task_files=task_files)
     tracking.log_final_metrics(summary["mlflow_run_id"], final_metric_values(result), tracking_uri_cfg=profile.mlflow)
     print(json.dumps({name: rec["value"] for name, rec in result["metrics"].items()}))
+
+
+def cmd_memorisation(args: argparse.Namespace) -> None:
+    from genbench.evaluate import read_train_summary
+    from genbench.evaluate_memorisation import run_memorisation
+
+    profile = _profile(args)
+    summary = read_train_summary(args.train_summary)
+    identity = {key: summary[key] for key in ("dataset", "preset", "family", "seed")} | {"sampler": args.sampler}
+    record = run_memorisation(args.samples, args.train_reference, args.test_reference, args.classifier, args.data,
+                              profile.memorisation, n_fake=profile.evaluation.n_fake,
+                              batch_size=profile.evaluation.batch_size, device=profile.device,
+                              threads=_threads(args, profile), identity=identity, out=args.out)
+    print(f"memorisation {args.out}: distance ratio {record['distance_ratio']:.3f}, near-copy rate "
+          f"{record['near_copy_rate']:.3f} (expected {record['quantile']:.2f} without copying)")
 
 
 def cmd_metrics(args: argparse.Namespace) -> None:
@@ -267,6 +283,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", type=Path, required=True)
     p.add_argument("--space", default="domain", help="registered feature extractor (domain, inception)")
     p.add_argument("--extractor-file", type=Path, required=True, help="its weights (domain: classifier.pt)")
+    p.add_argument("--split", help="default: evaluation.reference_split")
+    p.add_argument("--n", type=int, help="images (0 = the whole split; default: evaluation.n_real)")
+    p.add_argument("--out", type=Path, required=True)
+    p = command("memorisation", cmd_memorisation,
+                "a model's samples beside their nearest training images, and its copy statistics")
+    p.add_argument("--samples", type=Path, required=True)
+    p.add_argument("--train-reference", type=Path, required=True, help="domain features of the whole train split")
+    p.add_argument("--test-reference", type=Path, required=True, help="domain features of the test reference")
+    p.add_argument("--classifier", type=Path, required=True, help="the dataset's domain classifier")
+    p.add_argument("--data", type=Path, required=True, help="the prepared dataset (train images to show)")
+    p.add_argument("--train-summary", type=Path, required=True)
+    p.add_argument("--sampler", required=True)
     p.add_argument("--out", type=Path, required=True)
     p = command("train", cmd_train, "train one (dataset, preset, seed)")
     p.add_argument("--dataset", required=True)

@@ -232,6 +232,18 @@ class CheckpointConfig:
 
 
 @dataclass(frozen=True)
+class MemorisationConfig:
+    """The nearest-neighbour memorisation check of each generative model (genbench.metrics.memorisation):
+    its evaluation.n_fake samples against the whole train split, in the domain feature space."""
+
+    enabled: bool = True
+    presets: tuple[str, ...] = ()  # () = every generative preset of the profile
+    n_show: int = 8  # the samples nearest to the training set, each shown beside its k nearest training images
+    k: int = 3
+    near_copy_quantile: float = 0.05  # of the test images' distances to the training set
+
+
+@dataclass(frozen=True)
 class ReportConfig:
     """What ``reports/all`` shows beyond the result files' numbers."""
 
@@ -255,6 +267,7 @@ class ProfileConfig:
     checkpoint: CheckpointConfig = CheckpointConfig()
     cuda: CudaConfig = CudaConfig()
     experiments: ExperimentsConfig = ExperimentsConfig()
+    memorisation: MemorisationConfig = MemorisationConfig()
     report: ReportConfig = ReportConfig()
     overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     # A preset named here runs on these datasets only, e.g. an MNIST-only model, or an image-to-image family
@@ -384,6 +397,10 @@ def load_profile(data: Mapping[str, Any], *, source: str) -> ProfileConfig:
     if unknown:
         raise ConfigError(f"{source}: key 'evaluation.metrics' has unknown metric '{unknown[0]}' "
                           f"(known: {', '.join(METRIC_NAMES)})")
+    mem = profile.memorisation
+    if mem.n_show < 1 or mem.k < 1 or not 0.0 < mem.near_copy_quantile < 1.0:
+        raise ConfigError(f"{source}: key 'memorisation': n_show and k must be >= 1 and near_copy_quantile in "
+                          f"(0, 1), got {mem.n_show}, {mem.k}, {mem.near_copy_quantile}")
     if profile.report.hype_images_per_model < 1:
         raise ConfigError(f"{source}: key 'report.hype_images_per_model' must be >= 1, "
                           f"got {profile.report.hype_images_per_model}")
@@ -476,6 +493,10 @@ def validate_all(profile: ProfileConfig, *, profile_source: str, preset_dir: Pat
                               "or remove the key")
         for dataset in datasets:
             check_dataset_name(dataset, source=f"{profile_source}: key 'preset_datasets.{preset}'")
+    for preset in profile.memorisation.presets:
+        if preset not in profile.presets:
+            raise ConfigError(f"{profile_source}: key 'memorisation.presets' names '{preset}', not in 'presets' "
+                              f"({', '.join(profile.presets)})")
     unused = sorted(set(profile.overrides) - set(profile.presets))
     if unused:
         raise ConfigError(f"{profile_source}: key 'overrides.{unused[0]}' names a preset not in 'presets' "

@@ -72,7 +72,7 @@ def rerun_incomplete(incomplete_dir: Path = INCOMPLETE_DIR, workdir: Path | None
     workdir = (workdir or Path.cwd()).resolve()
     deleted = []
     for mark in sorted(p for p in incomplete_dir.rglob("*") if p.is_file() and p.name != "migration_underway"):
-        output = _marked_output(mark.relative_to(incomplete_dir))
+        output = marked_output(mark.relative_to(incomplete_dir))
         if output is None or not (workdir / output).resolve().is_relative_to(workdir):
             continue  # not a mark this module can read, or not ours to delete: Snakemake reports it
         target = workdir / output
@@ -85,7 +85,7 @@ def rerun_incomplete(incomplete_dir: Path = INCOMPLETE_DIR, workdir: Path | None
     return deleted
 
 
-def _marked_output(mark: Path) -> Path | None:
+def marked_output(mark: Path) -> Path | None:
     """The output path a mark stands for: its path's parts are chunks of the path's urlsafe base64, all
     but the last prefixed with '@' (snakemake.persistence.file._record_path)."""
     *chunks, last = mark.parts

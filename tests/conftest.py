@@ -92,8 +92,13 @@ def ci_killed(tmp_path_factory) -> KilledRun:
 
 
 @pytest.fixture(scope="session")
-def ci_run(ci_killed: KilledRun) -> Path:
-    return ci_killed.workdir
+def ci_run(request) -> Path:
+    """The smoke run's workdir; GENBENCH_REUSE_CI_RUN=<dir> reuses a finished one (developers iterating on
+    report tests: ``snakemake reports/all --cores 2 --configfile params/ci.yaml`` in a copy of the workflow)."""
+    reuse = os.environ.get("GENBENCH_REUSE_CI_RUN")
+    if reuse:
+        return Path(reuse)
+    return request.getfixturevalue("ci_killed").workdir
 
 
 def _install_chromium() -> str | None:

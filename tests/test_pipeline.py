@@ -40,6 +40,53 @@ def test_report_has_a_row_per_model_and_sampler(ci_run: Path) -> None:
     assert "http://" not in html and "https://" not in html
 
 
+def test_report_renders_in_headless_chromium_with_every_section(ci_run: Path, chromium, tmp_path: Path) -> None:
+    import numpy as np
+    from PIL import Image
+    from selenium.webdriver.common.by import By
+
+    driver = chromium.driver
+    driver.get((ci_run / "reports/all/index.html").as_uri())
+    sections = {e.get_attribute("id") for e in driver.find_elements(By.TAG_NAME, "h2")}
+    assert {"protocol", "results", "tasks", "classifiers", "losses", "grids"} <= sections
+    titles = [e.text for e in driver.find_elements(By.TAG_NAME, "h3")]
+    for wanted in ("GANs:", "Sampler step sweep", "Classifier-free guidance", "Image-to-image, FCN-score",
+                   "Unpaired translation", "Super-resolution", "Neural style transfer", "Memorisation check",
+                   "Published reference numbers"):
+        assert any(t.startswith(wanted) for t in titles), f"no section '{wanted}' in {titles}"
+    broken = driver.execute_script(
+        "return [...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.alt)")
+    assert broken == [] and len(driver.find_elements(By.TAG_NAME, "img")) > 20
+    driver.save_screenshot(str(tmp_path / "report.png"))
+    assert np.asarray(Image.open(tmp_path / "report.png").convert("L")).std() > 5  # something was drawn
+
+
+def test_hype_page_holds_every_generative_model_and_as_many_real_images(ci_run: Path, chromium) -> None:
+    driver = chromium.driver
+    page = ci_run / "reports/all/hype.html"
+    assert "http://" not in page.read_text() and "https://" not in page.read_text()
+    driver.get(page.as_uri())
+    sources = [image["source"] for image in driver.execute_script("return IMAGES")]
+    generative = [p for p in ci_presets() if p not in CI_DATASETS]
+    per_model = {source.split("/")[0]: sources.count(source) for source in set(sources) if source != "real"}
+    assert per_model == {preset: 4 for preset in generative}  # report.hype_images_per_model in ci.yaml
+    assert sources.count("real") == 4 * len(generative)
+
+
+def test_memorisation_check_runs_for_its_presets_and_is_reported(ci_run: Path) -> None:
+    for preset in ("dcgan", "ddpm"):  # memorisation.presets in ci.yaml
+        sampler = next(iter(ci_presets()[preset].samplers))
+        folder = ci_run / f"results/ci/mnist/{preset}/seed0/memorisation"
+        record = json.loads((folder / f"{sampler}.json").read_text())
+        assert record["distance_ratio"] > 0 and 0 <= record["near_copy_rate"] <= 1
+        assert record["protocol"]["n_train"] == 60000 and record["protocol"]["n_fake"] == 64
+        assert len(record["shown"]) == 4 and all(len(s["train_rows"]) == 3 for s in record["shown"])
+        assert (folder / f"{sampler}.png").is_file()
+    assert not (ci_run / "results/ci/mnist/vae/seed0/memorisation").exists()
+    markdown = (ci_run / "reports/all/report.md").read_text()
+    assert "Memorisation check" in markdown and "memorisation_mnist_dcgan_direct_seed0.png" in markdown
+
+
 def test_every_metric_carries_its_protocol(ci_run: Path) -> None:
     record = json.loads((ci_run / "results/ci/mnist/ddpm/seed0/metrics/ddim50.json").read_text())
     per_space = ["fd", "kid", "precision", "recall", "density", "coverage"]

@@ -93,7 +93,8 @@ def test_report_tables_figures_and_pages(tmp_path):
     assert "http://" not in page and "https://" not in page and "<link" not in page and "<script" not in page
     sources = re.findall(r'src="([^"]*)"', page)
     assert len(sources) == len(figures) + 6 and all(s.startswith("data:image/png;base64,") for s in sources)
-    assert page.count("<table>") == 2 * len(DATASETS) + 1  # results and GAN table per dataset, classifiers
+    # results and GAN table per dataset, published reference numbers, classifiers
+    assert page.count("<table>") == 2 * len(DATASETS) + 2
     assert "<h3>GANs: mnist</h3>" in page and "### GANs: mnist" in markdown
 
 

@@ -102,7 +102,7 @@ def test_loss_guidance_and_sdedit_records_get_their_sections(tmp_path: Path) -> 
     build_report(root, out, profile="test", datasets=("mnist",), presets=("ddpm",), seeds=(0,))
     markdown = (out / "report.md").read_text()
     assert "| ddpm | 0 | 3 | 0.93 | 0.9 | 20 | 25 |" in markdown
-    sdedit = markdown[markdown.index("### img2img (SDEdit): mnist"):]
+    sdedit = markdown[markdown.index("### img2img (SDEdit): mnist"):markdown.index("### Published reference numbers")]
     assert [line.split(" | ")[1] for line in sdedit.splitlines() if line.startswith("| ddpm")] == ["0", "0.5", "1"]
     figures = {p.name for p in (out / "figures").iterdir()}
     assert {"loss_guidance_mnist_ddpm.png", "sdedit_mnist_ddpm.png", "sdedit_tradeoff_mnist_ddpm.png"} <= figures

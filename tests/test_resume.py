@@ -123,3 +123,14 @@ def test_damaged_snapshot_is_refused_with_its_path(tiny_mnist: Path, tmp_path: P
     assert proc.returncode == 2 and "resume.pt: not a readable resume snapshot" in output
     assert not (tmp_path / "run" / "checkpoint.pt").exists()
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["resume.pt"]
+
+
+def test_progress_line_has_rate_and_eta_counting_only_steps_run_since_a_resume():
+    from genbench.train.progress import Progress
+
+    now = [100.0]
+    progress = Progress(1000, first_step=400, clock=lambda: now[0])
+    now[0] += 10.0  # 100 steps in 10 s after resuming at 400
+    line = progress.line(500, {"g_loss": 1.23456})
+    assert "500/1000" in line and "10.00step/s" in line and "00:10<00:50" in line and "g_loss=1.235" in line
+    assert "\r" not in line and "\n" not in line

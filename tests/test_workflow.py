@@ -31,12 +31,13 @@ def test_default_profile_plans_every_family_dataset_and_sampler(workflow_copy: P
     # a latent-space generator (not progan, vae, the diffusion models).
     # Image-to-image: pix2pix and cyclegan on mnist_m (its own classifier, reference and segmenter), srresnet
     # and srgan on photo_patches (no domain network): 4 trains, 5 translations (cyclegan both ways); VGG16 and
-    # LPIPS fetched once; one style transfer job.
+    # LPIPS fetched once; one style transfer job. Memorisation: each generative run's first sampler (22), against
+    # the train features of its dataset (2).
     assert jobs == {"prepare_data": 4, "train_domain_classifier": 3, "reference_features": 3,
                     "train": 26, "sample": 61, "evaluate": 61, "fetch_text_encoder": 1, "walks": 12, "steering": 2, "probe": 2,
                     "augmentation": 2, "loss_guidance": 2, "sdedit": 2, "report": 1,
                     "translate": 5, "evaluate_translation": 5, "train_segmenter": 1, "fetch_vgg16": 1, "fetch_lpips": 1,
-                    "style_transfer": 1}
+                    "style_transfer": 1, "memorisation": 22, "train_features": 2}
 
 
 def test_misspelled_key_stops_before_any_job_naming_file_and_key(workflow_copy: Path) -> None:

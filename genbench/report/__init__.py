@@ -46,10 +46,11 @@ def _replacing_dir(out_dir: Path) -> Iterator[Path]:
 def build_report(results_root: str | Path, out_dir: str | Path, *, profile: str, datasets: Sequence[str],
                  presets: Sequence[str], seeds: Sequence[int],
                  samplers: Mapping[str, Sequence[str]] | None = None,
-                 preset_datasets: Mapping[str, Sequence[str]] | None = None, data_root: str | Path = "data",
+                 preset_datasets: Mapping[str, Sequence[str]] | None = None, data_root: str | Path | None = None,
                  settings: ReportConfig = ReportConfig()) -> None:
     """Read ``results_root`` (= ``results/<profile>``) and write the whole report to ``out_dir``; the
-    human evaluation page also reads real test images from ``data_root/<dataset>``.
+    human evaluation page ``hype.html`` (only with a ``data_root``) also reads the sample arrays and real
+    test images from ``data_root/<dataset>``.
 
     ``preset_datasets`` restricts a preset to some of ``datasets`` (the profile key of that name).
     ``samplers`` maps a preset to the sampler names it must have; by default those with a
@@ -63,6 +64,8 @@ def build_report(results_root: str | Path, out_dir: str | Path, *, profile: str,
     from genbench.report.html import render_html
     from genbench.report.hype import hype_images, render_hype_page
     from genbench.report.markdown import render_markdown
+    from genbench.report.memorisation import memorisation_section
+    from genbench.report.references import references_section
     from genbench.report.translation import style_transfer_section, translation_sections
 
     results = collect(Path(results_root), datasets=datasets, presets=presets, seeds=seeds, samplers=samplers,
@@ -72,13 +75,14 @@ def build_report(results_root: str | Path, out_dir: str | Path, *, profile: str,
     experiments = collect_experiments(Path(results_root), datasets=datasets, presets=presets, seeds=seeds)
     sections = gan_sections(results, experiments, datasets) + diffusion_sections(results, experiments, datasets)
     sections += translation_sections(results)
-    sections += [s for s in (style_transfer_section(Path(results_root)),) if s is not None]
+    extra = (style_transfer_section(Path(results_root)), memorisation_section(results, Path(results_root)))
+    sections += [s for s in extra if s is not None] + [references_section(results)]
     for section in sections:
         figures |= section.figures
     grids = {name: path.read_bytes() for name, path in results.grids.items()}
-    hype = render_hype_page(hype_images(results, Path(results_root), Path(data_root),
-                                        images_per_model=settings.hype_images_per_model, seed=settings.hype_seed),
-                            profile=profile)
+    hype = None if data_root is None else render_hype_page(
+        hype_images(results, Path(results_root), Path(data_root), images_per_model=settings.hype_images_per_model,
+                    seed=settings.hype_seed), profile=profile)
     with _replacing_dir(Path(out_dir)) as tmp:
         write_bytes(tmp / "summary.csv", results.summary.to_csv(index=False, na_rep=tables.NA).encode())
         if (models["n_seeds"] > 1).any():
@@ -94,4 +98,5 @@ def build_report(results_root: str | Path, out_dir: str | Path, *, profile: str,
         write_bytes(tmp / "report.md", markdown.encode())
         page = render_html(results, models, profile=profile, figures=figures, grids=grids, sections=sections)
         write_bytes(tmp / "index.html", page.encode())
-        write_bytes(tmp / "hype.html", hype.encode())
+        if hype is not None:
+            write_bytes(tmp / "hype.html", hype.encode())

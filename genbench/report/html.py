@@ -48,7 +48,7 @@ def render_html(results: Results, models: pd.DataFrame, *, profile: str, figures
     title = f"genbench report: profile {profile}"
     out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
            f"<title>{escape(title)}</title>", f"<style>{STYLE}</style>", "</head>", "<body>",
-           f"<h1>{escape(title)}</h1>", "<h2>How it was measured</h2>", "<ul>"]
+           f"<h1>{escape(title)}</h1>", '<h2 id="protocol">How it was measured</h2>', "<ul>"]
     out += [f"<li>{escape(note)}</li>" for note in tables.METHOD_NOTES] + ["</ul>"]
     for dataset in datasets:
         out += [f"<p>Protocol for <b>{escape(dataset)}</b>:</p>", "<ul>"]
@@ -58,22 +58,22 @@ def render_html(results: Results, models: pd.DataFrame, *, profile: str, figures
     if warnings:
         out += ['<p class="warn"><b>Warning: stale results</b></p>', "<ul>"]
         out += [f'<li class="warn">{escape(w)}</li>' for w in warnings] + ["</ul>"]
-    out += ["<h2>Results</h2>"]
+    out += ['<h2 id="results">Results: quality and cost per model</h2>']
     for dataset in datasets:
         out += [f"<h3>{escape(dataset)}</h3>", table(*tables.display_table(results, models, dataset))]
         out += [figure(name, figures[name]) for name in (f"fd_{dataset}.png", f"precision_recall_{dataset}.png")
                 if name in figures]
     if sections:
-        out += ["<h2>GANs and experiments</h2>"]
+        out += ['<h2 id="tasks">Tasks, experiments and references</h2>']
     for section in sections:
         out += [f"<h3>{escape(section.title)}</h3>", f"<p>{escape(section.text)}</p>"]
         out += [table(section.headers, section.rows)] if section.rows else []
         out += [figure(name, png, css_class="grid" if name.startswith(("walk_", "steered_")) else "")
                 for name, png in section.figures.items()]
-    out += ["<h2>Domain classifiers</h2>", table(*tables.classifier_table(results))]
-    out += ["<h2>Training losses</h2>"]
+    out += ['<h2 id="classifiers">Domain classifiers</h2>', table(*tables.classifier_table(results))]
+    out += ['<h2 id="losses">Training losses</h2>']
     out += [figure(name, png) for name, png in figures.items() if name.startswith("losses_")]
-    out += ["<h2>Sample grids</h2>"]
+    out += ['<h2 id="grids">Sample grids</h2>']
     out += [figure(name.removesuffix(".png"), png, css_class="grid") for name, png in grids.items()]
     out += ["</body>", "</html>", ""]
     return "\n".join(out)

@@ -37,7 +37,7 @@ def render_markdown(results: Results, models: pd.DataFrame, *, profile: str, fig
         out += [""] + [f"![{name}](figures/{name})" for name in figures
                        if name in (f"fd_{dataset}.png", f"precision_recall_{dataset}.png")]
     if sections:
-        out += ["", "## GANs and experiments"]
+        out += ["", "## Tasks, experiments and references"]
     for section in sections:
         out += ["", f"### {section.title}", "", section.text]
         out += ([""] + table(section.headers, section.rows)) if section.rows else []

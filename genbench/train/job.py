@@ -27,6 +27,7 @@ from genbench.report.grid import save_grid
 from genbench.train.checkpoint import initialise_from, save_checkpoint
 from genbench.train.ema import copy_state
 from genbench.train.loop import fit, seeded_subset
+from genbench.train.progress import Progress
 from genbench.train.resume import RESUME_FILE, Checkpointer, load_snapshot
 
 
@@ -60,10 +61,11 @@ def run_training(run_cfg: RunConfig, *, data_dir: Path, out_dir: Path) -> dict:
             "device": device.type}
     out_dir.mkdir(parents=True, exist_ok=True)
     resume_run_id = snapshot["mlflow_run_id"] if snapshot is not None else None
+    progress = Progress(spec.train.steps, first_step=snapshot["loop"]["step"] if snapshot is not None else 0)
     with tracking.TrainingRun(run_cfg, params=to_dict(run_cfg), tags=tags, resume_run_id=resume_run_id) as run:
         def on_log(step: int, losses: dict[str, float]) -> None:
             run.log_metrics(losses, step)
-            print(f"step {step}/{spec.train.steps} " + " ".join(f"{k}={v:.4g}" for k, v in losses.items()), flush=True)
+            print(progress.line(step, losses), flush=True)
 
         kept = {name: array[keep] for name, array in arrays.items()}
         tensors = model.training_tensors(kept)

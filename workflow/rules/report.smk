@@ -9,6 +9,7 @@ rule report:
         benchmarks=expand_runs(f"{RUN_DIR}/train.benchmark.tsv"),
         classifiers=expand(f"{DOMAIN_DIR}/classifier.json", dataset=classifier_datasets()),
         experiments=experiment_outputs(),
+        memorisation=memorisation_outputs(),
         # hype.html: generated images of each model, real test images of each dataset
         sample_arrays=expand_runs(f"{RUN_DIR}/samples/{{sampler}}.npz"),
         real=sorted({f"data/{run['dataset']}/test.npz" for run in runs()}),
