@@ -157,7 +157,13 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
                             device=profile.device, threads=_threads(args, profile), identity=identity, out=args.out,
                             task_files=task_files)
     tracking.log_final_metrics(summary["mlflow_run_id"], final_metric_values(result), tracking_uri_cfg=profile.mlflow)
-    print(json.dumps({name: rec["value"] for name, rec in result["metrics"].items()}))
+    values = {name: rec["value"] for name, rec in result["metrics"].items()}
+    tracking.log_evaluation_run(
+        profile.mlflow, model_run_id=summary["mlflow_run_id"],
+        name=f"{identity['dataset']}/{identity['preset']}/seed{identity['seed']}/{args.sampler}",
+        params=identity | {"protocol": {name: rec.get("protocol", {}) for name, rec in result["metrics"].items()}},
+        metrics=values)
+    print(json.dumps(values))
 
 
 def cmd_memorisation(args: argparse.Namespace) -> None:

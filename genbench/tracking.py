@@ -24,7 +24,7 @@ import yaml
 
 from genbench import __version__
 from genbench.config import MlflowConfig, RunConfig
-from genbench.io import InputError
+from genbench.io import InputError, read_json, write_json
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
@@ -33,6 +33,10 @@ MAX_PARAM_CHARS = 500  # the strictest MLflow server limit on a param value (3.x
 FLUSH_EVERY = 100  # buffered metric values per log_batch call (MLflow allows up to 1000)
 RETRY_SECONDS = 60.0
 _experiment_ids: dict[tuple[str, str], str] = {}  # (uri, experiment name) -> id, per process
+# The parent run of the snakemake invocation now running here (written by its onstart handler); the runs of
+# its jobs are its children in the MLflow UI (tag mlflow.parentRunId).
+PIPELINE_RUN_FILE = Path(".snakemake/genbench-pipeline-run.json")
+KIND_TAG = "genbench.kind"  # pipeline | model | evaluation
 
 
 def tracking_uri(cfg: MlflowConfig) -> str:
@@ -118,7 +122,8 @@ class TrainingRun:
                  resume_run_id: str | None = None) -> None:
         self.run_cfg = run_cfg
         self.params = flatten_params(params)
-        self.tags = {str(k): str(v) for k, v in tags.items()} | {"genbench.version": __version__}
+        self.tags = ({str(k): str(v) for k, v in tags.items()} | {"genbench.version": __version__, KIND_TAG: "model"}
+                     | pipeline_parent_tags(run_cfg.mlflow))
         self.resume_run_id = resume_run_id
         self.run_id, self._client, self._buffer, self._old_sigterm = "", None, [], None
         self.logged_through = -1  # a reopened run: the last step it already has values for
@@ -221,6 +226,77 @@ class TrainingRun:
                 self._old_sigterm = signal.signal(signal.SIGTERM, lambda signum, _: sys.exit(128 + signum))
 
 
+def start_pipeline_run(cfg: MlflowConfig, profile: str, *, record: Path = PIPELINE_RUN_FILE) -> str:
+    """The parent run of one snakemake invocation (onstart): ``pipeline <UTC time>`` in the profile's
+    experiment. One left RUNNING by a killed snakemake (still in ``record``) is marked KILLED first."""
+    client = client_for(cfg)
+    _end_recorded_run(client, record, "KILLED", only_if_running=True)
+    experiment_id = _experiment_id(client, tracking_uri(cfg), experiment_name(cfg, profile))
+    tags = {KIND_TAG: "pipeline", "profile": profile, "git_commit": git_commit(), "data_version": data_version(),
+            "genbench.version": __version__}
+    run = retry_locked(client.create_run, experiment_id, run_name=f"pipeline {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime())}",
+                       tags=tags)
+    write_json(record, {"run_id": run.info.run_id, "tracking_uri": tracking_uri(cfg)})
+    return run.info.run_id
+
+
+def end_pipeline_run(cfg: MlflowConfig, status: str, *, record: Path = PIPELINE_RUN_FILE) -> None:
+    """FINISHED (onsuccess) or FAILED (onerror) for the invocation's parent run; the record is removed."""
+    _end_recorded_run(client_for(cfg), record, status)
+
+
+def _end_recorded_run(client, record: Path, status: str, *, only_if_running: bool = False) -> None:
+    if not record.is_file():
+        return
+    run_id = read_json(record)["run_id"]
+    from mlflow.exceptions import MlflowException
+
+    try:
+        current = retry_locked(client.get_run, run_id).info.status
+    except MlflowException:  # another store (MLFLOW_TRACKING_URI changed): nothing of ours to end
+        current = None
+    if current is not None and (current == "RUNNING" or not only_if_running):
+        retry_locked(client.set_terminated, run_id, status)
+    record.unlink(missing_ok=True)
+
+
+def pipeline_parent_tags(cfg: MlflowConfig, *, record: Path = PIPELINE_RUN_FILE) -> dict[str, str]:
+    """``{'mlflow.parentRunId': <id>}`` when a pipeline run on the same store is recorded here, else ``{}``
+    (a job run by hand, or by a snakemake whose parent run lives elsewhere)."""
+    if not record.is_file():
+        return {}
+    parent = read_json(record)
+    return {"mlflow.parentRunId": parent["run_id"]} if parent.get("tracking_uri") == tracking_uri(cfg) else {}
+
+
+def log_evaluation_run(cfg: MlflowConfig, *, model_run_id: str, name: str, params: Mapping[str, Any],
+                       metrics: Mapping[str, float]) -> str:
+    """A child run of the model's run for one evaluation (one sampler setting): unprefixed metric names
+    (``fd_domain``), so MLflow's compare view lines up evaluations across families. A re-run evaluation
+    replaces (deletes) the earlier child of the same name; FAILED if logging fails part-way."""
+    client = client_for(cfg)
+    model_run = retry_locked(client.get_run, model_run_id)
+    experiment_id = model_run.info.experiment_id
+    earlier = retry_locked(client.search_runs, [experiment_id], filter_string=(
+        f"tags.`mlflow.parentRunId` = '{model_run_id}' and attributes.run_name = '{name}'"))
+    for run in earlier:
+        retry_locked(client.delete_run, run.info.run_id)
+    tags = {KIND_TAG: "evaluation", "mlflow.parentRunId": model_run_id, "genbench.version": __version__}
+    run_id = retry_locked(client.create_run, experiment_id, run_name=name, tags=tags).info.run_id
+    status = "FAILED"
+    try:
+        from mlflow.entities import Param
+
+        flat = [Param(k, v) for k, v in flatten_params(params).items()]
+        for i in range(0, len(flat), 100):
+            retry_locked(client.log_batch, run_id, params=flat[i:i + 100])
+        _log_metric_batches(client, run_id, _metric_entities(metrics, 0))
+        status = "FINISHED"
+    finally:
+        retry_locked(client.set_terminated, run_id, status)
+    return run_id
+
+
 def log_final_metrics(run_id: str, metrics: Mapping[str, float], *, tracking_uri_cfg: MlflowConfig,
                       step: int = 0) -> None:
     """Attach evaluation results (``ddim50/fd_domain`` ...) to a run; its status is left unchanged."""
@@ -256,7 +332,7 @@ def finished_runs(cfg: MlflowConfig, experiment: str) -> list[dict[str, Any]]:
         page = retry_locked(client.search_runs, [found.experiment_id], "attributes.status = 'FINISHED'",
                             max_results=1000, order_by=["attributes.run_name ASC"], page_token=token)
         rows += [{"model": run.info.run_name, "tags": dict(run.data.tags), "metrics": dict(run.data.metrics)}
-                 for run in page]
+                 for run in page if run.data.tags.get(KIND_TAG, "model") == "model"]
         token = page.token
         if not token:
             return rows

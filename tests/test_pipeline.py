@@ -167,12 +167,25 @@ def test_report_labels_both_feature_spaces(ci_run: Path) -> None:
 
 def test_mlflow_has_one_finished_run_per_model_with_metrics_and_grid(ci_run: Path) -> None:
     db = sqlite3.connect(ci_run / "mlflow.db")
-    runs = db.execute("SELECT run_uuid, name, status FROM runs").fetchall()
-    finished = sorted(name for _, name, status in runs if status == "FINISHED")
+    runs = db.execute("SELECT run_uuid, name, status FROM runs WHERE lifecycle_stage = 'active'").fetchall()
+    kind = dict(db.execute("SELECT run_uuid, value FROM tags WHERE key = 'genbench.kind'").fetchall())
+    parent = dict(db.execute("SELECT run_uuid, value FROM tags WHERE key = 'mlflow.parentRunId'").fetchall())
+    models = [(run_id, name, status) for run_id, name, status in runs if kind.get(run_id) == "model"]
+    finished = sorted(name for _, name, status in models if status == "FINISHED")
     assert finished == sorted(f"{CI_DATASETS.get(preset, 'mnist')}/{preset}/seed0" for preset in ci_presets())
     # jobs killed before their first snapshot: their runs are marked KILLED when the rerun starts afresh
-    assert {status for _, _, status in runs} <= {"FINISHED", "KILLED"}
-    ddpm = next(run_id for run_id, name, status in runs if name == "mnist/ddpm/seed0" and status == "FINISHED")
+    assert {status for _, _, status in models} <= {"FINISHED", "KILLED"}
+    # one parent run per snakemake invocation: the killed one, and the one that finished the pipeline
+    pipelines = {run_id: status for run_id, _, status in runs if kind.get(run_id) == "pipeline"}
+    assert {"KILLED", "FINISHED"} <= set(pipelines.values()) and "RUNNING" not in pipelines.values()
+    assert all(parent.get(run_id) in pipelines for run_id, _, _ in models)
+    # one child run per evaluation (model x sampler setting), under its model's run
+    model_ids = {run_id for run_id, _, status in models if status == "FINISHED"}
+    evaluations = [name for run_id, name, status in runs if kind.get(run_id) == "evaluation"
+                   and status == "FINISHED" and parent.get(run_id) in model_ids]
+    assert sorted(evaluations) == sorted(f"{CI_DATASETS.get(preset, 'mnist')}/{preset}/seed0/{sampler}"
+                                         for preset, spec in ci_presets().items() for sampler in spec.samplers)
+    ddpm = next(run_id for run_id, name, status in models if name == "mnist/ddpm/seed0" and status == "FINISHED")
     keys = {k for (k,) in db.execute("SELECT DISTINCT key FROM metrics WHERE run_uuid = ?", (ddpm,))}
     assert {"loss", "ddim50/fd_domain", "ddpm/fd_domain"} <= keys
     tags = dict(db.execute("SELECT key, value FROM tags WHERE run_uuid = ?", (ddpm,)).fetchall())

@@ -214,3 +214,39 @@ def test_a_fresh_start_marks_the_killed_runs_of_its_name_killed(store):
     assert client.get_run(killed).info.status == "KILLED"
     assert client.get_run(other).info.status == "RUNNING"
     assert client.get_run(run.run_id).info.status == "FINISHED"
+
+
+def test_pipeline_parent_run_nests_training_and_evaluation_runs(store):
+    """onstart -> a parent run; training runs started meanwhile are its children; each evaluation is a child
+    of its model's run with unprefixed metric names; onsuccess ends the parent FINISHED."""
+    client = _client()
+    parent = tracking.start_pipeline_run(MlflowConfig(), "test")
+    with tracking.TrainingRun(_run_cfg(), params={}, tags=_tags()) as run:
+        pass
+    model = client.get_run(run.run_id)
+    assert model.data.tags["mlflow.parentRunId"] == parent and model.data.tags["genbench.kind"] == "model"
+    first = tracking.log_evaluation_run(MlflowConfig(), model_run_id=run.run_id, name="mnist/dcgan/seed0/direct",
+                                        params={"sampler": "direct", "protocol": {"fd_domain": {"n_fake": 64}}},
+                                        metrics={"fd_domain": 1.5})
+    again = tracking.log_evaluation_run(MlflowConfig(), model_run_id=run.run_id, name="mnist/dcgan/seed0/direct",
+                                        params={"sampler": "direct"}, metrics={"fd_domain": 1.25})
+    assert client.get_run(first).info.lifecycle_stage == "deleted"  # a re-run evaluation replaces its child
+    evaluation = client.get_run(again)
+    assert evaluation.info.status == "FINISHED" and evaluation.data.metrics == {"fd_domain": 1.25}
+    assert evaluation.data.tags["mlflow.parentRunId"] == run.run_id
+    tracking.end_pipeline_run(MlflowConfig(), "FINISHED")
+    assert client.get_run(parent).info.status == "FINISHED" and not tracking.PIPELINE_RUN_FILE.exists()
+    # genbench compare sees the model run only
+    assert [r["model"] for r in tracking.finished_runs(MlflowConfig(), "genbench-test")] == ["mnist/dcgan/seed0"]
+
+
+def test_a_killed_invocations_parent_run_is_marked_killed_by_the_next(store):
+    client = _client()
+    killed = tracking.start_pipeline_run(MlflowConfig(), "test")  # no onsuccess/onerror: snakemake was killed
+    following = tracking.start_pipeline_run(MlflowConfig(), "test")
+    assert client.get_run(killed).info.status == "KILLED" and client.get_run(following).info.status == "RUNNING"
+    tracking.end_pipeline_run(MlflowConfig(), "FAILED")
+    assert client.get_run(following).info.status == "FAILED"
+    with tracking.TrainingRun(_run_cfg(), params={}, tags=_tags()) as run:  # no pipeline: no parent tag
+        pass
+    assert "mlflow.parentRunId" not in client.get_run(run.run_id).data.tags

@@ -61,7 +61,6 @@ def run_training(run_cfg: RunConfig, *, data_dir: Path, out_dir: Path) -> dict:
             "device": device.type}
     out_dir.mkdir(parents=True, exist_ok=True)
     resume_run_id = snapshot["mlflow_run_id"] if snapshot is not None else None
-    progress = Progress(spec.train.steps, first_step=snapshot["loop"]["step"] if snapshot is not None else 0)
     with tracking.TrainingRun(run_cfg, params=to_dict(run_cfg), tags=tags, resume_run_id=resume_run_id) as run:
         def on_log(step: int, losses: dict[str, float]) -> None:
             run.log_metrics(losses, step)
@@ -70,6 +69,7 @@ def run_training(run_cfg: RunConfig, *, data_dir: Path, out_dir: Path) -> dict:
         kept = {name: array[keep] for name, array in arrays.items()}
         tensors = model.training_tensors(kept)
         checkpointer = Checkpointer(snapshot_path, run_cfg, before_save=run.flush)
+        progress = Progress(spec.train.steps, first_step=snapshot["loop"]["step"] if snapshot is not None else 0)
         result = fit(model, tensors, spec.train, seed=run_cfg.seed, on_log=on_log, checkpointer=checkpointer,
                      resume=snapshot, run_id=run.run_id, cuda=run_cfg.cuda)
         # EMA weights (when kept) are what sampling uses, so they are also what the grid shows.

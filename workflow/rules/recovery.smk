@@ -1,7 +1,7 @@
 # After a snakemake killed outright (kill -9, preemption), the same command picks up: the dead run's lock
 # is removed and its incomplete jobs rerun, as --unlock --rerun-incomplete would (genbench.recovery);
 # training jobs resume from their snapshots.
-from genbench import recovery
+from genbench import recovery, tracking
 
 if not (workflow.remote_exec or workflow.subprocess_exec):
     _rerun = recovery.recover()
@@ -10,13 +10,17 @@ if not (workflow.remote_exec or workflow.subprocess_exec):
               "outputs, whose jobs run again", file=sys.stderr)
 
 
+# One MLflow parent run per invocation (genbench.tracking): the runs of its training jobs are its children.
 onstart:
     recovery.claim()
+    tracking.start_pipeline_run(PROFILE.mlflow, PROFILE.profile)
 
 
 onsuccess:
+    tracking.end_pipeline_run(PROFILE.mlflow, "FINISHED")
     recovery.release()
 
 
 onerror:
+    tracking.end_pipeline_run(PROFILE.mlflow, "FAILED")
     recovery.release()
