@@ -13,6 +13,10 @@ run the same command again, and check the report's ``summary.csv`` equals an uni
 
     python benchmarks/kill_and_resume.py --workdir /tmp/default-kill [--configfile params/full.yaml]
 
+What the kill left (delay, interrupted outputs, snapshots) is saved to ``<workdir>/kill_state.json`` before
+the second run; if that run fails for a reason of its own, fix it and pass ``--continue``: the same command
+runs again from where it stopped, and steps 2-3 finish against the saved state.
+
 Writes ``benchmarks/results/kill_and_resume_<profile>.json``.
 """
 from __future__ import annotations
@@ -58,6 +62,20 @@ def incomplete_outputs(workdir: Path) -> list[str]:
     return sorted(str(out) for out in map(marked_output, marks) if out is not None)
 
 
+def kill_at_random(work: Path, command: list[str], log: Path, delay: float) -> dict:
+    """Step 1: run ``command``, SIGKILL its process group after ``delay`` s; what the kill left behind."""
+    process = snakemake(work, command, log)
+    time.sleep(delay)
+    finished_before_kill = process.poll() is not None
+    if not finished_before_kill:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    return {"killed_after_s": round(delay, 1), "finished_before_kill": finished_before_kill,
+            "interrupted_outputs": incomplete_outputs(work),
+            "resume_snapshots_at_kill": sorted(str(p.relative_to(work))
+                                               for p in work.glob("results/*/*/*/seed*/resume.pt"))}
+
+
 def comparable(summary: Path) -> pd.DataFrame:
     table = pd.read_csv(summary, dtype=str, keep_default_na=False)
     return table.drop(columns=[c for c in TIMING if c in table.columns])
@@ -72,6 +90,8 @@ def main() -> None:
     parser.add_argument("--kill-after-max", type=float, default=1800)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-from", type=Path, help="a prepared data/ to copy in (saves the data rules)")
+    parser.add_argument("--continue", dest="resume_after_failure", action="store_true",
+                        help="the second run failed and was fixed: run it again against kill_state.json")
     args = parser.parse_args()
 
     work = args.workdir
@@ -85,32 +105,28 @@ def main() -> None:
     profile = "default" if not args.configfile else Path(args.configfile).stem
     log = work / "kill_and_resume.log"
 
-    delay = random.Random(args.seed).uniform(args.kill_after_min, args.kill_after_max)
-    started = time.monotonic()
-    process = snakemake(work, command, log)
-    time.sleep(delay)
-    finished_before_kill = process.poll() is not None
-    if not finished_before_kill:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-    interrupted = incomplete_outputs(work)
-    snapshots = sorted(str(p.relative_to(work)) for p in work.glob("results/*/*/*/seed*/resume.pt"))
+    state_file = work / "kill_state.json"
+    if args.resume_after_failure:
+        state = json.loads(state_file.read_text())
+    else:
+        state = kill_at_random(work, command, log, random.Random(args.seed).uniform(args.kill_after_min,
+                                                                                      args.kill_after_max))
+        state_file.write_text(json.dumps(state, indent=2) + "\n")
     resumed_seconds = run(work, command, log)
-    total_seconds = time.monotonic() - started
+    state["resumed_runs_s"] = state.get("resumed_runs_s", []) + [round(resumed_seconds, 1)]
+    state_file.write_text(json.dumps(state, indent=2) + "\n")
     (work / "summary.resumed.csv").write_bytes((work / "reports/all/summary.csv").read_bytes())
 
-    forced = interrupted or []
-    rerun_seconds = run(work, command + ["--forcerun", *forced], log) if forced else 0.0
+    interrupted = state["interrupted_outputs"]
+    rerun_seconds = run(work, command + ["--forcerun", *interrupted], log) if interrupted else 0.0
     resumed, uninterrupted = comparable(work / "summary.resumed.csv"), comparable(work / "reports/all/summary.csv")
     equal = resumed.equals(uninterrupted)
     differing = [] if equal else [c for c in resumed.columns if c in uninterrupted.columns
                                   and not resumed[c].equals(uninterrupted[c])]
-    record = {"profile": profile, "command": "snakemake " + " ".join(command), "killed_after_s": round(delay, 1),
-              "finished_before_kill": finished_before_kill, "interrupted_outputs": interrupted,
-              "resume_snapshots_at_kill": snapshots, "resumed_run_s": round(resumed_seconds, 1),
-              "kill_to_report_total_s": round(total_seconds, 1), "forced_rerun_s": round(rerun_seconds, 1),
-              "summary_rows": len(resumed), "summary_equal_without_timing_columns": equal,
-              "differing_columns": differing, "timing_columns_ignored": list(TIMING)}
+    record = {"profile": profile, "command": "snakemake " + " ".join(command), **state,
+              "forced_rerun_s": round(rerun_seconds, 1), "summary_rows": len(resumed),
+              "summary_equal_without_timing_columns": equal, "differing_columns": differing,
+              "timing_columns_ignored": list(TIMING)}
     out = REPO / "benchmarks/results" / f"kill_and_resume_{profile}.json"
     out.write_text(json.dumps(record, indent=2) + "\n")
     print(json.dumps(record, indent=2))

@@ -112,6 +112,19 @@ def with_protocol(values: dict[str, dict], protocol: dict) -> dict[str, dict]:
     return {name: {**record, "protocol": {**protocol, **record.get("protocol", {})}} for name, record in values.items()}
 
 
+def images_to_measure(sample_arrays: dict, n_fake: int, samples: Path) -> np.ndarray:
+    """The first ``n_fake`` images of a sample file, or its sampler setting's own n (``SamplerConfig.n``, stored
+    as ``sampler_n``) where it has one: a costly sweep draws fewer."""
+    fake = sample_arrays["images"]
+    if "sampler_n" in sample_arrays:
+        n_fake, asked_by = int(sample_arrays["sampler_n"]), "its sampler's n"
+    else:
+        asked_by = "evaluation.n_fake"
+    if len(fake) < n_fake:
+        raise InputError(f"{samples}: has {len(fake)} images, {asked_by} asks for {n_fake}; re-run its sample rule")
+    return fake[:n_fake]
+
+
 def run_evaluation(samples: Path, references: Sequence[Path], extractor_files: Sequence[Path],
                    cfg: EvaluationConfig, *, device: str, threads: int, identity: dict, out: Path,
                    task_files: TaskFiles | None = None) -> dict:
@@ -127,13 +140,8 @@ def run_evaluation(samples: Path, references: Sequence[Path], extractor_files: S
     spaces = () if task == "super_resolution" else cfg.feature_spaces
     fake = sample_arrays["images"]
     check_images(fake, samples)
-    if "sampler_n" in sample_arrays:  # the sampler setting's own n (SamplerConfig.n) overrides n_fake
-        n_fake, asked_by = int(sample_arrays["sampler_n"]), "its sampler's n"
-    else:
-        n_fake, asked_by = cfg.n_fake, "evaluation.n_fake"
-    if len(fake) < n_fake:
-        raise InputError(f"{samples}: has {len(fake)} images, {asked_by} asks for {n_fake}; re-run its sample rule")
-    fake = fake[:n_fake]
+    fake = images_to_measure(sample_arrays, cfg.n_fake, samples)
+    n_fake = len(fake)
     dev = resolve_device(device)
     values: dict[str, dict] = {}
     if len(references) != len(spaces) or len(extractor_files) != len(spaces):

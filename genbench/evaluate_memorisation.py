@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 from genbench.config import MemorisationConfig
 from genbench.data import load_split
 from genbench.device import resolve_device, set_threads
+from genbench.evaluate import images_to_measure
 from genbench.features.domain import extract, load_classifier
 from genbench.inputs import check_images
 from genbench.io import InputError, atomic_path, load_npz, sha256_file, write_json
@@ -54,12 +55,9 @@ def run_memorisation(samples: Path, train_reference: Path, test_reference: Path,
                      threads: int, identity: dict, out: Path) -> dict:
     """Copy statistics of the first ``n_fake`` samples; ``out`` is the JSON, the figure goes beside it."""
     set_threads(threads)
-    fake = load_npz(samples, required=("images",))["images"]
-    check_images(fake, samples)
-    if len(fake) < n_fake:
-        raise InputError(f"{samples}: has {len(fake)} images, evaluation.n_fake asks for {n_fake}; "
-                         "re-run its sample rule")
-    fake = fake[:n_fake]
+    sample_arrays = load_npz(samples, required=("images",))
+    check_images(sample_arrays["images"], samples)
+    fake = images_to_measure(sample_arrays, n_fake, samples)
     extractor_sha = sha256_file(classifier)
     train_ref = _reference(train_reference, "train", extractor_sha)
     test_ref = _reference(test_reference, "test", extractor_sha)

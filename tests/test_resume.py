@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -23,6 +24,7 @@ STEPS = 40
 # A snapshot every 3 steps, logs every 2: the kill lands between snapshots, so the resumed job replays
 # steps that MLflow already holds.
 TRAIN = {"steps": STEPS, "batch_size": 8, "log_every": 2, "grid_size": 4}
+PROGRESS = re.compile(rf"\| (\d+)/{STEPS} \[")
 PRESETS = {
     "dcgan": {"model": {"base_channels": 8}, "train": TRAIN},
     "ddpm": {"model": {"base_channels": 8, "channel_mults": [1, 2], "num_res_blocks": 1},
@@ -51,8 +53,9 @@ def _train(workdir: Path, data: Path, preset: str, out: str, *, kill_after_step:
     env.pop("MLFLOW_TRACKING_URI", None)
     proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if kill_after_step:
-        for line in proc.stdout:  # "step 14/40 loss=..." after each log
-            if line.startswith("step ") and int(line.split()[1].split("/")[0]) >= kill_after_step:
+        for line in proc.stdout:  # a progress line after each log: " 35%|###5      | 14/40 [00:01<...]"
+            done = PROGRESS.search(line)
+            if done and int(done.group(1)) >= kill_after_step:
                 os.kill(proc.pid, signal.SIGKILL)
                 break
     return proc

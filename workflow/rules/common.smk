@@ -170,11 +170,17 @@ def expand_runs(pattern):
 
 
 def memorisation_outputs():
-    """One memorisation record per generative run, for its first sampler setting (the preset's default)."""
+    """One memorisation record per generative run, for its first sampler setting drawing evaluation.n_fake
+    images (n 0), else its first: the most samples to find copies among."""
     mem = PROFILE.memorisation
     if not mem.enabled:
         return []
-    return sorted(f"{RESULTS}/{d}/{p}/seed{s}/memorisation/{next(iter(PRESETS[p].samplers))}.json"
+
+    def sampler(preset):
+        names = PRESETS[preset].samplers
+        return next((name for name, s in names.items() if not s.n), next(iter(names)))
+
+    return sorted(f"{RESULTS}/{d}/{p}/seed{s}/memorisation/{sampler(p)}.json"
                   for p in PROFILE.presets if not is_translator(p) and (not mem.presets or p in mem.presets)
                   for d in PROFILE.datasets_of(p) for s in PROFILE.seeds)
 
