@@ -181,6 +181,23 @@ def cmd_memorisation(args: argparse.Namespace) -> None:
           f"{record['near_copy_rate']:.3f} (expected {record['quantile']:.2f} without copying)")
 
 
+def cmd_training_curve(args: argparse.Namespace) -> None:
+    from genbench.evaluate import read_train_summary
+    from genbench.evaluate_curve import run_training_curve
+
+    profile = _profile(args)
+    summary = read_train_summary(args.train_summary)
+    identity = {key: summary[key] for key in ("dataset", "preset", "family", "seed")} | {"sampler": args.sampler}
+    record = run_training_curve(args.checkpoint, args.milestones, args.classifier, args.reference,
+                                profile.training_curve, sampler_name=args.sampler,
+                                reference_split=profile.evaluation.reference_split,
+                                batch_size=profile.evaluation.batch_size, seed=summary["seed"],
+                                device=profile.device, threads=_threads(args, profile), identity=identity,
+                                out=args.out)
+    print(f"training curve {args.out}: " + ", ".join(f"step {p['step']} FD {p['fd_domain']:.2f}"
+                                                     for p in record["points"]))
+
+
 def cmd_metrics(args: argparse.Namespace) -> None:
     from genbench.evaluate import run_metrics
 
@@ -299,6 +316,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--test-reference", type=Path, required=True, help="domain features of the test reference")
     p.add_argument("--classifier", type=Path, required=True, help="the dataset's domain classifier")
     p.add_argument("--data", type=Path, required=True, help="the prepared dataset (train images to show)")
+    p.add_argument("--train-summary", type=Path, required=True)
+    p.add_argument("--sampler", required=True)
+    p.add_argument("--out", type=Path, required=True)
+    p = command("training-curve", cmd_training_curve,
+                "FD in the domain space at each milestone step of a training run and at its end")
+    p.add_argument("--checkpoint", type=Path, required=True)
+    p.add_argument("--milestones", type=Path, required=True, help="milestones.pt beside the checkpoint")
+    p.add_argument("--classifier", type=Path, required=True, help="the dataset's domain classifier")
+    p.add_argument("--reference", type=Path, required=True, help="domain features of the test reference")
     p.add_argument("--train-summary", type=Path, required=True)
     p.add_argument("--sampler", required=True)
     p.add_argument("--out", type=Path, required=True)

@@ -47,6 +47,9 @@ class TrainConfig:
     # this model's sampling network before training: SRGAN's G starts from the trained SRResNet (Ledig et al.
     # 2017, sec. 3.2). "" = random initialisation.
     init_from: str = ""
+    # The sampling network's weights (EMA when kept) at this many evenly spaced steps before the last, saved
+    # to milestones.pt for the FD-over-training figure (genbench.evaluate_curve); 0 = none.
+    curve_points: int = 4
 
 
 @dataclass(frozen=True)
@@ -244,6 +247,29 @@ class MemorisationConfig:
 
 
 @dataclass(frozen=True)
+class TrainingCurveConfig:
+    """FD over training steps: each generative model's milestone weights (``train.curve_points``) and its
+    final ones sampled with its main sampler setting and measured against the domain test reference."""
+
+    enabled: bool = True
+    presets: tuple[str, ...] = ()  # () = every generative preset of the profile
+    # Fewer images than evaluation.n_fake keep the curve cheap; FD is biased upwards at small n, so the
+    # curve's values compare with each other, not with the table's.
+    n_fake: int = 500
+
+
+def milestone_steps(steps: int, points: int) -> tuple[int, ...]:
+    """``points`` evenly spaced steps strictly between 0 and ``steps`` (the last step is the checkpoint)."""
+    return tuple(sorted({round(steps * i / (points + 1)) for i in range(1, points + 1)} - {0, steps}))
+
+
+def main_sampler(samplers: Mapping[str, SamplerConfig]) -> str:
+    """The first sampler setting drawing evaluation.n_fake images (no ``n`` of its own), else the first: the
+    setting a preset is judged by when one is needed (memorisation check, FD over training)."""
+    return next((name for name, s in samplers.items() if not s.n), next(iter(samplers)))
+
+
+@dataclass(frozen=True)
 class ReportConfig:
     """What ``reports/all`` shows beyond the result files' numbers."""
 
@@ -268,6 +294,7 @@ class ProfileConfig:
     cuda: CudaConfig = CudaConfig()
     experiments: ExperimentsConfig = ExperimentsConfig()
     memorisation: MemorisationConfig = MemorisationConfig()
+    training_curve: TrainingCurveConfig = TrainingCurveConfig()
     report: ReportConfig = ReportConfig()
     overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     # A preset named here runs on these datasets only, e.g. an MNIST-only model, or an image-to-image family
@@ -493,10 +520,12 @@ def validate_all(profile: ProfileConfig, *, profile_source: str, preset_dir: Pat
                               "or remove the key")
         for dataset in datasets:
             check_dataset_name(dataset, source=f"{profile_source}: key 'preset_datasets.{preset}'")
-    for preset in profile.memorisation.presets:
-        if preset not in profile.presets:
-            raise ConfigError(f"{profile_source}: key 'memorisation.presets' names '{preset}', not in 'presets' "
-                              f"({', '.join(profile.presets)})")
+    for key, presets in (("memorisation", profile.memorisation.presets),
+                         ("training_curve", profile.training_curve.presets)):
+        for preset in presets:
+            if preset not in profile.presets:
+                raise ConfigError(f"{profile_source}: key '{key}.presets' names '{preset}', not in 'presets' "
+                                  f"({', '.join(profile.presets)})")
     unused = sorted(set(profile.overrides) - set(profile.presets))
     if unused:
         raise ConfigError(f"{profile_source}: key 'overrides.{unused[0]}' names a preset not in 'presets' "

@@ -112,6 +112,16 @@ def with_protocol(values: dict[str, dict], protocol: dict) -> dict[str, dict]:
     return {name: {**record, "protocol": {**protocol, **record.get("protocol", {})}} for name, record in values.items()}
 
 
+def read_reference(path: Path, split: str, extractor_sha: str) -> dict[str, np.ndarray]:
+    """Reference features of ``split`` made by the extractor whose file has sha256 ``extractor_sha``."""
+    ref = load_npz(path, required=("features", "indices", "extractor_sha256", "split"))
+    if str(ref["split"]) != split:
+        raise InputError(f"{path}: holds {ref['split']} features, {split} split features are needed here")
+    if str(ref["extractor_sha256"]) != extractor_sha:
+        raise InputError(f"{path}: made with another feature network; delete it and re-run")
+    return ref
+
+
 def images_to_measure(sample_arrays: dict, n_fake: int, samples: Path) -> np.ndarray:
     """The first ``n_fake`` images of a sample file, or its sampler setting's own n (``SamplerConfig.n``, stored
     as ``sampler_n``) where it has one: a costly sweep draws fewer."""

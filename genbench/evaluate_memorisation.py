@@ -15,21 +15,12 @@ from matplotlib.figure import Figure
 from genbench.config import MemorisationConfig
 from genbench.data import load_split
 from genbench.device import resolve_device, set_threads
-from genbench.evaluate import images_to_measure
+from genbench.evaluate import images_to_measure, read_reference
 from genbench.features.domain import extract, load_classifier
 from genbench.inputs import check_images
 from genbench.io import InputError, atomic_path, load_npz, sha256_file, write_json
 from genbench.metrics.memorisation import copy_statistics, nearest_neighbours
 from genbench.report.figures import _png
-
-
-def _reference(path: Path, split: str, extractor_sha: str) -> dict[str, np.ndarray]:
-    ref = load_npz(path, required=("features", "indices", "extractor_sha256", "split"))
-    if str(ref["split"]) != split:
-        raise InputError(f"{path}: holds {ref['split']} features, the memorisation check needs the {split} split")
-    if str(ref["extractor_sha256"]) != extractor_sha:
-        raise InputError(f"{path}: made with another domain classifier; delete it and re-run")
-    return ref
 
 
 def neighbour_figure(fakes: np.ndarray, neighbours: np.ndarray, distances: np.ndarray, title: str) -> bytes:
@@ -59,8 +50,8 @@ def run_memorisation(samples: Path, train_reference: Path, test_reference: Path,
     check_images(sample_arrays["images"], samples)
     fake = images_to_measure(sample_arrays, n_fake, samples)
     extractor_sha = sha256_file(classifier)
-    train_ref = _reference(train_reference, "train", extractor_sha)
-    test_ref = _reference(test_reference, "test", extractor_sha)
+    train_ref = read_reference(train_reference, "train", extractor_sha)
+    test_ref = read_reference(test_reference, "test", extractor_sha)
     dev = resolve_device(device)
     model, _ = load_classifier(classifier, device=dev)
     if fake.shape[1] != model.in_channels:

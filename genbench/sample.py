@@ -7,15 +7,33 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from genbench.config import ConfigError
+from genbench.config import ConfigError, SamplerConfig
 from genbench.device import resolve_device, set_threads
 from genbench.io import save_npz, write_json
+from genbench.models import GenerativeModel
 from genbench.models.translation import Translator
 from genbench.report.grid import save_grid
 from genbench.train.checkpoint import load_for_sampling
 from genbench.train.job import to_uint8
 from genbench.train.loop import TrainingDiverged
 from genbench.translate import run_translation
+
+
+def draw_images(model: GenerativeModel, sampler: SamplerConfig, n: int, *, batch_size: int, seed: int,
+                source: str) -> tuple[np.ndarray, torch.Tensor | None]:
+    """``n`` uint8 images in batches from one seeded CPU generator, and the labels asked for: conditional (and
+    code-controlled) families draw a balanced label sequence. NaN/inf images stop it, naming ``source``."""
+    generator = torch.Generator().manual_seed(seed)
+    labels = torch.arange(n) % model.num_label_values() if model.label_kind else None
+    chunks = []
+    with torch.no_grad():
+        for first in range(0, n, batch_size):
+            batch_labels = None if labels is None else labels[first:first + batch_size].to(model.device)
+            x = model.sample(min(batch_size, n - first), generator=generator, sampler=sampler, labels=batch_labels)
+            if not torch.isfinite(x).all():
+                raise TrainingDiverged(f"{source} produced NaN/inf images; the checkpoint has diverged, retrain it")
+            chunks.append(to_uint8(x))
+    return np.concatenate(chunks), labels
 
 
 def run_sampling(checkpoint: Path, *, sampler_name: str, n: int, batch_size: int, seed: int, device: str,
@@ -40,21 +58,10 @@ def run_sampling(checkpoint: Path, *, sampler_name: str, n: int, batch_size: int
                                n=n, batch_size=batch_size, out=out)
     sampler = samplers[sampler_name]
     n = sampler.n or n
-    generator = torch.Generator().manual_seed(seed)
-    # Conditional (and code-controlled) families draw a balanced label sequence; it is saved with the images.
-    labels = torch.arange(n) % model.num_label_values() if model.label_kind else None
-    chunks = []
     start = time.perf_counter()
-    with torch.no_grad():
-        for first in range(0, n, batch_size):
-            batch_labels = None if labels is None else labels[first:first + batch_size].to(model.device)
-            x = model.sample(min(batch_size, n - first), generator=generator, sampler=sampler, labels=batch_labels)
-            if not torch.isfinite(x).all():
-                raise TrainingDiverged(f"{checkpoint}: sampler '{sampler_name}' produced NaN/inf images; "
-                                         "the checkpoint has diverged, retrain it")
-            chunks.append(to_uint8(x))
+    images, labels = draw_images(model, sampler, n, batch_size=batch_size, seed=seed,
+                                 source=f"{checkpoint}: sampler '{sampler_name}'")
     seconds = time.perf_counter() - start
-    images = np.concatenate(chunks)
     # What the grid's images were asked for, batch by batch as ``sample`` saw the labels (t2i: the captions).
     batches = [] if labels is None else [labels[i:i + batch_size] for i in range(0, min(n, 64), batch_size)]
     captions = [c for batch in batches for c in (model.label_captions(batch) or [])][:64]

@@ -33,7 +33,7 @@ def cut_of_ci(workdir: Path) -> None:
     profile = {**ci, "profile": "cluster", "presets": ["dcgan"], "preset_datasets": {},
                "evaluation": {**ci["evaluation"], "feature_spaces": ["domain"]},
                "experiments": {"walks": False, "style_transfer": {"enabled": False}},
-               "memorisation": {"enabled": False},
+               "memorisation": {"enabled": False}, "training_curve": {"enabled": False},
                "overrides": {"dcgan": {**ci["overrides"]["dcgan"], "samplers": {"trunc1": None, "trunc05": None}}}}
     (workdir / "params/cluster.yaml").write_text(yaml.safe_dump(profile, sort_keys=False))
 
@@ -100,9 +100,16 @@ def test_pipeline_runs_reach_an_mlflow_server(small_workflow: Path, mlflow_serve
                        env_extra={"MLFLOW_TRACKING_URI": mlflow_server})
     assert result.returncode == 0, result.stderr[-4000:]
     client = MlflowClient(mlflow_server)
-    (run,) = client.search_runs([client.get_experiment_by_name("genbench-cluster").experiment_id])
+    runs = client.search_runs([client.get_experiment_by_name("genbench-cluster").experiment_id])
+    by_kind = {kind: [r for r in runs if r.data.tags["genbench.kind"] == kind]
+               for kind in ("pipeline", "model", "evaluation")}
+    assert sorted(map(len, by_kind.values())) == [1, 1, 1] and len(runs) == 3
+    (pipeline,), (run,), (evaluation,) = by_kind.values()
     assert run.info.run_name == "mnist/dcgan/seed0" and run.info.status == "FINISHED"
+    assert run.data.tags["mlflow.parentRunId"] == pipeline.info.run_id and pipeline.info.status == "FINISHED"
     assert {"loss_d", "direct/fd_domain", "direct/precision_domain"} <= set(run.data.metrics)
+    assert evaluation.data.tags["mlflow.parentRunId"] == run.info.run_id
+    assert {"fd_domain", "precision_domain"} <= set(evaluation.data.metrics)
     assert [a.path for a in client.list_artifacts(run.info.run_id)] == ["grid.png"]
     assert not (small_workflow / "mlflow.db").exists()  # nothing went to the default local store
 

@@ -37,7 +37,7 @@ def test_default_profile_plans_every_family_dataset_and_sampler(workflow_copy: P
                     "train": 26, "sample": 61, "evaluate": 61, "fetch_text_encoder": 1, "walks": 12, "steering": 2, "probe": 2,
                     "augmentation": 2, "loss_guidance": 2, "sdedit": 2, "report": 1,
                     "translate": 5, "evaluate_translation": 5, "train_segmenter": 1, "fetch_vgg16": 1, "fetch_lpips": 1,
-                    "style_transfer": 1, "memorisation": 22, "train_features": 2}
+                    "style_transfer": 1, "memorisation": 22, "train_features": 2, "training_curve": 22}
 
 
 def test_misspelled_key_stops_before_any_job_naming_file_and_key(workflow_copy: Path) -> None:

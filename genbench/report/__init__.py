@@ -66,6 +66,7 @@ def build_report(results_root: str | Path, out_dir: str | Path, *, profile: str,
     from genbench.report.markdown import render_markdown
     from genbench.report.memorisation import memorisation_section
     from genbench.report.references import references_section
+    from genbench.report.training_curve import training_curve_section
     from genbench.report.translation import style_transfer_section, translation_sections
 
     results = collect(Path(results_root), datasets=datasets, presets=presets, seeds=seeds, samplers=samplers,
@@ -75,7 +76,8 @@ def build_report(results_root: str | Path, out_dir: str | Path, *, profile: str,
     experiments = collect_experiments(Path(results_root), datasets=datasets, presets=presets, seeds=seeds)
     sections = gan_sections(results, experiments, datasets) + diffusion_sections(results, experiments, datasets)
     sections += translation_sections(results)
-    extra = (style_transfer_section(Path(results_root)), memorisation_section(results, Path(results_root)))
+    extra = (style_transfer_section(Path(results_root)), training_curve_section(results, Path(results_root)),
+             memorisation_section(results, Path(results_root)))
     sections += [s for s in extra if s is not None] + [references_section(results)]
     for section in sections:
         figures |= section.figures

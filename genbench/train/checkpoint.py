@@ -31,7 +31,7 @@ def save_checkpoint(path: str | Path, *, model: GenerativeModel, run_cfg: RunCon
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"{path}: checkpoint not found; run its train rule first")
+        raise InputError(f"{path}: not found; run its train rule first")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # truncated zip, foreign pickle: all mean "not a checkpoint we wrote"
@@ -40,6 +40,20 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     if not isinstance(payload, dict) or payload.get("format_version") != FORMAT_VERSION:
         raise InputError(f"{path}: not a genbench checkpoint of format {FORMAT_VERSION}; re-run its train rule")
     return payload
+
+
+def save_milestones(path: str | Path, milestones: dict[int, dict[str, torch.Tensor]]) -> None:
+    """The sampling network's weights at the milestone steps (``TrainResult.milestones``), on the CPU."""
+    payload = {"format_version": FORMAT_VERSION,
+               "states": {int(step): {k: v.cpu() for k, v in state.items()} for step, state in milestones.items()}}
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def read_milestones(path: str | Path) -> dict[int, dict[str, torch.Tensor]]:
+    """step -> the sampling network's state dict, in step order."""
+    payload = read_checkpoint(path)
+    return dict(sorted(payload["states"].items()))
 
 
 def load_for_sampling(path: str | Path, device: torch.device) -> tuple[GenerativeModel, RunConfig]:

@@ -1,7 +1,8 @@
 """One training job = one (dataset, preset, seed): data -> fit -> checkpoint + summary, mirrored to MLflow.
 
 Outputs in ``out_dir``: ``checkpoint.pt`` (written last, the file Snakemake waits for), ``config.yaml``
-(the resolved run config), ``train_summary.json``, ``losses.csv`` and ``grid.png``. While it trains, the job
+(the resolved run config), ``train_summary.json``, ``losses.csv``, ``grid.png`` and ``milestones.pt`` (the
+sampling network at ``train.curve_points`` earlier steps). While it trains, the job
 keeps a resume snapshot there (``resume.pt``, genbench.train.resume): the same command after a crash or a
 kill continues from it and the same MLflow run, and ends with the weights an uninterrupted run would have.
 """
@@ -24,7 +25,7 @@ from genbench.io import write_bytes, write_json
 from genbench.models import ImageSpec, build_model
 from genbench.models.translation import Translator
 from genbench.report.grid import save_grid
-from genbench.train.checkpoint import initialise_from, save_checkpoint
+from genbench.train.checkpoint import initialise_from, save_checkpoint, save_milestones
 from genbench.train.ema import copy_state
 from genbench.train.loop import fit, seeded_subset
 from genbench.train.progress import Progress
@@ -93,6 +94,7 @@ def run_training(run_cfg: RunConfig, *, data_dir: Path, out_dir: Path) -> dict:
         write_bytes(out_dir / "config.yaml", yaml.safe_dump(to_dict(run_cfg), sort_keys=True).encode())
         write_bytes(out_dir / "losses.csv", _losses_csv(result.history))
         write_json(out_dir / "train_summary.json", summary)
+        save_milestones(out_dir / "milestones.pt", result.milestones)
         save_checkpoint(out_dir / "checkpoint.pt", model=model, run_cfg=run_cfg, step=result.steps,
                         optimizers=result.optimizers, ema_state=result.ema.state_dict() if result.ema else None)
     snapshot_path.unlink(missing_ok=True)  # after checkpoint.pt: a kill in between resumes at the snapshot

@@ -1,6 +1,6 @@
 """The generic training loop: one loop for every family, because each family owns its ``train_step``.
 
-Reads top to bottom: seed -> optimisers -> [resume] -> (batch, step, EMA, log, [snapshot]) x steps. Batches
+Reads top to bottom: seed -> optimisers -> [resume] -> (batch, step, EMA, [milestone], log, [snapshot]) x steps. Batches
 come from a seeded permutation on the CPU, so the data order is the same on any device. A NaN/inf loss or
 gradient norm stops the loop before the bad update is applied (a pre-step hook on every optimiser).
 """
@@ -14,10 +14,10 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from genbench.config import CudaConfig, TrainConfig
+from genbench.config import CudaConfig, TrainConfig, milestone_steps
 from genbench.models import GenerativeModel
 from genbench.train.cuda import CudaSpeedups
-from genbench.train.ema import ExponentialMovingAverage
+from genbench.train.ema import ExponentialMovingAverage, copy_state
 from genbench.train.resume import BatchOrder, Checkpointer, rng_state, set_rng_state
 
 LogFn = Callable[[int, dict[str, float]], None]
@@ -39,6 +39,8 @@ class TrainResult:
     optimizers: dict[str, torch.optim.Optimizer]
     ema: ExponentialMovingAverage | None
     history: list[tuple[int, str, float]] = field(default_factory=list)  # (step, loss name, mean since last log)
+    # step -> the sampling network's weights at that step (EMA when kept): TrainConfig.curve_points
+    milestones: dict[int, dict[str, torch.Tensor]] = field(default_factory=dict)
     data_fraction: float = 0.0  # of this process's step time spent drawing batches (on CUDA: launching copies)
 
 
@@ -67,9 +69,11 @@ def fit(model: GenerativeModel, tensors: tuple[torch.Tensor, torch.Tensor], cfg:
     for name, optimizer in optimizers.items():
         optimizer.register_step_pre_hook(_finite_gradients_guard(name))
     ema = ExponentialMovingAverage(model.sampling_module(), decay=cfg.ema_decay) if cfg.ema_decay > 0 else None
-    loop = {"step": 0, "running": {}, "since_log": 0, "history": [], "seconds": 0.0}
+    # The milestones live in the loop state, so a resume snapshot carries those already passed.
+    loop = {"step": 0, "running": {}, "since_log": 0, "history": [], "seconds": 0.0, "milestones": {}}
     if resume is not None:
         loop = _restore(resume, model=model, optimizers=optimizers, ema=ema, order=order)
+    milestone_at = set(milestone_steps(cfg.steps, cfg.curve_points))
 
     running, history = loop["running"], loop["history"]
     model.train()
@@ -88,6 +92,9 @@ def fit(model: GenerativeModel, tensors: tuple[torch.Tensor, torch.Tensor], cfg:
         _check_finite(model.family, step, losses)
         if ema is not None:
             ema.update(model.sampling_module(), step)
+        if step in milestone_at:
+            weights = ema.state_dict() if ema is not None else model.sampling_module().state_dict()
+            loop["milestones"][step] = copy_state(weights)
         for name, value in losses.items():
             running[name] = running.get(name, 0.0) + value
         loop["since_log"] += 1
@@ -108,7 +115,7 @@ def fit(model: GenerativeModel, tensors: tuple[torch.Tensor, torch.Tensor], cfg:
     seconds = loop["seconds"] + time.perf_counter() - start
     n_images = cfg.steps * min(cfg.batch_size, len(data))
     return TrainResult(steps=cfg.steps, seconds=seconds, images_per_second=n_images / seconds,
-                       optimizers=optimizers, ema=ema, history=history,
+                       optimizers=optimizers, ema=ema, history=history, milestones=loop["milestones"],
                        data_fraction=data_seconds / max(time.perf_counter() - started, 1e-9))
 
 

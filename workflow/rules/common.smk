@@ -6,7 +6,7 @@ import sys
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from genbench.config import ConfigError, load_preset, load_profile, read_yaml, validate_all
+from genbench.config import ConfigError, load_preset, load_profile, main_sampler, read_yaml, validate_all
 from genbench.device import available_cpus
 from genbench.data import DATASETS
 from genbench.models import family_class
@@ -169,20 +169,23 @@ def expand_runs(pattern):
     return sorted({pattern.format(**run) for run in runs()})
 
 
-def memorisation_outputs():
-    """One memorisation record per generative run, for its first sampler setting drawing evaluation.n_fake
-    images (n 0), else its first: the most samples to find copies among."""
-    mem = PROFILE.memorisation
-    if not mem.enabled:
+def per_generative_run(check, folder):
+    """``<run>/<folder>/<main sampler>.json`` for each generative run of the presets ``check`` (a profile's
+    MemorisationConfig or TrainingCurveConfig) covers: all when its ``presets`` is empty, none when disabled.
+    The main sampler draws evaluation.n_fake images (genbench.config.main_sampler)."""
+    if not check.enabled:
         return []
-
-    def sampler(preset):
-        names = PRESETS[preset].samplers
-        return next((name for name, s in names.items() if not s.n), next(iter(names)))
-
-    return sorted(f"{RESULTS}/{d}/{p}/seed{s}/memorisation/{sampler(p)}.json"
-                  for p in PROFILE.presets if not is_translator(p) and (not mem.presets or p in mem.presets)
+    return sorted(f"{RESULTS}/{d}/{p}/seed{s}/{folder}/{main_sampler(PRESETS[p].samplers)}.json"
+                  for p in PROFILE.presets if not is_translator(p) and (not check.presets or p in check.presets)
                   for d in PROFILE.datasets_of(p) for s in PROFILE.seeds)
+
+
+def memorisation_outputs():
+    return per_generative_run(PROFILE.memorisation, "memorisation")
+
+
+def training_curve_outputs():
+    return per_generative_run(PROFILE.training_curve, "training_curve")
 
 
 def experiment_outputs():

@@ -106,3 +106,31 @@ rule memorisation:
         "--test-reference {input.test_features} --classifier {input.classifier} --data data/{wildcards.dataset} "
         "--train-summary {input.summary} --sampler {wildcards.sampler} --out {output.record} "
         "--settings {params.settings:q} > {log} 2>&1"
+
+
+rule training_curve:
+    wildcard_constraints:
+        preset=preset_pattern(translators=False),
+    input:
+        checkpoint=f"{RUN_DIR}/checkpoint.pt",
+        milestones=f"{RUN_DIR}/milestones.pt",
+        classifier=CLASSIFIER,
+        reference=REFERENCE.replace("{space}", "domain"),
+        summary=f"{RUN_DIR}/train_summary.json",
+    output:
+        f"{RUN_DIR}/training_curve/{{sampler}}.json",
+    params:
+        settings=lambda w: settings("threads", "device", "evaluation", "training_curve"),
+    log:
+        f"{LOGS}/{{dataset}}/{{preset}}/seed{{seed}}/training_curve_{{sampler}}.log",
+    benchmark:
+        f"{RUN_DIR}/training_curve/{{sampler}}.benchmark.tsv"
+    threads: THREADS
+    conda:
+        "../envs/genbench.yaml"
+    resources:
+        mem_mb=2000,
+    shell:
+        "genbench training-curve --checkpoint {input.checkpoint} --milestones {input.milestones} "
+        "--classifier {input.classifier} --reference {input.reference} --train-summary {input.summary} "
+        "--sampler {wildcards.sampler} --out {output} --settings {params.settings:q} > {log} 2>&1"

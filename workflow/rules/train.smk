@@ -40,6 +40,7 @@ rule train:
         summary=f"{RUN_DIR}/train_summary.json",
         losses=f"{RUN_DIR}/losses.csv",
         config=f"{RUN_DIR}/config.yaml",
+        milestones=f"{RUN_DIR}/milestones.pt",  # weights at train.curve_points earlier steps
         grid=report(f"{RUN_DIR}/grid.png", caption="../report/train_grid.rst", category="Training",
                     subcategory="{dataset}", labels={"preset": "{preset}", "seed": "{seed}"}),
     params:

@@ -1,0 +1,54 @@
+"""FD over training steps: a model's milestone weights (``milestones.pt``, ``train.curve_points``) and its
+final ones, each sampled with the preset's main sampler setting and measured against the evaluation's
+domain reference features. Writes ``training_curve/<sampler>.json``: one point per step, with the protocol.
+
+Every point draws the same ``n_fake`` images from the same seed, so the points differ only by the weights.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from genbench.config import TrainingCurveConfig
+from genbench.device import resolve_device, set_threads
+from genbench.evaluate import read_reference
+from genbench.features.domain import extract, load_classifier
+from genbench.io import InputError, sha256_file, write_json
+from genbench.metrics import frechet_distance
+from genbench.sample import draw_images
+from genbench.train.checkpoint import load_for_sampling, read_checkpoint, read_milestones
+from genbench.train.ema import copy_state
+
+
+def run_training_curve(checkpoint: Path, milestones: Path, classifier: Path, reference: Path,
+                       cfg: TrainingCurveConfig, *, sampler_name: str, reference_split: str, batch_size: int,
+                       seed: int, device: str, threads: int, identity: dict, out: Path) -> dict:
+    set_threads(threads)
+    dev = resolve_device(device)
+    model, run_cfg = load_for_sampling(checkpoint, dev)
+    if sampler_name not in run_cfg.spec.samplers:
+        raise InputError(f"{checkpoint}: preset '{run_cfg.preset}' has no sampler '{sampler_name}' "
+                         f"(known: {', '.join(run_cfg.spec.samplers)})")
+    sampler = run_cfg.spec.samplers[sampler_name]
+    extractor_sha = sha256_file(classifier)
+    real = read_reference(reference, reference_split, extractor_sha)["features"]
+    domain, _ = load_classifier(classifier, device=dev)
+    if model.image.channels != domain.in_channels:
+        raise InputError(f"{checkpoint}: makes {model.image.channels}-channel images, but {classifier} takes "
+                         f"{domain.in_channels}: give the classifier of the model's dataset")
+
+    final_step = int(read_checkpoint(checkpoint)["step"])
+    # A copy: loading a milestone writes into the tensors that state_dict() returns.
+    weights = {**read_milestones(milestones), final_step: copy_state(model.sampling_module().state_dict())}
+    points = []
+    for step, state in weights.items():
+        model.sampling_module().load_state_dict(state)
+        images, _ = draw_images(model, sampler, cfg.n_fake, batch_size=batch_size, seed=seed,
+                                source=f"{milestones}: step {step}, sampler '{sampler_name}'")
+        features, _ = extract(domain, images, batch_size=batch_size, device=dev)
+        points.append({"step": int(step), "fd_domain": frechet_distance(real, features)})
+    record = {**identity, "points": points,
+              "protocol": {"feature_space": "domain", "extractor_sha256": extractor_sha, "n_real": int(len(real)),
+                           "n_fake": cfg.n_fake, "seed": seed, "reference_split": reference_split,
+                           "milestones_sha256": sha256_file(milestones), "checkpoint_sha256": sha256_file(checkpoint)}}
+    write_json(out, record)
+    return record
