@@ -38,6 +38,8 @@ from genbench.recovery import marked_output
 
 REPO = Path(__file__).resolve().parents[1]
 TIMING = ("train_seconds", "train_images_per_second", "sample_images_per_second", "peak_rss_mb")
+# A re-run job logs a new MLflow run by design: the id names the run, it is not a result.
+IDENTITY = ("mlflow_run_id",)
 
 
 def snakemake(workdir: Path, args: list[str], log: Path) -> subprocess.Popen:
@@ -81,6 +83,12 @@ def comparable(summary: Path) -> pd.DataFrame:
     return table.drop(columns=[c for c in TIMING if c in table.columns])
 
 
+def differing_columns(a: pd.DataFrame, b: pd.DataFrame) -> list[str]:
+    """Columns whose values differ (or that only one table has); [] when the tables are equal."""
+    return sorted((set(a.columns) ^ set(b.columns))
+                  | {c for c in set(a.columns) & set(b.columns) if not a[c].equals(b[c])})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", type=Path, required=True)
@@ -120,13 +128,12 @@ def main() -> None:
     interrupted = state["interrupted_outputs"]
     rerun_seconds = run(work, command + ["--forcerun", *interrupted], log) if interrupted else 0.0
     resumed, uninterrupted = comparable(work / "summary.resumed.csv"), comparable(work / "reports/all/summary.csv")
-    equal = resumed.equals(uninterrupted)
-    differing = [] if equal else [c for c in resumed.columns if c in uninterrupted.columns
-                                  and not resumed[c].equals(uninterrupted[c])]
+    differing = differing_columns(resumed, uninterrupted) if len(resumed) == len(uninterrupted) else ["(rows)"]
     record = {"profile": profile, "command": "snakemake " + " ".join(command), **state,
               "forced_rerun_s": round(rerun_seconds, 1), "summary_rows": len(resumed),
-              "summary_equal_without_timing_columns": equal, "differing_columns": differing,
-              "timing_columns_ignored": list(TIMING)}
+              "summary_equal_without_timing_columns": not differing, "differing_columns": differing,
+              "summary_equal_without_timing_and_run_id_columns": set(differing) <= set(IDENTITY),
+              "timing_columns_ignored": list(TIMING), "identity_columns": list(IDENTITY)}
     out = REPO / "benchmarks/results" / f"kill_and_resume_{profile}.json"
     out.write_text(json.dumps(record, indent=2) + "\n")
     print(json.dumps(record, indent=2))

@@ -52,7 +52,7 @@ def test_report_renders_in_headless_chromium_with_every_section(ci_run: Path, ch
     titles = [e.text for e in driver.find_elements(By.TAG_NAME, "h3")]
     for wanted in ("GANs:", "Sampler step sweep", "Classifier-free guidance", "Image-to-image, FCN-score",
                    "Unpaired translation", "Super-resolution", "Neural style transfer", "Memorisation check",
-                   "Published reference numbers"):
+                   "FD over training steps", "Published reference numbers"):
         assert any(t.startswith(wanted) for t in titles), f"no section '{wanted}' in {titles}"
     broken = driver.execute_script(
         "return [...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.alt)")
@@ -85,6 +85,22 @@ def test_memorisation_check_runs_for_its_presets_and_is_reported(ci_run: Path) -
     assert not (ci_run / "results/ci/mnist/vae/seed0/memorisation").exists()
     markdown = (ci_run / "reports/all/report.md").read_text()
     assert "Memorisation check" in markdown and "memorisation_mnist_dcgan_direct_seed0.png" in markdown
+
+
+def test_training_curve_has_every_milestone_and_the_final_step(ci_run: Path) -> None:
+    for preset in ("dcgan", "ddpm"):  # training_curve.presets in ci.yaml
+        from genbench.config import main_sampler, milestone_steps
+
+        spec = ci_presets()[preset]
+        sampler = main_sampler(spec.samplers)
+        record = json.loads((ci_run / f"results/ci/mnist/{preset}/seed0/training_curve/{sampler}.json").read_text())
+        steps = [point["step"] for point in record["points"]]
+        assert steps == [*milestone_steps(spec.train.steps, spec.train.curve_points), spec.train.steps]
+        assert all(point["fd_domain"] > 0 for point in record["points"])
+        assert record["protocol"]["n_fake"] == 64 and record["protocol"]["feature_space"] == "domain"
+    assert not (ci_run / "results/ci/mnist/vae/seed0/training_curve").exists()
+    markdown = (ci_run / "reports/all/report.md").read_text()
+    assert "FD over training steps" in markdown and "training_curve_mnist.png" in markdown
 
 
 def test_every_metric_carries_its_protocol(ci_run: Path) -> None:
@@ -247,10 +263,10 @@ def test_editing_one_preset_replans_only_its_branch(ci_run: Path) -> None:
     preset.write_text(preset.read_text().replace("latent_dim: 100", "latent_dim: 64"))
     result = snakemake(ci_run, "reports/all", "-n", *CI)
     assert result.returncode == 0, result.stderr
-    # dcgan's three samplers (direct + the truncation sweep), its experiments and memorisation check;
+    # dcgan's three samplers (direct + the truncation sweep), its experiments, memorisation check and FD curve;
     # nothing of another preset
     assert planned_jobs(result.stdout) == {"train": 1, "sample": 3, "evaluate": 3, "walks": 1, "steering": 1,
-                                           "probe": 1, "memorisation": 1, "report": 1}
+                                           "probe": 1, "memorisation": 1, "training_curve": 1, "report": 1}
     assert "preset=dcgan" in result.stdout and "preset=vae" not in result.stdout
 
 
