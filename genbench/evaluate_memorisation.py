@@ -20,7 +20,7 @@ from genbench.features.domain import extract, load_classifier
 from genbench.inputs import check_images
 from genbench.io import InputError, atomic_path, load_npz, sha256_file, write_json
 from genbench.metrics.memorisation import copy_statistics, nearest_neighbours
-from genbench.report.figures import _png
+from genbench.report.figures import figure_png
 
 
 def neighbour_figure(fakes: np.ndarray, neighbours: np.ndarray, distances: np.ndarray, title: str) -> bytes:
@@ -38,7 +38,7 @@ def neighbour_figure(fakes: np.ndarray, neighbours: np.ndarray, distances: np.nd
             ax.set_title(label, fontsize=8)
             ax.set_xticks([]), ax.set_yticks([])
     fig.suptitle(title, fontsize=9)
-    return _png(fig)
+    return figure_png(fig)
 
 
 def run_memorisation(samples: Path, train_reference: Path, test_reference: Path, classifier: Path,

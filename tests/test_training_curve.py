@@ -17,7 +17,7 @@ from genbench.features.domain import DomainClassifier, extract, load_classifier,
 from genbench.io import load_npz
 from genbench.metrics import frechet_distance
 from genbench.sample import run_sampling
-from genbench.train.checkpoint import read_milestones
+from genbench.train.checkpoint import read_milestones, save_milestones
 from genbench.train.job import run_training
 
 REPO = Path(__file__).resolve().parents[1]
@@ -50,6 +50,15 @@ def _train(tmp_path: Path, data: Path, name: str, curve_points: int) -> Path:
     run_cfg = resolve_run(profile, dataset="mnist", preset="dcgan", seed=0, preset_dir=REPO / "params" / "models")
     run_training(run_cfg, data_dir=data, out_dir=tmp_path / name)
     return tmp_path / name
+
+
+def test_milestones_keep_a_modules_extra_state(tmp_path):
+    # t2i's state dict holds its class names (get_extra_state) beside the tensors.
+    state = {"unet.weight": torch.arange(4.0), "_extra_state": {"class_names": ["0", "1"]}}
+    save_milestones(tmp_path / "milestones.pt", {20: state, 10: state})
+    loaded = read_milestones(tmp_path / "milestones.pt")
+    assert list(loaded) == [10, 20] and loaded[10]["_extra_state"] == {"class_names": ["0", "1"]}
+    assert torch.equal(loaded[20]["unet.weight"], state["unet.weight"])
 
 
 def test_milestones_change_nothing_in_training_and_the_curve_ends_at_the_models_own_fd(tiny_mnist, tmp_path,

@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 
 from genbench.report.collect import Results
 from genbench.report.experiments import Section, family_kind, read_png
-from genbench.report.figures import _png
+from genbench.report.figures import figure_png
 from genbench.report.tables import fmt
 
 __all__ = ["diffusion_sections"]
@@ -57,7 +57,7 @@ def step_sweep_section(rows: pd.DataFrame, dataset: str, preset: str) -> Section
            title=f"FD vs sampling steps: {dataset} / {preset}")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize="small")
-    section.figures[f"step_sweep_{dataset}_{preset}.png"] = _png(fig)
+    section.figures[f"step_sweep_{dataset}_{preset}.png"] = figure_png(fig)
     return section
 
 
@@ -91,7 +91,7 @@ def guidance_section(rows: pd.DataFrame, dataset: str, preset: str) -> Section |
                            xytext=(4, 4), fontsize="small")
         right.set(xlabel="FD (domain)", ylabel="IS (domain)", title="FD vs IS as s grows")
         right.grid(alpha=0.3)
-    section.figures[f"guidance_{dataset}_{preset}.png"] = _png(fig)
+    section.figures[f"guidance_{dataset}_{preset}.png"] = figure_png(fig)
     return section
 
 
@@ -181,7 +181,7 @@ def sdedit_section(records: list[dict], dataset: str) -> Section | None:
         ax.set(xlabel="FD to real test images (domain, lower = more realistic)", ylabel="SSIM to the input",
                title=f"SDEdit trade-off: {dataset} / {record['preset']}")
         ax.grid(alpha=0.3)
-        section.figures[f"sdedit_tradeoff_{dataset}_{record['preset']}.png"] = _png(fig)
+        section.figures[f"sdedit_tradeoff_{dataset}_{record['preset']}.png"] = figure_png(fig)
         section.figures[f"sdedit_{dataset}_{record['preset']}.png"] = read_png(record, record["figure"])
     return section
 

@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 
 from genbench.io import InputError, read_json
 from genbench.report.collect import Results, run_dir
-from genbench.report.figures import _png
+from genbench.report.figures import figure_png
 from genbench.report.tables import fmt
 
 __all__ = ["Section", "collect_experiments", "family_kind", "gan_sections", "read_png"]
@@ -98,7 +98,7 @@ def truncation_sections(results: Results, dataset: str) -> list[Section]:
                      for lab, (_, r) in zip(labels, sweep.iterrows())]
             sections.append(Section(f"Truncation sweep: {dataset} / {preset} ({knob})",
                                     "Lower truncation trades diversity (recall) for fidelity (precision).",
-                                    [knob, "precision", "recall", "FD"], cells, {name: _png(fig)}))
+                                    [knob, "precision", "recall", "FD"], cells, {name: figure_png(fig)}))
     return sections
 
 
@@ -125,7 +125,7 @@ def steering_section(records: list[dict], dataset: str) -> Section | None:
         ax.set(xlabel="class", ylabel="steered towards", xticks=range(delta.shape[1]), yticks=range(delta.shape[0]),
                title=f"Δ class probability: {dataset} / {record['preset']}")
         fig.colorbar(image, ax=ax)
-        section.figures[f"steering_{dataset}_{record['preset']}.png"] = _png(fig)
+        section.figures[f"steering_{dataset}_{record['preset']}.png"] = figure_png(fig)
         section.figures[f"steered_{dataset}_{record['preset']}.png"] = read_png(record, record["figure"])
     return section
 
@@ -161,7 +161,7 @@ def augmentation_section(records: list[dict], dataset: str) -> Section | None:
            title=f"real + generated training data: {dataset}")
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
-    section.figures[f"augmentation_{dataset}.png"] = _png(fig)
+    section.figures[f"augmentation_{dataset}.png"] = figure_png(fig)
     return section
 
 

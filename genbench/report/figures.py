@@ -14,7 +14,8 @@ from matplotlib.figure import Figure
 from genbench.report.collect import Results
 
 
-def _png(fig: Figure) -> bytes:
+def figure_png(fig: Figure) -> bytes:
+    """A matplotlib figure as PNG bytes, without the Software metadata (so the bytes depend on the data only)."""
     FigureCanvasAgg(fig)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
@@ -37,7 +38,7 @@ def loss_figure(losses: pd.DataFrame, title: str) -> bytes:
     ax.grid(alpha=0.3)
     if len(ax.get_lines()):
         ax.legend(fontsize="small")
-    return _png(fig)
+    return figure_png(fig)
 
 
 def fd_figure(models: pd.DataFrame, title: str) -> bytes:
@@ -50,7 +51,7 @@ def fd_figure(models: pd.DataFrame, title: str) -> bytes:
     ax.set(title=title, ylabel="FD (domain features, lower is better)")
     ax.tick_params(axis="x", labelrotation=30)
     ax.grid(axis="y", alpha=0.3)
-    return _png(fig)
+    return figure_png(fig)
 
 
 def precision_recall_figure(models: pd.DataFrame, title: str) -> bytes:
@@ -64,7 +65,7 @@ def precision_recall_figure(models: pd.DataFrame, title: str) -> bytes:
            xlim=(-0.05, 1.05), ylim=(-0.05, 1.05))
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small", loc="lower left")
-    return _png(fig)
+    return figure_png(fig)
 
 
 def render_figures(results: Results, models: pd.DataFrame) -> dict[str, bytes]:

@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 from genbench.io import InputError, read_json
 from genbench.report.collect import Results, run_dir
 from genbench.report.experiments import Section
-from genbench.report.figures import _png
+from genbench.report.figures import figure_png
 from genbench.report.tables import fmt
 
 __all__ = ["training_curve_section", "training_curve_figure"]
@@ -24,7 +24,7 @@ def training_curve_figure(curves: dict[str, list[dict]], title: str) -> bytes:
     ax.set(title=title, xlabel="training step", ylabel="FD (domain features, lower is better)", yscale="log")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize="small")
-    return _png(fig)
+    return figure_png(fig)
 
 
 def training_curve_section(results: Results, results_root: Path) -> Section | None:

@@ -43,9 +43,11 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
 
 
 def save_milestones(path: str | Path, milestones: dict[int, dict[str, torch.Tensor]]) -> None:
-    """The sampling network's weights at the milestone steps (``TrainResult.milestones``), on the CPU."""
+    """The sampling network's weights at the milestone steps (``TrainResult.milestones``), on the CPU; a
+    module's extra state (t2i's class names) is kept as it is."""
     payload = {"format_version": FORMAT_VERSION,
-               "states": {int(step): {k: v.cpu() for k, v in state.items()} for step, state in milestones.items()}}
+               "states": {int(step): {k: v.cpu() if isinstance(v, torch.Tensor) else v for k, v in state.items()}
+                          for step, state in milestones.items()}}
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)
 
