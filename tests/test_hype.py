@@ -12,7 +12,7 @@ import pytest
 from genbench.cli import main
 from genbench.io import InputError
 from genbench.metrics.hype import REAL, hype_scores, wilson_interval
-from genbench.report.hype import CSV_COLUMNS, HypeImage, _png, read_judgements, render_hype_page, score_files
+from genbench.report.hype import CSV_COLUMNS, HypeImage, image_png, read_judgements, render_hype_page, score_files
 
 
 def test_wilson_interval_matches_the_closed_form_values():
@@ -70,7 +70,7 @@ def tiny_page_images() -> list[HypeImage]:
     for source, n in (("good/direct", 3), ("bad/direct", 3), (REAL, 6)):
         for i in range(n):
             pixels = rng.integers(0, 256, (1, 8, 8), dtype=np.uint8)
-            images.append(HypeImage(f"mnist-{source.replace('/', '-')}-{i}", "mnist", source, _png(pixels)))
+            images.append(HypeImage(f"mnist-{source.replace('/', '-')}-{i}", "mnist", source, image_png(pixels)))
     return images
 
 

@@ -42,7 +42,7 @@ class HypeImage:
     png: bytes
 
 
-def figure_png(image: np.ndarray) -> bytes:
+def image_png(image: np.ndarray) -> bytes:
     """One uint8 (C, H, W) image as PNG bytes (mode L or RGB)."""
     pixels = image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0)
     buf = io.BytesIO()
@@ -75,10 +75,10 @@ def hype_images(results: Results, results_root: Path, data_root: Path, *, images
                                  f"{images_per_model}; lower it or re-run the sample rule")
             for i in np.sort(rng.choice(len(fakes), images_per_model, replace=False)):
                 chosen.append(HypeImage(f"{dataset}-{row.preset}-{row.sampler}-{i}", dataset,
-                                        f"{row.preset}/{row.sampler}", figure_png(fakes[i])))
+                                        f"{row.preset}/{row.sampler}", image_png(fakes[i])))
         reals, _ = load_split(data_root / dataset, "test")
         for i in np.sort(rng.choice(len(reals), images_per_model * len(rows), replace=False)):
-            chosen.append(HypeImage(f"{dataset}-real-{i}", dataset, REAL, figure_png(reals[i])))
+            chosen.append(HypeImage(f"{dataset}-real-{i}", dataset, REAL, image_png(reals[i])))
     return chosen
 
 
