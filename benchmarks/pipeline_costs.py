@@ -3,7 +3,8 @@
     python benchmarks/pipeline_costs.py [--results results/default] [--out benchmarks/results/default_costs.md]
 
 Training images/s per family (train_summary.json), sampling images/s per sampler (samples/*.json),
-wall time and peak RSS of every job (Snakemake benchmark: files), metric time (metrics/*.benchmark.tsv).
+wall time and peak RSS of every job (Snakemake benchmark: files), metric time (metrics/*.benchmark.tsv), the
+memorisation checks and FD-over-training curves.
 """
 from __future__ import annotations
 
@@ -34,16 +35,30 @@ def collect(results: Path) -> list[str]:
             lines.append(f"| sample | {summary['dataset']} | {summary['preset']} / {record['sampler']} | "
                          f"{bench['seconds']:.1f} | {bench['max_rss_mb']} | {record['images_per_second']:.1f} images/s "
                          f"(n={record['n']}) |")
-        for bench_path in sorted((run / "metrics").glob("*.benchmark.tsv")):
-            bench = read_benchmark(bench_path)
-            lines.append(f"| evaluate | {summary['dataset']} | {summary['preset']} / {bench_path.name.split('.')[0]} | "
-                         f"{bench['seconds']:.1f} | {bench['max_rss_mb']} | |")
+        for job, folder in (("evaluate", "metrics"), ("memorisation", "memorisation"),
+                            ("training_curve", "training_curve")):
+            for bench_path in sorted((run / folder).glob("*.benchmark.tsv")):
+                bench = read_benchmark(bench_path)
+                lines.append(f"| {job} | {summary['dataset']} | {summary['preset']} / {bench_path.name.split('.')[0]} "
+                             f"| {bench['seconds']:.1f} | {bench['max_rss_mb']} | {_job_throughput(bench_path)} |")
     for bench_path in sorted(results.glob("*/domain/train.benchmark.tsv")):
         bench = read_benchmark(bench_path)
         acc = json.loads((bench_path.parent / "classifier.json").read_text())["test_accuracy"]
         lines.append(f"| train_domain | {bench_path.parts[-3]} | classifier | {bench['seconds']:.1f} | "
                      f"{bench['max_rss_mb']} | test accuracy {acc:.4f} |")
     return lines
+
+
+def _job_throughput(bench_path: Path) -> str:
+    """What a memorisation or training-curve job measured (from its JSON record beside the benchmark file)."""
+    record_path = bench_path.with_name(bench_path.name.split(".")[0] + ".json")
+    if bench_path.parent.name == "training_curve" and record_path.is_file():
+        record = json.loads(record_path.read_text())
+        return f"{len(record['points'])} points x n_fake {record['protocol']['n_fake']}"
+    if bench_path.parent.name == "memorisation" and record_path.is_file():
+        record = json.loads(record_path.read_text())
+        return f"n_fake {record['protocol']['n_fake']} vs n_train {record['protocol']['n_train']}"
+    return ""
 
 
 def main() -> None:
