@@ -142,6 +142,24 @@ def test_cyclegan_never_pairs_an_image_with_its_own_digit() -> None:
     assert np.array_equal(unpaired_rows(n)[1], unpaired_rows(n)[1])
 
 
+def test_cyclegan_without_backward_cycle_is_the_limit_of_a_vanishing_lambda_b() -> None:
+    """cycle_weight_y 0 (the paper's "GAN + forward cycle" ablation) skips the backward cycle's gradient but
+    still logs it: one step lands where a vanishing lambda_B would, and differs from lambda_B 10's."""
+    def one_step(cycle_weight_y: float) -> tuple[dict[str, float], torch.Tensor]:
+        torch.manual_seed(0)
+        overrides = {"model": {**SMALL["cyclegan"], "cycle_weight_y": cycle_weight_y}}
+        spec = load_preset("cyclegan", overrides)
+        model = build_model(spec.family, dict(spec.model), MNIST_M)
+        x, y = model.training_tensors(fake_arrays("cyclegan"))
+        losses = model.train_step(x[:4], y[:4], model.configure_optimizers(spec.train))
+        return losses, torch.cat([p.flatten() for p in model.generators.parameters()])
+
+    (losses, off), (_, vanishing), (_, paper) = one_step(0.0), one_step(1e-9), one_step(10.0)
+    assert np.isfinite(losses["loss_cycle_y"]) and losses["loss_cycle_y"] > 0
+    torch.testing.assert_close(off, vanishing, rtol=0, atol=1e-6)
+    assert (off - paper).abs().max() > 1e-4
+
+
 def test_image_pool_is_deterministic_and_keeps_its_history() -> None:
     fakes = [torch.randn(3, 1, 4, 4, generator=torch.Generator().manual_seed(k)) for k in range(40)]
 

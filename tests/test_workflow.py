@@ -40,6 +40,18 @@ def test_default_profile_plans_every_family_dataset_and_sampler(workflow_copy: P
                     "style_transfer": 1, "memorisation": 22, "train_features": 2, "training_curve": 22}
 
 
+def test_train_chain_starts_first(workflow_copy: Path) -> None:
+    """SRGAN starts from SRResNet (train.init_from): both train jobs carry priority 1 so the chain, the longest
+    path of the image-to-image jobs, is not queued behind jobs that can run beside it; every other train 0."""
+    result = snakemake(workflow_copy, "reports/all", "-n", "--cores", "8")
+    assert result.returncode == 0, result.stderr
+    jobs = re.findall(r"^rule train:\n(.*?)(?=^\S|\Z)", result.stdout, flags=re.M | re.S)
+    assert len(jobs) == 26
+    priorities = {int(m.group(1)) if (m := re.search(r"priority: (\d+)", job)) else 0 for job in jobs}
+    prioritised = {re.search(r"preset=(\w+)", job).group(1) for job in jobs if "priority: " in job}
+    assert priorities == {0, 1} and prioritised == {"srresnet", "srgan"}
+
+
 def test_misspelled_key_stops_before_any_job_naming_file_and_key(workflow_copy: Path) -> None:
     preset = workflow_copy / "params/models/dcgan.yaml"
     preset.write_text(preset.read_text().replace("batch_size:", "batch_sise:"))

@@ -57,7 +57,8 @@ class Config:
     d_layers: int = 1  # PatchGAN depth: 1 -> 16x16 patches at 28x28 (3 = the paper's 70x70 at 256)
     cycle_weight: float = 10.0  # lambda of eq. 3 (sec. 4), on the forward cycle x -> G -> F -> x [lambda_A]
     # lambda of the backward cycle y -> F -> G -> y [lambda_B]. MNIST-M -> MNIST drops the background, which G
-    # cannot recover, so a large lambda_B pushes F to hide it in its digits (Chu et al. 2017).
+    # cannot recover, so a large lambda_B pushes F to hide it in its digits (Chu et al. 2017). 0 = the paper's
+    # "GAN + forward cycle" ablation (sec. 5.1.4): the backward cycle is then logged but sends no gradient.
     cycle_weight_y: float = 10.0
     identity_weight: float = 0.5  # identity loss weight as a multiple of lambda (sec. 5.2: 0.5 lambda)
     pool_size: int = 50  # sec. 4: a buffer of the 50 previously generated images; 0 = none
@@ -172,7 +173,10 @@ class CycleGAN(Translator):
         # G and F together: adversarial terms (eq. 1, least squares) against frozen D's, cycle (eq. 2), identity.
         with frozen(self.discriminators):
             loss_gan = lsgan_loss(D_Y(fake_y), 1.0) + lsgan_loss(D_X(fake_x), 1.0)
-        cycle_x, cycle_y = l1_loss(F(fake_y), x), l1_loss(G(fake_x), y)
+        cycle_x = l1_loss(F(fake_y), x)
+        # At cycle_weight_y 0 (the paper's "GAN + forward cycle" ablation) the backward cycle is only logged.
+        with torch.set_grad_enabled(self.cfg.cycle_weight_y > 0):
+            cycle_y = l1_loss(G(fake_x), y)
         loss_idt = torch.zeros((), device=x.device)
         if self.cfg.identity_weight > 0:
             loss_idt = l1_loss(G(match_channels(y, x.shape[1])), y) + l1_loss(F(match_channels(x, y.shape[1])), x)

@@ -67,6 +67,13 @@ def init_checkpoint_input(wildcards):
                          "checkpoint.pt")] if source else []
 
 
+def train_priority(wildcards):
+    """1 for the train jobs of a chain (SRResNet -> SRGAN, train.init_from), 0 otherwise. A chain's jobs run
+    one after the other, so it is the longest path: Snakemake starts them before the jobs that fit beside it."""
+    preset = wildcards.preset
+    return int(bool(PRESETS[preset].train.init_from) or any(p.train.init_from == preset for p in PRESETS.values()))
+
+
 def is_translator(preset):
     return family_class(PRESETS[preset].family).kind == "translation"
 

@@ -29,6 +29,7 @@ rule train_domain_classifier:
 
 
 rule train:
+    priority: train_priority
     input:
         train="data/{dataset}/train.npz",
         meta="data/{dataset}/meta.json",
