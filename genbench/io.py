@@ -7,6 +7,7 @@ timestamps so identical arrays give identical bytes (the DVC hash of ``data/`` d
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import io
 import json
@@ -19,6 +20,7 @@ from typing import Any, Iterator, Mapping
 import numpy as np
 
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+_TMP_SUFFIX = ".tmp"  # atomic_path's temp files: .{name}.{random}.tmp beside the target
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -29,10 +31,16 @@ class InputError(ValueError):
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temp path in the target's folder; rename it onto ``path`` only if the block succeeds."""
+    """Yield a temp path in the target's folder; rename it onto ``path`` only if the block succeeds.
+
+    First removes the temp files an earlier writer of ``path`` left when it was SIGKILLed (its ``finally``
+    never ran): one Snakemake job writes each output, so the rerun that replaces the output owns them too,
+    and they would otherwise stay beside it (and in ``dvc add data``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    for leftover in stale_temporaries(path):
+        leftover.unlink(missing_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=_TMP_SUFFIX, dir=path.parent)
     os.close(fd)
     try:
         yield Path(tmp)
@@ -41,6 +49,12 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def stale_temporaries(path: str | Path) -> list[Path]:
+    """The temp files ``atomic_path`` made for ``path`` that are still there (a killed writer's)."""
+    path = Path(path)
+    return sorted(path.parent.glob(f".{glob.escape(path.name)}.*{_TMP_SUFFIX}"))
 
 
 def write_bytes(path: str | Path, data: bytes) -> None:

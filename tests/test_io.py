@@ -1,10 +1,14 @@
 """Atomic writes and deterministic npz bytes."""
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
-from genbench.io import InputError, atomic_path, load_npz, save_npz, sha256_file
+from genbench.io import InputError, atomic_path, load_npz, save_npz, sha256_file, stale_temporaries
 
 
 def test_npz_round_trip_keeps_shapes_including_0d(tmp_path) -> None:
@@ -29,6 +33,22 @@ def test_failed_write_leaves_nothing(tmp_path) -> None:
             tmp.write_bytes(b"partial")
             raise RuntimeError("killed")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_killed_writers_temp_file_goes_with_the_next_write(tmp_path) -> None:
+    """SIGKILL skips atomic_path's cleanup; the rerun that writes the same output removes the leftover (it
+    would otherwise sit in data/ and change its DVC hash), and leaves other outputs' temp files alone."""
+    killed = ("import os, signal, sys; from genbench.io import atomic_path\n"
+              "with atomic_path(sys.argv[1]) as tmp:\n    tmp.write_bytes(b'half')\n"
+              "    os.kill(os.getpid(), signal.SIGKILL)")
+    target = tmp_path / "train.npz"
+    for path in (target, tmp_path / "test.npz"):
+        result = subprocess.run([sys.executable, "-c", killed, str(path)])
+        assert result.returncode == -signal.SIGKILL
+    assert len(stale_temporaries(target)) == 1 and not target.exists()
+    save_npz(target, {"a": np.zeros(3)})
+    assert stale_temporaries(target) == [] and target.exists()
+    assert len(stale_temporaries(tmp_path / "test.npz")) == 1
 
 
 def test_truncated_npz_is_a_one_line_input_error(tmp_path) -> None:
