@@ -2,9 +2,18 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
-from conftest import REPO, snakemake
+import pytest
+
+from conftest import REPO, copy_workflow, snakemake
+
+
+@pytest.fixture(scope="module")
+def default_dry_run(tmp_path_factory: pytest.TempPathFactory) -> subprocess.CompletedProcess:
+    """One dry run of the default profile's whole DAG, read by every test of its plan."""
+    return snakemake(copy_workflow(tmp_path_factory.mktemp("wf")), "reports/all", "-n", "--cores", "8")
 
 
 def planned_jobs(stdout: str) -> dict[str, int]:
@@ -20,8 +29,8 @@ def test_lint_is_clean(workflow_copy: Path) -> None:
     assert "Lints for" not in result.stdout + result.stderr
 
 
-def test_default_profile_plans_every_family_dataset_and_sampler(workflow_copy: Path) -> None:
-    result = snakemake(workflow_copy, "reports/all", "-n", "--cores", "8")
+def test_default_profile_plans_every_family_dataset_and_sampler(default_dry_run: subprocess.CompletedProcess) -> None:
+    result = default_dry_run
     assert result.returncode == 0, result.stderr
     jobs = planned_jobs(result.stdout)
     # 2 datasets x 12 presets, but ddpm_cond and t2i on MNIST only (preset_datasets); samplers share their preset's checkpoint: dcgan 3 (truncation sweep),
@@ -40,10 +49,10 @@ def test_default_profile_plans_every_family_dataset_and_sampler(workflow_copy: P
                     "style_transfer": 1, "memorisation": 22, "train_features": 2, "training_curve": 22}
 
 
-def test_train_chain_starts_first(workflow_copy: Path) -> None:
+def test_train_chain_starts_first(default_dry_run: subprocess.CompletedProcess) -> None:
     """SRGAN starts from SRResNet (train.init_from): both train jobs carry priority 1 so the chain, the longest
     path of the image-to-image jobs, is not queued behind jobs that can run beside it; every other train 0."""
-    result = snakemake(workflow_copy, "reports/all", "-n", "--cores", "8")
+    result = default_dry_run
     assert result.returncode == 0, result.stderr
     jobs = re.findall(r"^rule train:\n(.*?)(?=^\S|\Z)", result.stdout, flags=re.M | re.S)
     assert len(jobs) == 26
