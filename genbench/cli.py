@@ -150,20 +150,30 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from genbench.evaluate import TaskFiles, final_metric_values, read_train_summary, run_evaluation
 
     profile = _profile(args)
+    samplers = args.sampler or [path.stem for path in args.samples]
+    outs = [args.out] if args.out else [args.out_dir / f"{name}.json" for name in samplers]
+    if not len(samplers) == len(outs) == len(args.samples):
+        raise ConfigError(f"evaluate: {len(args.samples)} --samples files need as many --sampler names and "
+                          "--out files (or one --out-dir)")
     summary = read_train_summary(args.train_summary)
-    identity = {key: summary[key] for key in ("dataset", "preset", "family", "seed")} | {"sampler": args.sampler}
+    model = {key: summary[key] for key in ("dataset", "preset", "family", "seed")}
     task_files = TaskFiles(data_dir=args.data, segmenter=args.segmenter, lpips=args.lpips)
-    result = run_evaluation(args.samples, args.reference, args.extractor_file, profile.evaluation,
-                            device=profile.device, threads=_threads(args, profile), identity=identity, out=args.out,
-                            task_files=task_files)
-    tracking.log_final_metrics(summary["mlflow_run_id"], final_metric_values(result), tracking_uri_cfg=profile.mlflow)
-    values = {name: rec["value"] for name, rec in result["metrics"].items()}
-    tracking.log_evaluation_run(
-        profile.mlflow, model_run_id=summary["mlflow_run_id"],
-        name=f"{identity['dataset']}/{identity['preset']}/seed{identity['seed']}/{args.sampler}",
-        params=identity | {"protocol": {name: rec.get("protocol", {}) for name, rec in result["metrics"].items()}},
-        metrics=values)
-    print(json.dumps(values))
+    results = run_evaluation(args.samples, args.reference, args.extractor_file, profile.evaluation,
+                             device=profile.device, threads=_threads(args, profile),
+                             identities=[model | {"sampler": name} for name in samplers], outs=outs,
+                             task_files=task_files)
+    tracking.log_final_metrics(summary["mlflow_run_id"],
+                               {k: v for result in results for k, v in final_metric_values(result).items()},
+                               tracking_uri_cfg=profile.mlflow)
+    for name, result in zip(samplers, results, strict=True):
+        values = {metric: rec["value"] for metric, rec in result["metrics"].items()}
+        tracking.log_evaluation_run(
+            profile.mlflow, model_run_id=summary["mlflow_run_id"],
+            name=f"{model['dataset']}/{model['preset']}/seed{model['seed']}/{name}",
+            params=model | {"sampler": name,
+                            "protocol": {m: rec.get("protocol", {}) for m, rec in result["metrics"].items()}},
+            metrics=values)
+        print(json.dumps({name: values}))
 
 
 def cmd_memorisation(args: argparse.Namespace) -> None:
@@ -250,7 +260,8 @@ def cmd_report(args: argparse.Namespace) -> None:
     profile = _profile(args)
     build_report(args.results, args.out, profile=profile.profile, datasets=profile.datasets,
                  presets=profile.presets, seeds=profile.seeds, preset_datasets=profile.preset_datasets,
-                 data_root=args.data, settings=profile.report)
+                 data_root=args.data, settings=profile.report,
+                 logs_root=args.logs or Path("logs") / profile.profile, snakemake_logs=args.snakemake_logs)
 
 
 def cmd_hype_score(args: argparse.Namespace) -> None:
@@ -340,12 +351,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data", type=Path, help="prepared dataset whose test inputs an image-to-image family translates")
     p.add_argument("--out", type=Path, required=True)
-    p = command("evaluate", cmd_evaluate, "metrics of a sample file against the reference features")
-    for name in ("samples", "train-summary", "out"):
-        p.add_argument(f"--{name}", type=Path, required=True)
+    p = command("evaluate", cmd_evaluate, "metrics of sample files (a model's sampler settings) against the "
+                "reference features")
+    p.add_argument("--samples", type=Path, nargs="+", required=True)
+    p.add_argument("--train-summary", type=Path, required=True)
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--out", type=Path, help="the metrics file of a single --samples file")
+    where.add_argument("--out-dir", type=Path, help="write <sampler>.json here for each --samples file")
     p.add_argument("--reference", type=Path, nargs="*", default=[], help="one per evaluation.feature_spaces, in order")
     p.add_argument("--extractor-file", type=Path, nargs="*", default=[], help="one per evaluation.feature_spaces")
-    p.add_argument("--sampler", required=True)
+    p.add_argument("--sampler", nargs="+", help="sampler name of each --samples file (default: the file names)")
     p.add_argument("--data", type=Path, help="image-to-image outputs: the dataset whose test rows they translate")
     p.add_argument("--segmenter", type=Path, help="outputs that are MNIST-M images: the FCN-score network")
     p.add_argument("--lpips", type=Path, help="super-resolution outputs: the LPIPS weights")
@@ -371,6 +386,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("report", cmd_report, "build reports/all from the results of a profile")
     p.add_argument("--results", type=Path, required=True)
     p.add_argument("--data", type=Path, default=Path("data"), help="prepared datasets (real images of hype.html)")
+    p.add_argument("--logs", type=Path, help="the profile's logs, for the timeline's benchmark files "
+                   "(default: logs/<profile>)")
+    p.add_argument("--snakemake-logs", type=Path, default=Path(".snakemake/log"),
+                   help="Snakemake's logs: the timeline shows the latest invocation's jobs")
     p.add_argument("--out", type=Path, required=True)
     p = command("hype-score", cmd_hype_score, "fooling rates from the CSVs exported by reports/all/hype.html",
                 settings=False)

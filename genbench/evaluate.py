@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
+import torch
 
 from genbench import metrics
 from genbench.config import METRIC_NAMES, ConfigError, DomainConfig, EvaluationConfig
@@ -135,55 +136,94 @@ def images_to_measure(sample_arrays: dict, n_fake: int, samples: Path) -> np.nda
     return fake[:n_fake]
 
 
-def run_evaluation(samples: Path, references: Sequence[Path], extractor_files: Sequence[Path],
-                   cfg: EvaluationConfig, *, device: str, threads: int, identity: dict, out: Path,
-                   task_files: TaskFiles | None = None) -> dict:
-    """Metrics of ``samples`` against each reference (one per ``cfg.feature_spaces``, same order as
-    ``extractor_files``); ``identity`` (dataset, preset, family, sampler, seed) is copied in.
+@dataclass(frozen=True)
+class FeatureSpace:
+    """One feature space of an evaluation, loaded once for every sample file a job measures: its network and
+    the reference features of real images it was checked to have made."""
 
-    Outputs of an image-to-image family (``task`` in the file) add their task metrics from ``task_files``;
-    super-resolution outputs are photos, measured against their high-resolution targets only (no domain
-    network: give no references)."""
-    set_threads(threads)
-    sample_arrays = load_npz(samples, required=("images",))
-    task = str(sample_arrays["task"]) if "task" in sample_arrays else ""
-    spaces = () if task == "super_resolution" else cfg.feature_spaces
-    fake = sample_arrays["images"]
-    check_images(fake, samples)
-    fake = images_to_measure(sample_arrays, cfg.n_fake, samples)
-    n_fake = len(fake)
-    dev = resolve_device(device)
-    values: dict[str, dict] = {}
+    name: str
+    extractor: Any  # the registered extractor (genbench.features.EXTRACTORS)
+    model: Any  # its loaded network
+    extractor_file: Path
+    extractor_sha256: str
+    reference: dict[str, np.ndarray]
+
+
+def load_feature_spaces(spaces: Sequence[str], references: Sequence[Path], extractor_files: Sequence[Path], *,
+                        device: torch.device, source: str) -> list[FeatureSpace]:
+    """The networks and reference features of ``spaces`` (one reference and one extractor file each, in order)."""
     if len(references) != len(spaces) or len(extractor_files) != len(spaces):
-        raise ConfigError(f"evaluate {samples}: give one reference and one extractor file per feature space "
+        raise ConfigError(f"evaluate {source}: give one reference and one extractor file per feature space "
                           f"({', '.join(spaces) or 'none for super-resolution outputs'})")
+    loaded = []
     for space, reference, extractor_file in zip(spaces, references, extractor_files, strict=True):
         ref = load_npz(reference, required=("features", "extractor_sha256", "split"))
         extractor_sha = sha256_file(extractor_file)
         if str(ref["extractor_sha256"]) != extractor_sha:
             raise InputError(f"{reference}: made with another {space} network than {extractor_file}; delete it and re-run")
         extractor = EXTRACTORS.get(space, source="evaluate")
-        model, _ = extractor.load(extractor_file, device=dev)
-        takes = getattr(model, "in_channels", fake.shape[1])  # the domain network is made for one dataset
+        model, _ = extractor.load(extractor_file, device=device)
+        loaded.append(FeatureSpace(space, extractor, model, Path(extractor_file), extractor_sha, ref))
+    return loaded
+
+
+def measure_samples(samples: Path, spaces: Sequence[FeatureSpace], cfg: EvaluationConfig, *, device: torch.device,
+                    identity: dict, out: Path, task_files: TaskFiles | None = None) -> dict:
+    """Metrics of one sample file in each loaded feature space (plus its task metrics), written to ``out``."""
+    sample_arrays = load_npz(samples, required=("images",))
+    task = str(sample_arrays["task"]) if "task" in sample_arrays else ""
+    if task == "super_resolution":
+        spaces = ()  # photos: measured against their high-resolution targets only
+    check_images(sample_arrays["images"], samples)
+    fake = images_to_measure(sample_arrays, cfg.n_fake, samples)
+    n_fake = len(fake)
+    samples_sha = sha256_file(samples)
+    values: dict[str, dict] = {}
+    for space in spaces:
+        takes = getattr(space.model, "in_channels", fake.shape[1])  # the domain network is made for one dataset
         if fake.shape[1] != takes:
-            raise InputError(f"{samples}: {fake.shape[1]}-channel images, but the {space} network {extractor_file} "
-                             f"takes {takes}: these samples are of another dataset; re-run their sample rule")
-        fake_features, fake_logits = extractor.extract(model, fake, batch_size=cfg.batch_size, device=dev)
+            raise InputError(f"{samples}: {fake.shape[1]}-channel images, but the {space.name} network "
+                             f"{space.extractor_file} takes {takes}: these samples are of another dataset; re-run "
+                             "their sample rule")
+        fake_features, fake_logits = space.extractor.extract(space.model, fake, batch_size=cfg.batch_size,
+                                                             device=device)
         names = [m for m in cfg.metrics if m != "is" or fake_logits is not None]
-        protocol = {"feature_space": space, "extractor_sha256": extractor_sha, "n_real": int(len(ref["features"])),
-                    "n_fake": n_fake, "reference_split": str(ref["split"]), "resize": extractor.resize,
-                    "samples_sha256": sha256_file(samples)}
-        values |= with_protocol(compute_metrics(ref["features"], fake_features, fake_logits, cfg, space=space,
+        ref = space.reference
+        protocol = {"feature_space": space.name, "extractor_sha256": space.extractor_sha256,
+                    "n_real": int(len(ref["features"])), "n_fake": n_fake, "reference_split": str(ref["split"]),
+                    "resize": space.extractor.resize, "samples_sha256": samples_sha}
+        values |= with_protocol(compute_metrics(ref["features"], fake_features, fake_logits, cfg, space=space.name,
                                                 names=names), protocol)
         if "labels" in sample_arrays and fake_logits is not None:
             values |= with_protocol(label_metrics(fake_logits, sample_arrays["labels"][:n_fake],
-                                                  str(sample_arrays["label_kind"]), space=space), protocol)
+                                                  str(sample_arrays["label_kind"]), space=space.name), protocol)
     if task:
         values |= task_metrics(task, sample_arrays, task_files or TaskFiles(), batch_size=cfg.batch_size,
-                               device=dev, source=samples)
+                               device=device, source=samples)
     result = {**identity, "metrics": values}
     write_json(out, result)
     return result
+
+
+def run_evaluation(samples: Sequence[Path], references: Sequence[Path], extractor_files: Sequence[Path],
+                   cfg: EvaluationConfig, *, device: str, threads: int, identities: Sequence[dict],
+                   outs: Sequence[Path], task_files: TaskFiles | None = None) -> list[dict]:
+    """Metrics of each sample file against each reference (one per ``cfg.feature_spaces``, same order as
+    ``extractor_files``); ``identities[i]`` (dataset, preset, family, sampler, seed) is copied into ``outs[i]``.
+
+    One job measures every sampler setting of a model: the networks and references load once, which is
+    most of an evaluation's cost (the metric maths on 1000 x 128 features takes well under a second).
+    Outputs of an image-to-image family (``task`` in the file) add their task metrics from ``task_files``;
+    super-resolution outputs are photos, measured against their high-resolution targets only (no domain
+    network: give no references)."""
+    set_threads(threads)
+    dev = resolve_device(device)
+    first = load_npz(samples[0], required=("images",))
+    photos = str(first.get("task", "")) == "super_resolution"
+    spaces = load_feature_spaces(() if photos else cfg.feature_spaces, references, extractor_files, device=dev,
+                                 source=str(samples[0]))
+    return [measure_samples(path, spaces, cfg, device=dev, identity=identity, out=out, task_files=task_files)
+            for path, identity, out in zip(samples, identities, outs, strict=True)]
 
 
 @dataclass(frozen=True)

@@ -115,7 +115,8 @@ def test_sample_files_the_evaluation_refuses(tmp_path: Path, reference, images, 
     out = tmp_path / "metrics.json"
     cfg = EvaluationConfig(n_fake=len(images), n_real=16, batch_size=8, feature_spaces=("domain",))
     with pytest.raises(InputError, match=needle) as err:
-        run_evaluation(samples, [reference[0]], [reference[1]], cfg, device="cpu", threads=1, identity={}, out=out)
+        run_evaluation([samples], [reference[0]], [reference[1]], cfg, device="cpu", threads=1, identities=[{}],
+                       outs=[out])
     assert str(samples) in str(err.value) and "\n" not in str(err.value)
     assert not out.exists()
 

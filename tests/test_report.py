@@ -82,7 +82,7 @@ def test_report_tables_figures_and_pages(tmp_path):
         assert [r["dataset"] for r in csv.DictReader(fh)] == list(DATASETS)
     figures = sorted(p.name for p in (out / "figures").iterdir())
     assert "losses_mnist_dcgan.png" in figures and "fd_fashion_mnist.png" in figures
-    assert "precision_recall_mnist.png" in figures and len(figures) == 2 * 2 + 2 * 2
+    assert "precision_recall_mnist.png" in figures and len(figures) == 2 * 2 + 2 * 2 + 1  # + timeline.png
     assert sorted(p.name for p in (out / "grids").iterdir())[:2] == ["fashion_mnist_dcgan_direct.png",
                                                                       "fashion_mnist_ddpm_ddim50.png"]
     markdown = (out / "report.md").read_text()
@@ -93,8 +93,8 @@ def test_report_tables_figures_and_pages(tmp_path):
     assert "http://" not in page and "https://" not in page and "<link" not in page and "<script" not in page
     sources = re.findall(r'src="([^"]*)"', page)
     assert len(sources) == len(figures) + 6 and all(s.startswith("data:image/png;base64,") for s in sources)
-    # results and GAN table per dataset, published reference numbers, classifiers
-    assert page.count("<table>") == 2 * len(DATASETS) + 2
+    # results and GAN table per dataset, timeline (of the train.benchmark.tsv files), references, classifiers
+    assert page.count("<table>") == 2 * len(DATASETS) + 3
     assert "<h3>GANs: mnist</h3>" in page and "### GANs: mnist" in markdown
 
 

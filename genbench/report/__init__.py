@@ -47,10 +47,13 @@ def build_report(results_root: str | Path, out_dir: str | Path, *, profile: str,
                  presets: Sequence[str], seeds: Sequence[int],
                  samplers: Mapping[str, Sequence[str]] | None = None,
                  preset_datasets: Mapping[str, Sequence[str]] | None = None, data_root: str | Path | None = None,
-                 settings: ReportConfig = ReportConfig()) -> None:
+                 settings: ReportConfig = ReportConfig(), logs_root: str | Path | None = None,
+                 snakemake_logs: str | Path | None = None) -> None:
     """Read ``results_root`` (= ``results/<profile>``) and write the whole report to ``out_dir``; the
     human evaluation page ``hype.html`` (only with a ``data_root``) also reads the sample arrays and real
-    test images from ``data_root/<dataset>``.
+    test images from ``data_root/<dataset>``. The timeline reads the ``benchmark:`` files under ``results_root``
+    and ``logs_root`` (= ``logs/<profile>``, with ``logs/data`` beside it) and the Snakemake logs in
+    ``snakemake_logs`` (``.snakemake/log``) to pick the latest invocation.
 
     ``preset_datasets`` restricts a preset to some of ``datasets`` (the profile key of that name).
     ``samplers`` maps a preset to the sampler names it must have; by default those with a
@@ -66,6 +69,7 @@ def build_report(results_root: str | Path, out_dir: str | Path, *, profile: str,
     from genbench.report.markdown import render_markdown
     from genbench.report.memorisation import memorisation_section
     from genbench.report.references import references_section
+    from genbench.report.timeline import timeline_section
     from genbench.report.training_curve import training_curve_section
     from genbench.report.translation import style_transfer_section, translation_sections
 
@@ -79,7 +83,9 @@ def build_report(results_root: str | Path, out_dir: str | Path, *, profile: str,
     extra = (style_transfer_section(Path(results_root)), training_curve_section(results, Path(results_root)),
              memorisation_section(results, Path(results_root)))
     sections += [s for s in extra if s is not None] + [references_section(results)]
-    for section in sections:
+    timeline = timeline_section(Path(results_root), None if logs_root is None else Path(logs_root),
+                                None if snakemake_logs is None else Path(snakemake_logs))
+    for section in sections + ([timeline] if timeline else []):
         figures |= section.figures
     grids = {name: path.read_bytes() for name, path in results.grids.items()}
     hype = None if data_root is None else render_hype_page(
@@ -96,9 +102,10 @@ def build_report(results_root: str | Path, out_dir: str | Path, *, profile: str,
         for name, png in grids.items():
             write_bytes(tmp / "grids" / name, png)
         markdown = render_markdown(results, models, profile=profile, figures=list(figures), grids=list(grids),
-                                   sections=sections)
+                                   sections=sections, timeline=timeline)
         write_bytes(tmp / "report.md", markdown.encode())
-        page = render_html(results, models, profile=profile, figures=figures, grids=grids, sections=sections)
+        page = render_html(results, models, profile=profile, figures=figures, grids=grids, sections=sections,
+                           timeline=timeline)
         write_bytes(tmp / "index.html", page.encode())
         if hype is not None:
             write_bytes(tmp / "hype.html", hype.encode())

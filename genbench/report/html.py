@@ -42,8 +42,16 @@ def figure(name: str, png: bytes, *, css_class: str = "") -> str:
             f"<figcaption>{escape(name)}</figcaption></figure>")
 
 
+def section_html(section: Section, anchor: str = "") -> list[str]:
+    heading = f'<h3 id="{escape(anchor)}">' if anchor else "<h3>"
+    out = [f"{heading}{escape(section.title)}</h3>", f"<p>{escape(section.text)}</p>"]
+    out += [table(section.headers, section.rows)] if section.rows else []
+    return out + [figure(name, png, css_class="grid" if name.startswith(("walk_", "steered_")) else "")
+                  for name, png in section.figures.items()]
+
+
 def render_html(results: Results, models: pd.DataFrame, *, profile: str, figures: Mapping[str, bytes],
-                grids: Mapping[str, bytes], sections: Sequence[Section] = ()) -> str:
+                grids: Mapping[str, bytes], sections: Sequence[Section] = (), timeline: Section | None = None) -> str:
     datasets = list(results.classifiers["dataset"])
     title = f"genbench report: profile {profile}"
     out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
@@ -63,13 +71,11 @@ def render_html(results: Results, models: pd.DataFrame, *, profile: str, figures
         out += [f"<h3>{escape(dataset)}</h3>", table(*tables.display_table(results, models, dataset))]
         out += [figure(name, figures[name]) for name in (f"fd_{dataset}.png", f"precision_recall_{dataset}.png")
                 if name in figures]
+    out += section_html(timeline, "timeline") if timeline else []
     if sections:
         out += ['<h2 id="tasks">Tasks, experiments and references</h2>']
     for section in sections:
-        out += [f"<h3>{escape(section.title)}</h3>", f"<p>{escape(section.text)}</p>"]
-        out += [table(section.headers, section.rows)] if section.rows else []
-        out += [figure(name, png, css_class="grid" if name.startswith(("walk_", "steered_")) else "")
-                for name, png in section.figures.items()]
+        out += section_html(section)
     out += ['<h2 id="classifiers">Domain classifiers</h2>', table(*tables.classifier_table(results))]
     out += ['<h2 id="losses">Training losses</h2>']
     out += [figure(name, png) for name, png in figures.items() if name.startswith("losses_")]

@@ -20,8 +20,14 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
     return lines
 
 
+def section_markdown(section: Section) -> list[str]:
+    out = ["", f"### {section.title}", "", section.text]
+    out += ([""] + table(section.headers, section.rows)) if section.rows else []
+    return out + [""] + [f"![{name}](figures/{name})" for name in section.figures]
+
+
 def render_markdown(results: Results, models: pd.DataFrame, *, profile: str, figures: Sequence[str],
-                    grids: Sequence[str], sections: Sequence[Section] = ()) -> str:
+                    grids: Sequence[str], sections: Sequence[Section] = (), timeline: Section | None = None) -> str:
     datasets = list(results.classifiers["dataset"])
     out = [f"# genbench report: profile `{profile}`", "", "## How it was measured", ""]
     out += [f"- {note}" for note in tables.METHOD_NOTES]
@@ -36,12 +42,11 @@ def render_markdown(results: Results, models: pd.DataFrame, *, profile: str, fig
         out += ["", f"### {dataset}", ""] + table(*tables.display_table(results, models, dataset))
         out += [""] + [f"![{name}](figures/{name})" for name in figures
                        if name in (f"fd_{dataset}.png", f"precision_recall_{dataset}.png")]
+    out += section_markdown(timeline) if timeline else []  # "### Timeline": anchor #timeline
     if sections:
         out += ["", "## Tasks, experiments and references"]
     for section in sections:
-        out += ["", f"### {section.title}", "", section.text]
-        out += ([""] + table(section.headers, section.rows)) if section.rows else []
-        out += [""] + [f"![{name}](figures/{name})" for name in section.figures]
+        out += section_markdown(section)
     out += ["", "## Domain classifiers", ""] + table(*tables.classifier_table(results))
     out += ["", "## Training losses", ""] + [f"![{name}](figures/{name})" for name in figures
                                               if name.startswith("losses_")]

@@ -176,6 +176,18 @@ def expand_runs(pattern):
     return sorted({pattern.format(**run) for run in runs()})
 
 
+def model_samples(wildcards):
+    """Every sample file of a model (one per sampler setting of its preset), in the preset's order."""
+    return [f"{RUN_DIR}/samples/{name}.npz".format(**wildcards) for name in PRESETS[wildcards.preset].samplers]
+
+
+def metrics_outputs():
+    """The metrics the report reads: a generative model's metrics/ folder (its one evaluate job), and an
+    image-to-image model's metrics/<sampler>.json (one evaluate_translation job each)."""
+    return sorted({(f"{RUN_DIR}/metrics/{{sampler}}.json" if is_translator(run["preset"]) else f"{RUN_DIR}/metrics")
+                   .format(**run) for run in runs()})
+
+
 def per_generative_run(check, folder):
     """``<run>/<folder>/<main sampler>.json`` for each generative run of the presets ``check`` (a profile's
     MemorisationConfig or TrainingCurveConfig) covers: all when its ``presets`` is empty, none when disabled.

@@ -1,4 +1,4 @@
-# Reference features of real test images (path encodes split and n), then metrics per sample file.
+# Reference features of real test images (path encodes split and n), then metrics of each model's samples.
 
 
 rule reference_features:
@@ -25,21 +25,24 @@ rule reference_features:
 
 
 rule evaluate:
+    # One job per model measures all its sampler settings: the feature networks, references and MLflow store
+    # load once (they were most of a per-sampler job's 8-10 s). A re-drawn sampler re-measures its siblings
+    # too, at well under a second each. Writes metrics/<sampler>.json for each sampler.
     wildcard_constraints:
         preset=preset_pattern(translators=False),
     input:
-        samples=f"{RUN_DIR}/samples/{{sampler}}.npz",
+        samples=model_samples,
         references=references,
         extractors=extractor_files,
         summary=f"{RUN_DIR}/train_summary.json",
     output:
-        f"{RUN_DIR}/metrics/{{sampler}}.json",
+        directory(f"{RUN_DIR}/metrics"),
     params:
         settings=lambda w: settings("threads", "device", "evaluation", "mlflow"),
     log:
-        f"{LOGS}/{{dataset}}/{{preset}}/seed{{seed}}/evaluate_{{sampler}}.log",
+        f"{LOGS}/{{dataset}}/{{preset}}/seed{{seed}}/evaluate.log",
     benchmark:
-        f"{RUN_DIR}/metrics/{{sampler}}.benchmark.tsv"
+        f"{RUN_DIR}/evaluate.benchmark.tsv"
     threads: THREADS
     conda:
         "../envs/genbench.yaml"
@@ -47,8 +50,7 @@ rule evaluate:
         mem_mb=2000,
     shell:
         "genbench evaluate --samples {input.samples} --reference {input.references} "
-        "--extractor-file {input.extractors} "
-        "--train-summary {input.summary} --sampler {wildcards.sampler} --out {output} "
+        "--extractor-file {input.extractors} --train-summary {input.summary} --out-dir {output} "
         "--settings {params.settings:q} > {log} 2>&1"
 
 

@@ -3,7 +3,7 @@
 
 rule report:
     input:
-        metrics=expand_runs(f"{RUN_DIR}/metrics/{{sampler}}.json"),
+        metrics=metrics_outputs(),
         samples=expand_runs(f"{RUN_DIR}/samples/{{sampler}}.json"),
         summaries=expand_runs(f"{RUN_DIR}/train_summary.json"),
         benchmarks=expand_runs(f"{RUN_DIR}/train.benchmark.tsv"),
