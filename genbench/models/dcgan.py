@@ -96,6 +96,8 @@ def adversarial_step(discriminate: Callable[[torch.Tensor], torch.Tensor], real:
 class DCGAN(GenerativeModel):
     """Unconditional DCGAN trained with the non-saturating GAN loss (Goodfellow et al. 2014, sec. 3)."""
 
+    cpu_channels_last = True  # oneDNN's NHWC kernels: faster here (GenerativeModel.cpu_channels_last)
+
     family = "dcgan"
     kind = "gan"
     Config = Config

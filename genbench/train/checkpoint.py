@@ -9,6 +9,7 @@ import torch
 from genbench.config import RunConfig, from_dict, to_dict
 from genbench.io import InputError, atomic_path
 from genbench.models import GenerativeModel, ImageSpec, build_model
+from genbench.train.cuda import wants_channels_last
 
 FORMAT_VERSION = 1
 
@@ -67,7 +68,8 @@ def load_for_sampling(path: str | Path, device: torch.device) -> tuple[Generativ
     model.load_state_dict(payload["model"])
     if payload["ema"] is not None:
         model.sampling_module().load_state_dict(payload["ema"])
-    return model.to(device).eval(), run_cfg
+    layout = torch.channels_last if wants_channels_last(model, device, run_cfg.cuda) else torch.contiguous_format
+    return model.to(device, memory_format=layout).eval(), run_cfg
 
 
 def initialise_from(model: GenerativeModel, path: str | Path) -> None:

@@ -16,7 +16,7 @@ import torch
 
 from genbench.config import CudaConfig, TrainConfig, milestone_steps
 from genbench.models import GenerativeModel
-from genbench.train.cuda import CudaSpeedups
+from genbench.train.cuda import CudaSpeedups, wants_channels_last
 from genbench.train.ema import ExponentialMovingAverage, copy_state
 from genbench.train.resume import BatchOrder, Checkpointer, rng_state, set_rng_state
 
@@ -61,7 +61,7 @@ def fit(model: GenerativeModel, tensors: tuple[torch.Tensor, torch.Tensor], cfg:
     one such snapshot, continues from its step exactly as if the run had not stopped. ``cuda``: the
     speed-ups used on a CUDA device (none on a CPU)."""
     device = model.device
-    speedups = CudaSpeedups(cuda, device)
+    speedups = CudaSpeedups(cuda, device, channels_last=wants_channels_last(model, device, cuda))
     speedups.prepare(model)
     data, targets = (speedups.place(t) for t in tensors)
     order = BatchOrder(len(data), cfg.batch_size, seed)
