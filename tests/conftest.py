@@ -14,6 +14,22 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+# Modules that share one pytest-xdist worker: the smoke run (ci_killed, a session fixture) is made once, and
+# the tests that apt-get install Debian packages (chromium, slurm) never wait on each other's dpkg lock.
+SMOKE_RUN_WORKER = {"test_pipeline", "test_cluster", "test_hype"}
+
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):  # the workers share the CPUs: no oversubscribed torch threads
+    import torch
+
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Under ``-n`` (pyproject's addopts) each module runs whole on one worker, so its module fixtures are made
+    once; the SMOKE_RUN_WORKER modules run together."""
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1]
+        item.add_marker(pytest.mark.xdist_group("smoke_run" if module in SMOKE_RUN_WORKER else module))
 
 
 def copy_workflow(dest: Path) -> Path:
