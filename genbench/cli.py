@@ -203,7 +203,7 @@ def cmd_training_curve(args: argparse.Namespace) -> None:
                                 reference_split=profile.evaluation.reference_split,
                                 batch_size=profile.evaluation.batch_size, seed=summary["seed"],
                                 device=profile.device, threads=_threads(args, profile), identity=identity,
-                                out=args.out)
+                                out=args.out, final_samples=args.samples)
     print(f"training curve {args.out}: " + ", ".join(f"step {p['step']} FD {p['fd_domain']:.2f}"
                                                      for p in record["points"]))
 
@@ -338,6 +338,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reference", type=Path, required=True, help="domain features of the test reference")
     p.add_argument("--train-summary", type=Path, required=True)
     p.add_argument("--sampler", required=True)
+    p.add_argument("--samples", type=Path, default=None,
+                   help="the sampler's sample file: its first images are the final point's when drawn alike")
     p.add_argument("--out", type=Path, required=True)
     p = command("train", cmd_train, "train one (dataset, preset, seed)")
     p.add_argument("--dataset", required=True)

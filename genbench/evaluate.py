@@ -160,7 +160,8 @@ def load_feature_spaces(spaces: Sequence[str], references: Sequence[Path], extra
         ref = load_npz(reference, required=("features", "extractor_sha256", "split"))
         extractor_sha = sha256_file(extractor_file)
         if str(ref["extractor_sha256"]) != extractor_sha:
-            raise InputError(f"{reference}: made with another {space} network than {extractor_file}; delete it and re-run")
+            raise InputError(f"{reference}: made with another {space} network than {extractor_file}; delete it "
+                             "and re-run")
         extractor = EXTRACTORS.get(space, source="evaluate")
         model, _ = extractor.load(extractor_file, device=device)
         loaded.append(FeatureSpace(space, extractor, model, Path(extractor_file), extractor_sha, ref))

@@ -3,6 +3,8 @@ final ones, each sampled with the preset's main sampler setting and measured aga
 domain reference features. Writes ``training_curve/<sampler>.json``: one point per step, with the protocol.
 
 Every point draws the same ``n_fake`` images from the same seed, so the points differ only by the weights.
+The final point's images are the first ``n_fake`` of the sample job's file when that drew them the same way
+(same checkpoint, seed and batch size, ``n_fake`` whole batches): those are the images drawing them again gives.
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from genbench.config import TrainingCurveConfig
 from genbench.device import resolve_device, set_threads
 from genbench.evaluate import read_reference
 from genbench.features.domain import extract, load_classifier
-from genbench.io import InputError, sha256_file, write_json
+from genbench.io import InputError, load_npz, read_json, sha256_file, write_json
 from genbench.metrics import frechet_distance
 from genbench.sample import draw_images
 from genbench.train.checkpoint import load_for_sampling, read_checkpoint, read_milestones
@@ -21,7 +23,8 @@ from genbench.train.ema import copy_state
 
 def run_training_curve(checkpoint: Path, milestones: Path, classifier: Path, reference: Path,
                        cfg: TrainingCurveConfig, *, sampler_name: str, reference_split: str, batch_size: int,
-                       seed: int, device: str, threads: int, identity: dict, out: Path) -> dict:
+                       seed: int, device: str, threads: int, identity: dict, out: Path,
+                       final_samples: Path | None = None) -> dict:
     set_threads(threads)
     dev = resolve_device(device)
     model, run_cfg = load_for_sampling(checkpoint, dev)
@@ -39,16 +42,34 @@ def run_training_curve(checkpoint: Path, milestones: Path, classifier: Path, ref
     final_step = int(read_checkpoint(checkpoint)["step"])
     # A copy: loading a milestone writes into the tensors that state_dict() returns.
     weights = {**read_milestones(milestones), final_step: copy_state(model.sampling_module().state_dict())}
+    drawn = _drawn_alike(final_samples, checkpoint, n=cfg.n_fake, batch_size=batch_size, seed=seed)
     points = []
     for step, state in weights.items():
-        model.sampling_module().load_state_dict(state)
-        images, _ = draw_images(model, sampler, cfg.n_fake, batch_size=batch_size, seed=seed,
-                                source=f"{milestones}: step {step}, sampler '{sampler_name}'")
+        if step == final_step and drawn is not None:
+            images = drawn
+        else:
+            model.sampling_module().load_state_dict(state)
+            images, _ = draw_images(model, sampler, cfg.n_fake, batch_size=batch_size, seed=seed,
+                                    source=f"{milestones}: step {step}, sampler '{sampler_name}'")
         features, _ = extract(domain, images, batch_size=batch_size, device=dev)
         points.append({"step": int(step), "fd_domain": frechet_distance(real, features)})
     record = {**identity, "points": points,
               "protocol": {"feature_space": "domain", "extractor_sha256": extractor_sha, "n_real": int(len(real)),
                            "n_fake": cfg.n_fake, "seed": seed, "reference_split": reference_split,
-                           "milestones_sha256": sha256_file(milestones), "checkpoint_sha256": sha256_file(checkpoint)}}
+                           "milestones_sha256": sha256_file(milestones), "checkpoint_sha256": sha256_file(checkpoint),
+                           "final_point_from": str(final_samples) if drawn is not None else "drawn"}}
     write_json(out, record)
     return record
+
+
+def _drawn_alike(samples: Path | None, checkpoint: Path, *, n: int, batch_size: int, seed: int):
+    """The first ``n`` images of a sample job's file if it drew them from ``checkpoint`` with this seed and batch
+    size (the record beside the file says how), and ``n`` is whole batches: ``draw_images`` then makes the same
+    first batches for any n (a short last batch would draw other noise: torch fills normals in blocks). Else None."""
+    if samples is None or n % batch_size:
+        return None
+    record = read_json(samples.with_suffix(".json"))
+    drawn_by = (record.get("seed"), record.get("batch_size"), record.get("checkpoint_sha256"))
+    alike = drawn_by == (seed, batch_size, sha256_file(checkpoint))
+    images = load_npz(samples, required=("images",))["images"]
+    return images[:n] if alike and len(images) >= n else None

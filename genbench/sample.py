@@ -9,7 +9,7 @@ import torch
 
 from genbench.config import ConfigError, SamplerConfig
 from genbench.device import resolve_device, set_threads
-from genbench.io import save_npz, write_json
+from genbench.io import save_npz, sha256_file, write_json
 from genbench.models import GenerativeModel
 from genbench.models.translation import Translator
 from genbench.report.grid import save_grid
@@ -72,6 +72,7 @@ def run_sampling(checkpoint: Path, *, sampler_name: str, n: int, batch_size: int
               "label_kind": model.label_kind,
               "batch_size": batch_size, "seed": seed, "seconds": round(seconds, 3),
               "images_per_second": round(n / seconds, 3), "checkpoint": str(checkpoint),
+              "checkpoint_sha256": sha256_file(checkpoint),
               "stage": sampler.stage, **({"grid_captions": captions} if captions else {})}
     write_json(out.with_suffix(".json"), record)
     # A sampler with its own n is evaluated on all of its images, whatever evaluation.n_fake says.

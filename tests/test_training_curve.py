@@ -93,3 +93,19 @@ def test_milestones_change_nothing_in_training_and_the_curve_ends_at_the_models_
     fake, _ = extract(domain, load_npz(samples)["images"], batch_size=16, device="cpu")
     expected = frechet_distance(load_npz(reference)["features"], fake)
     assert record["points"][-1]["fd_domain"] == pytest.approx(expected, rel=1e-9)
+
+    # A sample file drawn alike (same checkpoint, seed and batch size; 24 = 3 whole batches of 8) gives the final
+    # point's images without drawing them again, and the same FD; one drawn with another seed is not used.
+    curve = lambda samples, out: run_training_curve(  # noqa: E731
+        with_curve / "checkpoint.pt", with_curve / "milestones.pt", classifier, reference,
+        TrainingCurveConfig(n_fake=24), sampler_name="direct", reference_split="test", batch_size=8, seed=0, device="cpu", threads=1,
+        identity={}, out=tmp_path / out, final_samples=samples)
+    drawn = curve(None, "drawn.json")
+    for seed in (0, 1):
+        run_sampling(with_curve / "checkpoint.pt", sampler_name="direct", n=48, batch_size=8, seed=seed, device="cpu",
+                     threads=1, out=tmp_path / f"samples_seed{seed}.npz")
+    reused = curve(tmp_path / "samples_seed0.npz", "reused.json")
+    other_seed = curve(tmp_path / "samples_seed1.npz", "other.json")
+    assert reused["protocol"]["final_point_from"] == str(tmp_path / "samples_seed0.npz")
+    assert other_seed["protocol"]["final_point_from"] == drawn["protocol"]["final_point_from"] == "drawn"
+    assert reused["points"] == drawn["points"] == other_seed["points"]

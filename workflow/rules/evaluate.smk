@@ -116,6 +116,7 @@ rule training_curve:
     input:
         checkpoint=f"{RUN_DIR}/checkpoint.pt",
         milestones=f"{RUN_DIR}/milestones.pt",
+        samples=f"{RUN_DIR}/samples/{{sampler}}.npz",  # its first images are the final point's
         classifier=CLASSIFIER,
         reference=REFERENCE.replace("{space}", "domain"),
         summary=f"{RUN_DIR}/train_summary.json",
@@ -135,4 +136,5 @@ rule training_curve:
     shell:
         "genbench training-curve --checkpoint {input.checkpoint} --milestones {input.milestones} "
         "--classifier {input.classifier} --reference {input.reference} --train-summary {input.summary} "
-        "--sampler {wildcards.sampler} --out {output} --settings {params.settings:q} > {log} 2>&1"
+        "--sampler {wildcards.sampler} --samples {input.samples} --out {output} "
+        "--settings {params.settings:q} > {log} 2>&1"
