@@ -74,8 +74,8 @@ class GenerativeModel(nn.Module):
     sampler_options: ClassVar[frozenset[str]] = frozenset()
     #: whether oneDNN runs this family's convolutions faster in NHWC (channels_last) on a CPU, so that training
     #: and sampling there use that layout (on CUDA the ``cuda.channels_last`` key decides). Measured per family,
-    #: one CPU thread, train step at the default profile's size: DCGAN 1.5x, cGAN / SN-GAN / DDPM 1.2x, WGAN-GP
-    #: 1.13x, VAE 1.1x; ProGAN 0.74x and t2i 0.93x slower, LDM and StyleGAN even (benchmarks/README.md, issue 22).
+    #: one CPU thread, train step at the default profile's size, A/B interleaved on an idle machine: DCGAN 1.15x,
+    #: VAE 1.15x; the DDPM UNet even in training and sampling (+-5 %), ProGAN 0.74x, t2i 0.93x (issue 22).
     cpu_channels_last: ClassVar[bool] = False
 
     def __init__(self, cfg: Any, image: ImageSpec) -> None:

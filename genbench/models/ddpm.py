@@ -154,8 +154,6 @@ class DDPM(GenerativeModel):
     with ``prediction: v`` the MSE on v (Salimans & Ho 2022, sec. 4), which stays well scaled at both ends
     of the schedule; the samplers always receive the predicted noise (``predict_noise``)."""
 
-    cpu_channels_last = True  # oneDNN's NHWC kernels: faster here (GenerativeModel.cpu_channels_last)
-
     family = "ddpm"
     kind = "diffusion"
     Config = Config

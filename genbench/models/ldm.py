@@ -77,8 +77,6 @@ class Autoencoder(nn.Module):
 
 @FAMILIES.register("ldm")
 class LatentDiffusion(DDPM):
-
-    cpu_channels_last = False  # NHWC does not pay here (even on 7x7x4 latents; GenerativeModel.cpu_channels_last)
     family = "ldm"
     Config = Config
     pixel_space = False

@@ -60,8 +60,6 @@ def upsample(low: torch.Tensor) -> torch.Tensor:
 
 @FAMILIES.register("t2i")
 class TextToImage(DDPM):
-
-    cpu_channels_last = False  # NHWC does not pay here (0.93x here; GenerativeModel.cpu_channels_last)
     family = "t2i"
     Config = Config
     label_kind = "class"
