@@ -14,22 +14,27 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-# Modules that share one pytest-xdist worker: the smoke run (ci_killed, a session fixture) is made once, and
-# the tests that apt-get install Debian packages (chromium, slurm) never wait on each other's dpkg lock.
-SMOKE_RUN_WORKER = {"test_pipeline", "test_cluster", "test_hype"}
-
 if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):  # the workers share the CPUs: no oversubscribed torch threads
     import torch
 
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
 
 
-def pytest_collection_modifyitems(config, items) -> None:
-    """Under ``-n`` (pyproject's addopts) each module runs whole on one worker, so its module fixtures are made
-    once; the SMOKE_RUN_WORKER modules run together."""
-    for item in items:
-        module = item.module.__name__.rsplit(".", 1)[-1]
-        item.add_marker(pytest.mark.xdist_group("smoke_run" if module in SMOKE_RUN_WORKER else module))
+def apt_install(*packages: str) -> str | None:
+    """Debian packages installed with apt-get (as root) unless present; None on success, else why not. Test files
+    on other xdist workers may install at the same time: apt-get waits for dpkg's lock instead of failing."""
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        return f"installing {' and '.join(packages)} needs root and apt-get"
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = ["apt-get", "-o", "DPkg::Lock::Timeout=600", "install", "-y", "-qq", "--no-install-recommends",
+               *packages]
+    result = subprocess.run(install, env=env, capture_output=True, text=True)
+    if result.returncode != 0:  # a fresh machine may lack the package index
+        subprocess.run(["apt-get", "-o", "DPkg::Lock::Timeout=600", "update", "-qq"], env=env, capture_output=True)
+        result = subprocess.run(install, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        return f"apt-get could not install {' and '.join(packages)}: {result.stderr.strip().splitlines()[-1:]}"
+    return None
 
 
 def copy_workflow(dest: Path) -> Path:
@@ -91,8 +96,7 @@ def kill_during_training(workdir: Path, args: tuple[str, ...]) -> list[Path]:
 @pytest.fixture(scope="session")
 def ci_killed(tmp_path_factory) -> KilledRun:
     """params/ci.yaml through the DAG, killed outright while a model trains, then the same command again
-    (no --unlock, no --rerun-incomplete): what tests/test_pipeline.py checks, and the data and fetched
-    files the cluster tests start from."""
+    (no --unlock, no --rerun-incomplete): what tests/test_pipeline.py checks."""
     workdir = copy_workflow(tmp_path_factory.mktemp("pipeline"))
     # fashion_mnist too, though ci.yaml trains on mnist only: data.dvc covers all of data/.
     args = ("reports/all", "data/fashion_mnist/meta.json", "--cores", "2", *CI)
@@ -118,21 +122,11 @@ def ci_run(request) -> Path:
 
 
 def _install_chromium() -> str | None:
-    """Debian's chromium and chromium-driver, installed with apt-get when missing; None when present, else
-    why they cannot be (the browser tests then skip, as the cluster test does without slurm)."""
+    """Debian's chromium and chromium-driver, installed when missing; None when present, else why they cannot be
+    (the browser tests then skip, as the cluster test does without slurm)."""
     if shutil.which("chromium") and shutil.which("chromedriver"):
         return None
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        return "installing chromium and chromium-driver needs root and apt-get"
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium", "chromium-driver"]
-    result = subprocess.run(install, env=env, capture_output=True, text=True)
-    if result.returncode != 0:  # a fresh machine may lack the package index
-        subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True)
-        result = subprocess.run(install, env=env, capture_output=True, text=True)
-    if result.returncode != 0:
-        return f"apt-get could not install chromium: {result.stderr.strip().splitlines()[-1:]}"
-    return None
+    return apt_install("chromium", "chromium-driver")
 
 
 @dataclass(frozen=True)

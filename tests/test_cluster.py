@@ -1,8 +1,8 @@
 """The DAG beyond one process: runs logged to an MLflow server on 127.0.0.1, and every cluster rule run as
 a SLURM job on a one-node cluster brought up here (Debian slurm-wlm + munge, workflow/profiles/slurm).
 
-Both run a one-model cut of params/ci.yaml (DCGAN on MNIST, domain features) on the data the pipeline
-test prepared, so that each costs a few minutes, not another full smoke run.
+Both run a one-model cut of params/ci.yaml (DCGAN on MNIST, domain features) on MNIST prepared once for this
+file, so that each costs a few minutes, not another full smoke run.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import BIN, REPO, copy_workflow, snakemake
+from conftest import BIN, REPO, apt_install, copy_workflow, snakemake
 
 PROFILE = ("--configfile", "params/cluster.yaml")
 CLUSTER_RULES = {"train_domain_classifier", "reference_features", "train", "sample", "evaluate"}
@@ -38,10 +38,20 @@ def cut_of_ci(workdir: Path) -> None:
     (workdir / "params/cluster.yaml").write_text(yaml.safe_dump(profile, sort_keys=False))
 
 
+@pytest.fixture(scope="module")
+def mnist_data(tmp_path_factory) -> Path:
+    """MNIST prepared by the data rule's command once for this file (the package file cached in the repo's
+    .cache/downloads), so that this file runs on its own pytest-xdist worker beside the smoke run."""
+    out = tmp_path_factory.mktemp("data") / "mnist"
+    subprocess.run([str(BIN / "genbench"), "prepare-data", "mnist", "--out", str(out), "--cache",
+                    str(REPO / ".cache/downloads")], check=True, capture_output=True)
+    return out
+
+
 @pytest.fixture()
-def small_workflow(ci_run: Path, tmp_path: Path) -> Path:
+def small_workflow(mnist_data: Path, tmp_path: Path) -> Path:
     workdir = copy_workflow(tmp_path / "wf")
-    shutil.copytree(ci_run / "data/mnist", workdir / "data/mnist")
+    shutil.copytree(mnist_data, workdir / "data/mnist")
     cut_of_ci(workdir)
     return workdir
 
@@ -118,17 +128,7 @@ def _install_slurm() -> str:
     """'' once slurmctld, slurmd and munged are installed; else why they cannot be."""
     if all(shutil.which(tool) for tool in ("slurmctld", "slurmd", "munged")):
         return ""
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        return "installing slurm-wlm and munge needs root and apt-get"
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "slurm-wlm", "munge"]
-    result = subprocess.run(install, env=env, capture_output=True, text=True)
-    if result.returncode != 0:  # a fresh machine may lack the package index
-        subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True)
-        result = subprocess.run(install, env=env, capture_output=True, text=True)
-    if result.returncode != 0:
-        return f"apt-get could not install slurm-wlm and munge: {result.stderr.strip().splitlines()[-1:]}"
-    return ""
+    return apt_install("slurm-wlm", "munge") or ""
 
 
 @pytest.fixture()
