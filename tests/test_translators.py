@@ -156,7 +156,9 @@ def test_cyclegan_without_backward_cycle_is_the_limit_of_a_vanishing_lambda_b() 
 
     (losses, off), (_, vanishing), (_, paper) = one_step(0.0), one_step(1e-9), one_step(10.0)
     assert np.isfinite(losses["loss_cycle_y"]) and losses["loss_cycle_y"] > 0
-    torch.testing.assert_close(off, vanishing, rtol=0, atol=1e-6)
+    # 1e-5: Adam divides a gradient of ~1e-9 by sqrt(v) + eps, so what a vanishing lambda_B leaves depends on the
+    # rounding of the reductions, which changes with the torch thread count (1e-6 held at 2 threads, not at 1)
+    torch.testing.assert_close(off, vanishing, rtol=0, atol=1e-5)
     assert (off - paper).abs().max() > 1e-4
 
 
