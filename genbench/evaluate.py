@@ -5,6 +5,7 @@ Every value in ``metrics.json`` carries the protocol that produced it.
 """
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -219,12 +220,21 @@ def run_evaluation(samples: Sequence[Path], references: Sequence[Path], extracto
     network: give no references)."""
     set_threads(threads)
     dev = resolve_device(device)
-    first = load_npz(samples[0], required=("images",))
-    photos = str(first.get("task", "")) == "super_resolution"
+    photos = _task_of(samples[0]) == "super_resolution"
     spaces = load_feature_spaces(() if photos else cfg.feature_spaces, references, extractor_files, device=dev,
                                  source=str(samples[0]))
     return [measure_samples(path, spaces, cfg, device=dev, identity=identity, out=out, task_files=task_files)
             for path, identity, out in zip(samples, identities, outs, strict=True)]
+
+
+def _task_of(samples: Path) -> str:
+    """A sample file's ``task`` array alone (image-to-image outputs have one), without loading its images;
+    an unreadable file is left for ``measure_samples`` to name."""
+    try:
+        with np.load(samples, allow_pickle=False) as npz:
+            return str(npz["task"]) if "task" in npz.files else ""
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+        return ""
 
 
 @dataclass(frozen=True)
