@@ -23,6 +23,13 @@ def ci_presets() -> dict:
     profile = load_profile_file(REPO / "params/ci.yaml")
     return {name: load_preset(name, profile.overrides.get(name), preset_dir=REPO / "params/models")
             for name in profile.presets}
+def ci_evaluation():
+    """params/ci.yaml's evaluation section (n_fake, n_real: what every smoke-run metric records)."""
+    from genbench.config import load_profile_file
+
+    return load_profile_file(REPO / "params/ci.yaml").evaluation
+
+
 CI_DATASETS = {"pix2pix": "mnist_m", "cyclegan": "mnist_m", "srresnet": "photo_patches", "srgan": "photo_patches"}
 INCEPTION_SHA256 = "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34"  # DESIGN.md
 
@@ -79,7 +86,7 @@ def test_memorisation_check_runs_for_its_presets_and_is_reported(ci_run: Path) -
         folder = ci_run / f"results/ci/mnist/{preset}/seed0/memorisation"
         record = json.loads((folder / f"{sampler}.json").read_text())
         assert record["distance_ratio"] > 0 and 0 <= record["near_copy_rate"] <= 1
-        assert record["protocol"]["n_train"] == 60000 and record["protocol"]["n_fake"] == 64
+        assert record["protocol"]["n_train"] == 60000 and record["protocol"]["n_fake"] == ci_evaluation().n_fake
         assert len(record["shown"]) == 4 and all(len(s["train_rows"]) == 3 for s in record["shown"])
         assert (folder / f"{sampler}.png").is_file()
     assert not (ci_run / "results/ci/mnist/vae/seed0/memorisation").exists()
@@ -88,8 +95,10 @@ def test_memorisation_check_runs_for_its_presets_and_is_reported(ci_run: Path) -
 
 
 def test_training_curve_has_every_milestone_and_the_final_step(ci_run: Path) -> None:
+    from genbench.config import load_profile_file, main_sampler, milestone_steps
+
+    curve_n = load_profile_file(REPO / "params/ci.yaml").training_curve.n_fake
     for preset in ("dcgan", "ddpm"):  # training_curve.presets in ci.yaml
-        from genbench.config import main_sampler, milestone_steps
 
         spec = ci_presets()[preset]
         sampler = main_sampler(spec.samplers)
@@ -97,7 +106,7 @@ def test_training_curve_has_every_milestone_and_the_final_step(ci_run: Path) -> 
         steps = [point["step"] for point in record["points"]]
         assert steps == [*milestone_steps(spec.train.steps, spec.train.curve_points), spec.train.steps]
         assert all(point["fd_domain"] > 0 for point in record["points"])
-        assert record["protocol"]["n_fake"] == 64 and record["protocol"]["feature_space"] == "domain"
+        assert record["protocol"]["n_fake"] == curve_n and record["protocol"]["feature_space"] == "domain"
     assert not (ci_run / "results/ci/mnist/vae/seed0/training_curve").exists()
     markdown = (ci_run / "reports/all/report.md").read_text()
     assert "FD over training steps" in markdown and "training_curve_mnist.png" in markdown
@@ -111,7 +120,7 @@ def test_every_metric_carries_its_protocol(ci_run: Path) -> None:
     for name, value in record["metrics"].items():
         protocol = value["protocol"]
         assert protocol["feature_space"] == name.rsplit("_", 1)[1]
-        assert protocol["n_real"] == 64 and protocol["n_fake"] == 64
+        assert (protocol["n_real"], protocol["n_fake"]) == (ci_evaluation().n_real, ci_evaluation().n_fake)
         assert protocol["reference_split"] == "test" and len(protocol["extractor_sha256"]) == 64
     inception = record["metrics"]["fd_inception"]["protocol"]
     assert inception["extractor_sha256"] == INCEPTION_SHA256 and "299" in inception["resize"]
@@ -144,7 +153,8 @@ def test_diffusion_sweeps_and_experiments_run_and_are_reported(ci_run: Path) -> 
     assert 0 <= cond["metrics"]["class_accuracy_domain"]["value"] <= 1
     markdown = (ci_run / "reports/all/report.md").read_text()
     t2i = json.loads((run / "t2i/seed0/samples/ddim50_s3.json").read_text())
-    assert len(t2i["grid_captions"]) == 64 and t2i["grid_captions"][:2] == ["a photo of a zero", "this is a 1"]
+    assert len(t2i["grid_captions"]) == min(64, ci_evaluation().n_fake)  # the grid shows at most 64
+    assert t2i["grid_captions"][:2] == ["a photo of a zero", "this is a 1"]
     for title in ("### Sampler step sweep: mnist / ddpm", "### Classifier-free guidance: mnist / ddpm_cond",
                   "### Loss guidance: mnist", "### img2img (SDEdit): mnist", "### Pixel vs latent diffusion: mnist",
                   "### Text-to-image: mnist"):
