@@ -141,7 +141,8 @@ def cmd_sample(args: argparse.Namespace) -> None:
     profile = _profile(args)
     record = run_sampling(args.checkpoint, sampler_name=args.sampler, n=profile.evaluation.n_fake,
                           batch_size=profile.evaluation.batch_size, seed=args.seed, device=profile.device,
-                          threads=_threads(args, profile), out=args.out, data_dir=args.data)
+                          threads=_threads(args, profile), out=args.out, data_dir=args.data,
+                          parent_samples=args.parent_samples)
     print(f"sampled {record['n']} images with '{args.sampler}' at {record['images_per_second']} images/s")
 
 
@@ -352,6 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sampler", required=True)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data", type=Path, help="prepared dataset whose test inputs an image-to-image family translates")
+    p.add_argument("--parent-samples", type=Path, help="a first_of setting: the samples .npz of the setting it names")
     p.add_argument("--out", type=Path, required=True)
     p = command("evaluate", cmd_evaluate, "metrics of sample files (a model's sampler settings) against the "
                 "reference features")

@@ -15,7 +15,7 @@ import dataclasses
 import json
 import types
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -75,6 +75,14 @@ class SamplerConfig:
     n: int = 0
     # Of a cascaded model (t2i): "" = the whole cascade, "base" = its first (low-resolution) stage only.
     stage: str = ""
+    # Draw nothing: take the first ``n`` images of this other setting of the preset, drawn alike (same algo,
+    # steps, eta, psi, truncation, guidance, stage) from the same checkpoint and seed. A sweep point at a
+    # smaller n then costs no sampling (the step and guidance sweeps compare settings at one n).
+    first_of: str = ""
+
+    def draws_like(self, other: SamplerConfig) -> bool:
+        """Whether both settings draw from the same distribution (they may differ in n and first_of)."""
+        return replace(self, n=0, first_of="") == replace(other, n=0, first_of="")
 
 
 @dataclass(frozen=True)
@@ -286,6 +294,9 @@ class ProfileConfig:
     seeds: tuple[int, ...] = (0,)
     device: str = "auto"  # auto | cpu | cuda
     threads: int = 1  # torch threads per heavy job = the rule's Snakemake threads
+    # A local run's genbench commands fork from one process that has torch and MLflow imported
+    # (genbench.worker): ~2-3 s of a core less per job, the same results; false runs each in its own process.
+    worker: bool = True
     domain: DomainConfig = DomainConfig()
     segmenter: SegmenterConfig = SegmenterConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
@@ -465,7 +476,27 @@ def load_preset(name: str, overrides: Mapping[str, Any] | None = None, *, preset
     model_cfg = from_dict(cls.Config, preset.model, source=source, prefix="model.")
     for sampler_name, sampler in preset.samplers.items():
         cls.check_sampler(sampler, source=f"{source}: key 'samplers.{sampler_name}'", cfg=model_cfg)
+    _check_first_of(preset.samplers, source=source)
     return preset
+
+
+def _check_first_of(samplers: Mapping[str, SamplerConfig], *, source: str) -> None:
+    """A ``first_of`` setting names a drawing setting of the same preset that draws alike and at least as many
+    images (a parent without ``n`` draws evaluation.n_fake, checked when the images are taken)."""
+    for name, sampler in samplers.items():
+        if not sampler.first_of:
+            continue
+        key = f"{source}: key 'samplers.{name}.first_of'"
+        parent = samplers.get(sampler.first_of)
+        if parent is None or parent.first_of:
+            drawing = ", ".join(k for k, s in samplers.items() if not s.first_of)
+            raise ConfigError(f"{key}: '{sampler.first_of}' is not a drawing sampler of the preset (those: {drawing})")
+        if not sampler.draws_like(parent):
+            raise ConfigError(f"{key}: '{sampler.first_of}' draws with other settings; set the same algo, steps, "
+                              "eta, psi, truncation, guidance and stage, or drop first_of")
+        if not sampler.n or (parent.n and parent.n < sampler.n):
+            raise ConfigError(f"{key}: set 'n' to at most the {parent.n or 'evaluation.n_fake'} images "
+                              f"'{sampler.first_of}' draws, got {sampler.n or 'none'}")
 
 
 def _split_removed_samplers(overrides: Mapping[str, Any], preset: Mapping[str, Any], *,

@@ -9,7 +9,7 @@ import torch
 
 from genbench.config import ConfigError, SamplerConfig
 from genbench.device import resolve_device, set_threads
-from genbench.io import save_npz, sha256_file, write_json
+from genbench.io import InputError, load_npz, read_json, save_npz, sha256_file, write_json
 from genbench.models import GenerativeModel
 from genbench.models.translation import Translator
 from genbench.report.grid import save_grid
@@ -37,10 +37,11 @@ def draw_images(model: GenerativeModel, sampler: SamplerConfig, n: int, *, batch
 
 
 def run_sampling(checkpoint: Path, *, sampler_name: str, n: int, batch_size: int, seed: int, device: str,
-                 threads: int, out: Path, data_dir: Path | None = None) -> dict:
+                 threads: int, out: Path, data_dir: Path | None = None, parent_samples: Path | None = None) -> dict:
     """Draw ``n`` images (the sampler's own ``n`` where it sets one) in batches from one seeded CPU generator;
     writes ``out`` plus ``.json`` and ``.png`` beside it. An image-to-image family translates the first ``n``
-    test inputs of ``data_dir`` instead (``genbench.translate``).
+    test inputs of ``data_dir`` instead (``genbench.translate``); a ``first_of`` setting takes the first ``n``
+    images of ``parent_samples``, its parent setting's file (``take_first``).
 
     The images depend on (checkpoint, sampler, n, batch_size, seed); all five are recorded.
     """
@@ -51,12 +52,20 @@ def run_sampling(checkpoint: Path, *, sampler_name: str, n: int, batch_size: int
         raise ConfigError(f"{checkpoint}: preset '{run_cfg.preset}' has no sampler '{sampler_name}' "
                           f"(known: {', '.join(samplers)})")
     if isinstance(model, Translator):
+        if samplers[sampler_name].first_of:
+            raise ConfigError(f"{checkpoint}: sampler '{sampler_name}': first_of is for drawn samples; "
+                              f"an image-to-image family translates the first n test inputs, so set n alone")
         if data_dir is None:
             raise ConfigError(f"{checkpoint}: family '{model.family}' translates test inputs: give --data "
                               f"data/{run_cfg.dataset}")
         return run_translation(model, run_cfg, checkpoint=checkpoint, data_dir=data_dir, sampler_name=sampler_name,
                                n=n, batch_size=batch_size, out=out)
     sampler = samplers[sampler_name]
+    if sampler.first_of:
+        if parent_samples is None:
+            raise ConfigError(f"{checkpoint}: sampler '{sampler_name}' takes the first images of "
+                              f"'{sampler.first_of}': pass --parent-samples with that setting's samples .npz")
+        return take_first(sampler_name, sampler, parent_samples, checkpoint=checkpoint, seed=seed, out=out)
     n = sampler.n or n
     start = time.perf_counter()
     images, labels = draw_images(model, sampler, n, batch_size=batch_size, seed=seed,
@@ -80,4 +89,30 @@ def run_sampling(checkpoint: Path, *, sampler_name: str, n: int, batch_size: int
     if labels is not None:
         arrays.update(labels=labels.numpy().astype(np.int64), label_kind=np.array(model.label_kind))
     save_npz(out, arrays)  # last: the file Snakemake waits for
+    return record
+
+
+def take_first(sampler_name: str, sampler: SamplerConfig, parent_samples: Path, *, checkpoint: Path, seed: int,
+               out: Path) -> dict:
+    """The first ``sampler.n`` images of the parent setting's samples, drawn from the same checkpoint and seed,
+    written as this setting's own file: a sweep point at a smaller n without drawing again. The record keeps
+    the parent's speed and names it (``first_of``)."""
+    parent = read_json(parent_samples.with_suffix(".json"))
+    if (parent.get("sampler"), parent.get("seed"), parent.get("checkpoint_sha256")) != (
+            sampler.first_of, seed, sha256_file(checkpoint)):
+        raise InputError(f"{parent_samples}: not '{sampler.first_of}' samples of {checkpoint} at seed {seed}; "
+                         "re-run its sample rule")
+    arrays = load_npz(parent_samples, required=("images",))
+    if len(arrays["images"]) < sampler.n:
+        raise ConfigError(f"{checkpoint}: sampler '{sampler_name}' takes {sampler.n} images, but "
+                          f"'{sampler.first_of}' drew {len(arrays['images'])}: lower its n or raise evaluation.n_fake")
+    kept = {name: a[:sampler.n] if a.ndim and len(a) == len(arrays["images"]) else a for name, a in arrays.items()}
+    kept["sampler_n"] = np.array(sampler.n)
+    save_grid(kept["images"][:64], out.with_suffix(".png"))
+    record = {**parent, "sampler": sampler_name, "n": sampler.n, "first_of": sampler.first_of,
+              "seconds": round(parent["seconds"] * sampler.n / parent["n"], 3)}
+    if "grid_captions" in parent:
+        record["grid_captions"] = parent["grid_captions"][:sampler.n]
+    write_json(out.with_suffix(".json"), record)
+    save_npz(out, kept)  # last: the file Snakemake waits for
     return record

@@ -118,6 +118,21 @@ def test_a_sampler_may_draw_its_own_number_of_images(preset_dir: Path) -> None:
         load_preset("ddpm", {"samplers": {"x": {"algo": "ddim", "n": -1}}}, preset_dir=preset_dir)
 
 
+@pytest.mark.parametrize("subset, match", [
+    ({"algo": "ddim", "steps": 50, "n": 200, "first_of": "ddim5"}, r"'ddim5' is not a drawing sampler .*ddim50"),
+    ({"algo": "ddim", "steps": 50, "n": 200, "first_of": "x"}, r"'x' is not a drawing sampler"),  # itself
+    ({"algo": "ddim", "steps": 20, "n": 200, "first_of": "ddim50"}, r"'ddim50' draws with other settings"),
+    ({"algo": "ddim", "steps": 50, "first_of": "ddim50"}, r"set 'n' to at most the evaluation\.n_fake images"),
+    ({"algo": "ddpm", "n": 300, "first_of": "ddpm"}, r"set 'n' to at most the 200 images 'ddpm' draws, got 300"),
+])
+def test_a_first_of_setting_takes_images_of_a_setting_that_draws_alike(preset_dir: Path, subset, match) -> None:
+    with pytest.raises(ConfigError, match=r"samplers\.x\.first_of': " + match):
+        load_preset("ddpm", {"samplers": {"ddpm": {"n": 200}, "x": subset}}, preset_dir=preset_dir)
+    kept = load_preset("ddpm", {"samplers": {"x": {"algo": "ddim", "steps": 50, "n": 200, "first_of": "ddim50"}}},
+                       preset_dir=preset_dir).samplers["x"]
+    assert kept.first_of == "ddim50" and kept.draws_like(load_preset("ddpm", preset_dir=preset_dir).samplers["ddim50"])
+
+
 @pytest.mark.parametrize("preset_datasets, match", [
     ({"dcgann": ["mnist"]}, r"'preset_datasets\.dcgann' names a preset not in 'presets'"),
     ({"dcgan": ["cifar10"]}, r"'preset_datasets\.dcgan': unknown dataset 'cifar10' \(known: .*mnist_m"),

@@ -15,8 +15,10 @@ SHA = "c" * 64
 DDPM = {"ddim10": ("ddim", 10, 0.0, 1.0, 200, 40.0, None), "ddim50_n200": ("ddim", 50, 0.0, 1.0, 200, 30.0, None),
         "ddim10_eta1": ("ddim", 10, 1.0, 1.0, 200, 60.0, None), "ddpm": ("ddpm", 1000, 0.0, 1.0, 200, 25.0, None),
         "ddim50": ("ddim", 50, 0.0, 1.0, 1000, 20.0, None)}
-COND = {"ddim50_s0": ("ddim", 50, 0.0, 0.0, 1000, 20.0, 0.1), "ddim50_s1": ("ddim", 50, 0.0, 1.0, 1000, 22.0, 0.8),
-        "ddim50_s3": ("ddim", 100, 0.0, 3.0, 1000, 30.0, 0.97)}
+# the default profile's guidance sweep: every scale at n 200 (two of them first_of the n 1000 settings)
+COND = {"ddim50_s0": ("ddim", 50, 0.0, 0.0, 200, 20.0, 0.1), "ddim50_s1": ("ddim", 50, 0.0, 1.0, 1000, 22.0, 0.8),
+        "ddim50_s3": ("ddim", 100, 0.0, 3.0, 1000, 30.0, 0.97),
+        "ddim50_s1_n200": ("ddim", 50, 0.0, 1.0, 200, 24.0, 0.8), "ddim50_s3_n200": ("ddim", 100, 0.0, 3.0, 200, 32.0, 0.97)}
 
 
 def write_run(root: Path, preset: str, samplers: dict, dataset: str = "mnist") -> None:
@@ -61,9 +63,13 @@ def test_step_and_guidance_sweeps_get_a_table_and_a_figure(tmp_path: Path) -> No
     assert "| 40 (100/s) | 30 (20/s) |  |" in rows["DDIM eta=0 (n=200)"]
     assert rows["DDPM ancestral (n=200)"].endswith("|  |  | 25 (1/s) |")
     guidance = markdown[markdown.index("### Classifier-free guidance: mnist / ddpm_cond"):]
-    lines = [line for line in guidance.splitlines() if line.startswith("| ")][:4]
-    assert lines[0].startswith("| s | sampler | fd_domain | is_domain | class_accuracy_domain")
-    assert [line.split(" | ")[0] for line in lines[1:]] == ["| 0", "| 1", "| 3"]  # in guidance order
+    lines = [line for line in guidance.splitlines() if line.startswith("| ")][:6]
+    assert lines[0].startswith("| s | sampler | n | fd_domain | is_domain | class_accuracy_domain")
+    # by n, then in guidance order; the figure compares the n that covers the most scales
+    assert [line.split(" | ")[:3] for line in lines[1:5]] == [
+        ["| 0", "ddim50_s0", "200"], ["| 1", "ddim50_s1_n200", "200"], ["| 3", "ddim50_s3_n200", "200"],
+        ["| 1", "ddim50_s1", "1000"]]
+    assert "the figure shows n=200" in guidance
     assert "Classifier-free guidance" not in markdown[:markdown.index("### Sampler step sweep")]  # ddpm has none
     assert "### Sampler step sweep: mnist / ddpm_cond" not in markdown  # its step counts differ only by guidance
     assert "### Pixel vs latent diffusion" not in markdown  # one unconditional diffusion family only
@@ -121,7 +127,8 @@ def test_text_to_image_gets_alignment_rows_grids_and_their_captions(tmp_path: Pa
     build_report(root, out, profile="test", datasets=("mnist",), presets=("t2i",), seeds=(0,))
     markdown = (out / "report.md").read_text()
     section = markdown[markdown.index("### Text-to-image: mnist"):]
-    assert "| t2i | ddim50_s3 | cascade | 3 | 0.97 |" in section and "| t2i | base_ddim50_s3 | base | 3 | 0.97 |" in section
+    assert "| t2i | ddim50_s3 | cascade | 3 | 1000 | 0.97 |" in section
+    assert "| t2i | base_ddim50_s3 | base | 3 | 1000 | 0.97 |" in section
     assert "first row: a photo of a 0; a photo of a 1" in section
     assert {"t2i_mnist_t2i_ddim50_s3.png", "t2i_mnist_t2i_base_ddim50_s3.png"} <= {p.name for p in (out / "figures").iterdir()}
 

@@ -67,12 +67,19 @@ def guidance_section(rows: pd.DataFrame, dataset: str, preset: str) -> Section |
         return None
     metrics = [m for m in ("fd_domain", "is_domain", "class_accuracy_domain", "precision_domain", "recall_domain")
                if m in rows.columns and rows[m].notna().any()]
-    sweep = rows.groupby(["guidance", "sampler"], sort=False)[metrics].mean().reset_index().sort_values("guidance")
+    table = (rows.groupby(["n_fake", "guidance", "sampler"], sort=False)[metrics].mean().reset_index()
+             .sort_values(["n_fake", "guidance"], key=lambda c: c.astype(float)))
+    # The figure compares settings at one n (FD grows as n shrinks): the n that covers the most scales.
+    covered = table.groupby("n_fake")["guidance"].nunique()
+    n_plotted = max(covered.index, key=lambda n: (covered[n], float(n)))
+    sweep = table[table["n_fake"] == n_plotted]
     section = Section(f"Classifier-free guidance: {dataset} / {preset}",
                       "Guidance scale s (eps_null + s (eps_y - eps_null); 0 = unconditional, 1 = conditional "
-                      "alone): higher s trades diversity (recall, FD) for fidelity (IS, class accuracy).",
-                      ["s", "sampler", *metrics],
-                      [[fmt(r["guidance"]), r["sampler"], *(fmt(r[m]) for m in metrics)] for _, r in sweep.iterrows()])
+                      "alone): higher s trades diversity (recall, FD) for fidelity (IS, class accuracy). Compare "
+                      f"rows at the same n only; the figure shows n={n_plotted}.",
+                      ["s", "sampler", "n", *metrics],
+                      [[fmt(r["guidance"]), r["sampler"], str(r["n_fake"]), *(fmt(r[m]) for m in metrics)]
+                       for _, r in table.iterrows()])
     fig = Figure(figsize=(10, 4), layout="constrained")
     left, right = fig.subplots(1, 2)
     positions = np.arange(len(sweep))
@@ -81,7 +88,7 @@ def guidance_section(rows: pd.DataFrame, dataset: str, preset: str) -> Section |
         if metric in metrics:
             left.plot(positions, sweep[metric], marker, label=metric.removesuffix("_domain"))
     left.set(xticks=positions, xticklabels=labels, xlabel="guidance scale s", ylim=(-0.05, 1.05),
-             title=f"fidelity vs diversity: {dataset} / {preset}")
+             title=f"fidelity vs diversity: {dataset} / {preset} (n={n_plotted})")
     left.grid(alpha=0.3)
     left.legend(fontsize="small")
     if {"fd_domain", "is_domain"} <= set(metrics):
@@ -127,13 +134,14 @@ def text_to_image_section(results: Results, diffusion: pd.DataFrame, dataset: st
         return None
     metrics = [m for m in ("class_accuracy_domain", "fd_domain", "is_domain", "precision_domain", "recall_domain")
                if m in rows.columns]
-    means = rows.groupby(["preset", "sampler", "stage", "guidance"], sort=False)[metrics].mean().reset_index()
+    means = rows.groupby(["preset", "sampler", "stage", "guidance", "n_fake"], sort=False)[metrics].mean().reset_index()
     section = Section(f"Text-to-image: {dataset}",
                       "Captions with phrasings held out of training; caption alignment = the domain classifier's "
                       "accuracy on the caption's class. Stage 'base' is the low-resolution stage alone (upsampled), "
-                      "otherwise the whole cascade. Grids: the first images, captions listed row by row.",
-                      ["model", "sampler", "stage", "s", "caption alignment", *metrics[1:]],
-                      [[r["preset"], r["sampler"], r["stage"] or "cascade", fmt(r["guidance"]),
+                      "otherwise the whole cascade. Compare FD at the same n only. Grids: the first images, "
+                      "captions listed row by row.",
+                      ["model", "sampler", "stage", "s", "n", "caption alignment", *metrics[1:]],
+                      [[r["preset"], r["sampler"], r["stage"] or "cascade", fmt(r["guidance"]), str(r["n_fake"]),
                         *(fmt(r[m]) for m in metrics)] for _, r in means.iterrows()])
     for _, r in means.iterrows():
         name = f"{dataset}_{r['preset']}_{r['sampler']}.png"

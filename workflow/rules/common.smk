@@ -176,6 +176,16 @@ def expand_runs(pattern):
     return sorted({pattern.format(**run) for run in runs()})
 
 
+def parent_samples(wildcards):
+    """A first_of setting's input: the samples of the setting whose first images it takes (none otherwise)."""
+    parent = PRESETS[wildcards.preset].samplers[wildcards.sampler].first_of
+    return [f"{RUN_DIR}/samples/{parent}.npz".format(**wildcards)] if parent else []
+
+
+def parent_samples_arg(wildcards, input):
+    return f"--parent-samples {input.parent[0]}" if input.parent else ""
+
+
 def model_samples(wildcards):
     """Every sample file of a model (one per sampler setting of its preset), in the preset's order."""
     return [f"{RUN_DIR}/samples/{name}.npz".format(**wildcards) for name in PRESETS[wildcards.preset].samplers]

@@ -1,4 +1,5 @@
-# One job per sampler setting of a preset (e.g. DDPM-1000 and DDIM-50 share one checkpoint).
+# One job per sampler setting of a preset (e.g. DDPM-1000 and DDIM-50 share one checkpoint); a first_of setting
+# takes the first images of another setting's file instead of drawing.
 
 
 rule sample:
@@ -6,6 +7,7 @@ rule sample:
         preset=preset_pattern(translators=False),
     input:
         checkpoint=f"{RUN_DIR}/checkpoint.pt",
+        parent=parent_samples,
     output:
         samples=f"{RUN_DIR}/samples/{{sampler}}.npz",
         record=f"{RUN_DIR}/samples/{{sampler}}.json",
@@ -13,6 +15,7 @@ rule sample:
                     subcategory="{dataset}", labels={"preset": "{preset}", "sampler": "{sampler}", "seed": "{seed}"}),
     params:
         settings=lambda w: settings("threads", "device", "evaluation"),
+        parent=parent_samples_arg,
     log:
         f"{LOGS}/{{dataset}}/{{preset}}/seed{{seed}}/sample_{{sampler}}.log",
     benchmark:
@@ -26,4 +29,4 @@ rule sample:
         gpu=0,  # workflow/profiles/{slurm,gpu} set 1
     shell:
         "genbench sample --checkpoint {input.checkpoint} --sampler {wildcards.sampler} --seed {wildcards.seed} "
-        "--out {output.samples} --settings {params.settings:q} > {log} 2>&1"
+        "{params.parent} --out {output.samples} --settings {params.settings:q} > {log} 2>&1"
