@@ -1,7 +1,7 @@
 # After a snakemake killed outright (kill -9, preemption), the same command picks up: the dead run's lock
 # is removed and its incomplete jobs rerun, as --unlock --rerun-incomplete would (genbench.recovery);
 # training jobs resume from their snapshots.
-from genbench import recovery, tracking
+from genbench import recovery, tracking, worker
 from genbench.data.versioning import store_in_dvc_cache
 
 if not (workflow.remote_exec or workflow.subprocess_exec):
@@ -12,18 +12,28 @@ if not (workflow.remote_exec or workflow.subprocess_exec):
 
 
 # One MLflow parent run per invocation (genbench.tracking): the runs of its training jobs are its children.
+# A local run's genbench commands go through one warm worker (genbench.worker; the profile's `worker` key).
+WORKER = []
+
+
 onstart:
     recovery.claim()
     tracking.start_pipeline_run(PROFILE.mlflow, PROFILE.profile)
+    if PROFILE.worker and workflow.local_exec:
+        WORKER.append(worker.start())
 
 
 onsuccess:
+    for server in WORKER:
+        worker.stop(server)
     tracking.end_pipeline_run(PROFILE.mlflow, "FINISHED")
     recovery.release()
     store_in_dvc_cache()  # data/ into the DVC cache if it matches data.dvc: `dvc status` clean, `dvc push` works
 
 
 onerror:
+    for server in WORKER:
+        worker.stop(server)
     tracking.end_pipeline_run(PROFILE.mlflow, "FAILED")
     recovery.release()
     store_in_dvc_cache()  # the data rules may have finished before another job failed
