@@ -79,7 +79,7 @@ def serve(path: str, owner: int) -> None:
     listener.listen(64)
     running: dict[socket.socket, int] = {}  # a command's connection -> the child running it
     for sig in (signal.SIGTERM, signal.SIGINT):  # stopped, or Ctrl-C in Snakemake's terminal
-        signal.signal(sig, lambda *_: _stop(running))
+        signal.signal(sig, lambda *_: _stop(running, path))
     while os.getppid() == owner:  # re-parented: Snakemake has gone
         ready, _, _ = select.select([listener, *running], [], [], 0.5)
         for conn in ready:
@@ -103,7 +103,7 @@ def serve(path: str, owner: int) -> None:
                 except OSError:
                     pass
                 conn.close()
-    _stop(running)
+    _stop(running, path)
 
 
 def _start(client: socket.socket, server_sockets: list[socket.socket]) -> int:
@@ -174,9 +174,16 @@ def _kill(pid: int) -> None:
         pass
 
 
-def _stop(running: dict[socket.socket, int]) -> None:
+def _stop(running: dict[socket.socket, int], path: str) -> None:
+    """Kill the children still running, remove the socket (and start()'s folder, once empty) and exit."""
     for pid in running.values():
         _kill(pid)
+    for remove in (os.unlink, os.rmdir):
+        try:
+            remove(path)
+        except OSError:
+            pass
+        path = os.path.dirname(path)
     os._exit(0)
 
 

@@ -85,7 +85,10 @@ def test_killing_a_command_kills_its_child_in_the_worker(server, tmp_path: Path)
 
 
 def test_the_worker_ends_when_the_process_that_started_it_ends(tmp_path: Path) -> None:
-    starter = subprocess.run([sys.executable, "-c", "from genbench import worker; print(worker.start().pid)"],
+    starter = subprocess.run([sys.executable, "-c", "import os; from genbench import worker; "
+                              "print(worker.start().pid, os.environ[worker.ENV])"],
                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, check=True)
-    orphan = psutil.Process(int(starter.stdout))
+    pid, path = starter.stdout.split()
+    orphan = psutil.Process(int(pid))
     _wait_for(lambda: not orphan.is_running() or orphan.status() == psutil.STATUS_ZOMBIE, 120, "the worker to exit")
+    assert not os.path.exists(os.path.dirname(path))  # its socket and folder removed
