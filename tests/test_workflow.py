@@ -34,10 +34,11 @@ def test_default_profile_plans_every_family_dataset_and_sampler(default_dry_run:
     assert result.returncode == 0, result.stderr
     jobs = planned_jobs(result.stdout)
     # 2 datasets x 12 presets, but ddpm_cond and t2i on MNIST only (preset_datasets); samplers share their preset's checkpoint: dcgan 3 (truncation sweep),
-    # cgan 2, stylegan 3 (psi sweep), ddpm 11 (ddpm50 and ddim50 at n_fake; the step sweep at n 200, without
-    # ddim1000 and ddim1000_eta1), ddpm_cond 6 (s 1 and 3 at n_fake, the guidance sweep at n 200: two of its
-    # four settings first_of those), ldm 2 (ddim50, ddpm50), t2i 4 (cascade at s 1 and 3, the base stage at s 3
-    # and the cascade's first 200 at s 3), the others 1 -> 36 on MNIST, 26 on Fashion-MNIST, measured by one evaluate job
+    # cgan 2, stylegan 3 (psi sweep), ddpm 12 (ddpm50 and ddim50 at n_fake; the step sweep at n 200: the first
+    # 200 of those two, DDIM 10/20/100, eta 1 at 10-100, DDPM-100; no 1000-step point), ddpm_cond 6 (s 1 and 3
+    # at n_fake, the guidance sweep at n 200: two of its four settings first_of those), ldm 2 (ddim50, ddpm50),
+    # t2i 4 (cascade at s 1 and 3, the base stage at s 3 and the cascade's first 200 at s 3), the others 1 -> 37
+    # on MNIST, 27 on Fashion-MNIST, measured by one evaluate job
     # per model (22). Walks: the six families with
     # a latent-space generator (not progan, vae, the diffusion models).
     # Image-to-image: pix2pix and cyclegan on mnist_m (its own classifier, reference and segmenter), srresnet
@@ -45,7 +46,7 @@ def test_default_profile_plans_every_family_dataset_and_sampler(default_dry_run:
     # LPIPS fetched once; one style transfer job. Memorisation: each generative run's first sampler (22), against
     # the train features of its dataset (2).
     assert jobs == {"prepare_data": 4, "train_domain_classifier": 3, "reference_features": 3,
-                    "train": 26, "sample": 62, "evaluate": 22, "fetch_text_encoder": 1, "walks": 12, "steering": 2, "probe": 2,
+                    "train": 26, "sample": 64, "evaluate": 22, "fetch_text_encoder": 1, "walks": 12, "steering": 2, "probe": 2,
                     "augmentation": 2, "loss_guidance": 2, "sdedit": 2, "report": 1,
                     "translate": 5, "evaluate_translation": 5, "train_segmenter": 1, "fetch_vgg16": 1, "fetch_lpips": 1,
                     "style_transfer": 1, "memorisation": 22, "train_features": 2, "training_curve": 22}
