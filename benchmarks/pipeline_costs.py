@@ -42,7 +42,8 @@ def collect(results: Path) -> list[str]:
                      f"({summary['steps']} steps) |")
         for record_path in sorted((run / "samples").glob("*.json")):
             record = json.loads(record_path.read_text())
-            bench = read_benchmark(record_path.with_suffix(".benchmark.tsv"), run_logs / f"sample_{record_path.stem}.log")
+            bench = read_benchmark(record_path.with_suffix(".benchmark.tsv"),
+                                   run_logs / f"sample_{record_path.stem}.log")
             lines.append(f"| sample | {summary['dataset']} | {summary['preset']} / {record['sampler']} | "
                          f"{bench['seconds']:.1f} | {bench['max_rss_mb']} | {record['images_per_second']:.1f} images/s "
                          f"(n={record['n']}) |")

@@ -1,8 +1,9 @@
 """What the warm worker (genbench.worker) saves per job: one pipeline command run on its own and through a
 worker, interleaved so that both see the same machine load.
 
-    python benchmarks/worker_overhead.py --rounds 5 -- sample --checkpoint results/default/mnist/dcgan/seed0/checkpoint.pt \
-        --sampler direct --out /tmp/w.npz --settings '{"profile": "default", "threads": 1}'
+    python benchmarks/worker_overhead.py --rounds 5 -- sample \
+        --checkpoint results/default/mnist/dcgan/seed0/checkpoint.pt --sampler direct --out /tmp/w.npz \
+        --settings '{"profile": "default", "threads": 1}'
 
 Prints the wall seconds of each round and the medians. Run it on an idle machine.
 """

@@ -5,8 +5,8 @@ spend ~3 s of a CPU core starting Python and importing torch, MLflow and genbenc
 operation. ``serve`` imports all that once; the ``genbench`` command (``genbench.launcher``) then hands its
 arguments, working directory, environment and standard streams to the worker over a Unix socket, the worker
 forks a child that runs the command exactly as the process would have, and the command exits with the
-child's status. The job's files, logs and results are the same bytes either way; without a worker the
-command runs in its own process.
+child's status. The job's files and results are the same bytes either way (its log gains one line: the
+child's peak RSS and CPU time); without a worker the command runs in its own process.
 
 Forking is safe here because the server is one thread that has run no torch operation (torch's thread
 pools start in the child) and each child builds its own MLflow client. A child whose command has gone (killed
@@ -38,8 +38,6 @@ HEADER = struct.Struct("!I")  # a request's JSON length
 # which Snakemake's benchmark: files cannot see (they measure the job's own process tree)
 REPLY = struct.Struct("!iqd")
 KILL_GRACE_S = 5.0
-
-
 ENV = "GENBENCH_WORKER"  # the socket's path, for the genbench commands a run starts
 
 
