@@ -4,7 +4,7 @@
 
 
 # A profile given with --configfile replaces the default one instead of merging into it, so each
-# params file reads on its own (unset keys take the defaults in genbench/config.py).
+# params file reads on its own (unset keys take the defaults in genbench/config/profile.py..
 if not workflow.overwrite_configfiles:
 
     configfile: "params/default.yaml"

@@ -12,7 +12,8 @@ import json
 import sys
 from pathlib import Path
 
-from genbench.config import ConfigError, ProfileConfig, deep_merge, load_profile, read_yaml, resolve_run
+from genbench.config import ProfileConfig, deep_merge, load_profile, read_yaml, resolve_run
+from genbench.errors import ConfigError
 from genbench.io import InputError
 from genbench.metrics import MetricInputError
 
@@ -24,10 +25,14 @@ def _profile(args: argparse.Namespace) -> ProfileConfig:
         except json.JSONDecodeError as err:
             raise ConfigError(f"--settings: not valid JSON ({err.msg})") from None
         return load_profile(data, source="--settings")
+    return _profile_files(args.profile)
+
+
+def _profile_files(paths: list[Path]) -> ProfileConfig:
     merged: dict = {}
-    for path in args.profile:
+    for path in paths:
         merged = deep_merge(merged, read_yaml(path))
-    return load_profile(merged, source=" + ".join(map(str, args.profile)))
+    return load_profile(merged, source=" + ".join(map(str, paths)))
 
 
 def _settings_args(p: argparse.ArgumentParser) -> None:
@@ -210,12 +215,18 @@ def cmd_training_curve(args: argparse.Namespace) -> None:
 
 
 def cmd_metrics(args: argparse.Namespace) -> None:
-    from genbench.evaluate import run_metrics
+    """Runs anywhere: without ``--profile`` it needs no params file and measures by the standard protocol."""
+    from genbench.device import available_cpus
+    from genbench.evaluate import STANDARD_PROTOCOL, run_metrics
 
-    profile = _profile(args)
+    if args.profile:
+        profile = _profile_files(args.profile)
+        cfg, device, threads = profile.evaluation, profile.device, _threads(args, profile)
+    else:
+        cfg, device, threads = STANDARD_PROTOCOL, args.device, args.threads or available_cpus()
     names = [name.strip() for name in args.metrics.split(",") if name.strip()]
     values = run_metrics(args.real, args.fake, names=names, space=args.features, extractor_file=args.extractor_file,
-                         cfg=profile.evaluation, device=profile.device, threads=_threads(args, profile), out=args.out)
+                         cfg=cfg, device=device, threads=threads, out=args.out)
     for name, record in values.items():
         spread = f" ± {record['std']:.4g}" if "std" in record else ""
         print(f"{name}: {record['value']:.6g}{spread}")
@@ -368,11 +379,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", type=Path, help="image-to-image outputs: the dataset whose test rows they translate")
     p.add_argument("--segmenter", type=Path, help="outputs that are MNIST-M images: the FCN-score network")
     p.add_argument("--lpips", type=Path, help="super-resolution outputs: the LPIPS weights")
-    p = command("metrics", cmd_metrics, "metrics of any two inputs: image folders, image or feature .npz files")
+    p = command("metrics", cmd_metrics, "metrics of any two inputs: image folders, image or feature .npz files",
+                settings=False)
+    p.add_argument("--profile", nargs="+", type=Path, default=None,
+                   help="params files whose evaluation keys to measure by (default: the standard protocol of "
+                        "clean-fid and torch-fidelity: KID 100 subsets of 1,000, P/R k 3, D/C k 5)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch threads (default: the profile's, else every CPU this process may use)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--real", type=Path, required=True, help="image folder, .npz with 'images' or 'features'")
     p.add_argument("--fake", type=Path, required=True, help="same kinds as --real ('logits' in a features .npz feed 'is')")
     p.add_argument("--metrics", default="fd,kid,pr", help="comma-separated: fd, kid, is, pr, dc (default: fd,kid,pr)")
-    p.add_argument("--features", default="inception", help="feature extractor: inception, domain, or none")
+    p.add_argument("--features", default="inception", help="feature extractor: inception (its pinned weights are "
+                   "fetched to ~/.cache/genbench the first time), domain, or none")
     p.add_argument("--extractor-file", type=Path, default=None, help="weights of the extractor (domain: classifier.pt)")
     p.add_argument("--out", type=Path, default=None, help="write the values with their protocol as JSON")
     p = command("experiment", cmd_experiment, "an experiment on a trained checkpoint (genbench.experiments)")

@@ -5,7 +5,7 @@ import os
 
 import torch
 
-from genbench.config import ConfigError
+from genbench.errors import ConfigError
 
 
 def resolve_device(name: str) -> torch.device:

@@ -14,9 +14,10 @@ import numpy as np
 import torch
 
 from genbench import metrics
-from genbench.config import METRIC_NAMES, ConfigError, DomainConfig, EvaluationConfig
+from genbench.config import METRIC_NAMES, DomainConfig, EvaluationConfig
 from genbench.data import load_split
 from genbench.device import resolve_device, set_threads
+from genbench.errors import ConfigError
 from genbench.features import EXTRACTORS
 from genbench.features.domain import save_classifier, train_domain_classifier
 from genbench.inputs import check_images
@@ -61,6 +62,11 @@ def run_reference(data_dir: Path, extractor_file: Path, *, space: str, split: st
 
 
 METRICS = METRIC_NAMES  # names accepted by ``--metrics`` / ``evaluation.metrics``
+# ``genbench metrics`` without ``--profile``: the protocol of clean-fid and torch-fidelity, so that its numbers
+# compare with theirs. KID: 100 subsets of (at most) 1,000 rows per side (clean-fid's num_subsets and
+# max_subset_size, torch-fidelity's kid_subsets and kid_subset_size); precision/recall k 3 (Kynkaanniemi et al.
+# 2019); density/coverage k 5 (Naeem et al. 2020); IS over 10 splits. The pipeline's profiles keep their own.
+STANDARD_PROTOCOL = EvaluationConfig(kid_subsets=100, kid_subset_size=1000, pr_k=3, dc_k=5, is_splits=10)
 
 
 def compute_metrics(real_features: np.ndarray, fake_features: np.ndarray, fake_logits: np.ndarray | None,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Callable, Generic, Iterator, TypeVar
 
-from genbench.config import ConfigError
+from genbench.errors import ConfigError
 
 T = TypeVar("T")
 

@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from genbench.config import ConfigError, SamplerConfig
+from genbench.config import SamplerConfig
 from genbench.device import resolve_device, set_threads
+from genbench.errors import ConfigError
 from genbench.io import InputError, load_npz, read_json, save_npz, sha256_file, write_json
 from genbench.models import GenerativeModel
 from genbench.models.translation import Translator

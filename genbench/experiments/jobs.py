@@ -12,9 +12,10 @@ import numpy as np
 import torch
 
 from genbench import metrics
-from genbench.config import ConfigError, DomainConfig, ExperimentsConfig, SamplerConfig
+from genbench.config import DomainConfig, ExperimentsConfig, SamplerConfig
 from genbench.data import load_split
 from genbench.device import resolve_device, set_threads
+from genbench.errors import ConfigError
 from genbench.experiments import augmentation, loss_guidance, probe, sdedit, steering, walks
 from genbench.features import domain
 from genbench.features.domain import load_classifier

@@ -39,7 +39,7 @@ import torch
 from PIL import Image
 from torch.nn import functional as F
 
-from genbench.config import ConfigError
+from genbench.errors import ConfigError
 from genbench.features.vgg import VGG16Features
 
 __all__ = ["StyleTransferConfig", "transfer_style", "gram_matrix", "CONTENT_LAYER", "STYLE_LAYERS"]

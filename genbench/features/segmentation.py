@@ -31,8 +31,6 @@ Pixels enter as uint8 and are mapped to [-1, 1] by the domain classifier's ``to_
 """
 from __future__ import annotations
 
-import io
-import json
 import math
 import time
 from dataclasses import asdict
@@ -48,8 +46,9 @@ from genbench.config import SegmenterConfig
 from genbench.data import load_arrays
 from genbench.device import resolve_device, set_threads
 from genbench.features.domain import to_input, weights_sha256  # weights_sha256: any shape_config() model
-from genbench.io import InputError, sha256_file, write_bytes, write_json
+from genbench.io import sha256_file, write_json
 from genbench.metrics.fcn_score import class_scores, confusion_matrix, fcn_scores
+from genbench.torch_io import load_network, save_network
 
 FORMAT = "genbench-segmenter"
 FORMAT_VERSION = 1
@@ -206,40 +205,14 @@ def train_segmenter(train_images: np.ndarray, train_maps: np.ndarray, test_image
 
 
 def save_segmenter(model: Segmenter, path: str | Path, info: dict[str, Any]) -> None:
-    """Write shape config, state dict and ``info`` (JSON-like values only) atomically, as plain types.
-
-    Serialised in memory first, so identical weights and info give identical bytes (and sha256).
-    """
-    # A JSON round trip: a TypeError now, not an unloadable file later (weights_only loads plain types only),
-    # and fresh strings, so pickle's memo (which shares interned names such as 'config' or 'width' with the
-    # payload's own keys) writes a saved info and its loaded copy as the same bytes.
-    info = json.loads(json.dumps(info))
-    payload = {"format": FORMAT, "format_version": FORMAT_VERSION, "config": model.shape_config(),
-               "state_dict": {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, "info": info}
-    buffer = io.BytesIO()
-    torch.save(payload, buffer)
-    write_bytes(path, buffer.getvalue())
+    """Write shape config, state dict and ``info`` (JSON-like values only) atomically, as identical bytes for
+    identical weights and info."""
+    save_network(path, model, info, fmt=FORMAT, version=FORMAT_VERSION)
 
 
 def load_segmenter(path: str | Path, *, device: torch.device | str) -> tuple[Segmenter, dict[str, Any]]:
     """The segmenter saved by ``save_segmenter``, in eval mode on ``device``, and its info dict."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: segmenter not found; run the rule that trains it (genbench train-segmenter)")
-    fix = "delete it and re-run its rule"
-    try:
-        payload = torch.load(path, map_location=device, weights_only=True)
-    except Exception as err:  # truncated zip, foreign pickle: all mean "not a file we wrote"
-        raise InputError(f"{path}: unreadable or truncated segmenter ({type(err).__name__}); {fix}") from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT \
-            or payload.get("format_version") != FORMAT_VERSION:
-        raise InputError(f"{path}: not a {FORMAT} checkpoint of version {FORMAT_VERSION}; {fix}")
-    try:
-        model = Segmenter(**payload["config"])
-        model.load_state_dict(payload["state_dict"])
-    except (KeyError, TypeError, ValueError, RuntimeError) as err:
-        raise InputError(f"{path}: segmenter does not match its config ({type(err).__name__}); {fix}") from None
-    return model.to(device, memory_format=torch.channels_last).eval(), dict(payload["info"])
+    return load_network(path, Segmenter, what="segmenter", fmt=FORMAT, version=FORMAT_VERSION, device=device)
 
 
 # --------------------------------------------------------------------------- job

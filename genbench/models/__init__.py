@@ -5,6 +5,7 @@ Adding a family = one file here that subclasses ``GenerativeModel`` and decorate
 """
 from __future__ import annotations
 
+from genbench.config import from_dict
 from genbench.models.base import GenerativeModel, ImageSpec
 from genbench.registry import Registry
 
@@ -17,8 +18,6 @@ def family_class(name: str, *, source: str = "") -> type[GenerativeModel]:
 
 def build_model(family: str, model_cfg: dict, image: ImageSpec, *, source: str = "") -> GenerativeModel:
     """Instantiate a family from its preset's ``model:`` mapping (validated against ``Config``)."""
-    from genbench.config import from_dict
-
     cls = family_class(family, source=source)
     return cls(from_dict(cls.Config, dict(model_cfg), source=source or family, prefix="model."), image)
 

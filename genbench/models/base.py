@@ -13,7 +13,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from genbench.config import ConfigError, SamplerConfig, TrainConfig
+from genbench.config import SamplerConfig, TrainConfig
+from genbench.errors import ConfigError
 from genbench.models.layers import cpu_randn
 
 

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.nn.functional import one_hot
 
-from genbench.config import ConfigError
+from genbench.errors import ConfigError
 from genbench.models import FAMILIES
 from genbench.models.base import GenerativeModel, ImageSpec
 from genbench.models.dcgan import DCGAN, adversarial_step, make_discriminator, make_generator

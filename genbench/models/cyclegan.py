@@ -35,7 +35,8 @@ import torch
 from torch import nn
 from torch.nn.functional import l1_loss, mse_loss
 
-from genbench.config import ConfigError, TrainConfig
+from genbench.config import TrainConfig
+from genbench.errors import ConfigError
 from genbench.models import FAMILIES
 from genbench.models.base import ImageSpec, to_model_range
 from genbench.models.layers import init_normal_

@@ -14,7 +14,8 @@ from typing import Callable
 import torch
 from torch import nn
 
-from genbench.config import ConfigError, SamplerConfig, TrainConfig
+from genbench.config import SamplerConfig, TrainConfig
+from genbench.errors import ConfigError
 from genbench.models import FAMILIES
 from genbench.models.base import GenerativeModel, ImageSpec
 from genbench.models.layers import init_normal_, latent_normal

@@ -14,7 +14,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from genbench.config import ConfigError, SamplerConfig, TrainConfig
+from genbench.config import SamplerConfig, TrainConfig
+from genbench.errors import ConfigError
 from genbench.models import FAMILIES
 from genbench.models.base import GenerativeModel, ImageSpec
 from genbench.models.layers import ResBlock, cpu_randn, group_norm, timestep_embedding

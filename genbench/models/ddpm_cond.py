@@ -14,7 +14,8 @@ from typing import Callable
 
 import torch
 
-from genbench.config import ConfigError, SamplerConfig
+from genbench.config import SamplerConfig
+from genbench.errors import ConfigError
 from genbench.models import FAMILIES
 from genbench.models.base import ImageSpec
 from genbench.models.cgan import balanced_labels

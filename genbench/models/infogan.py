@@ -18,7 +18,8 @@ import torch
 from torch import nn
 from torch.nn.functional import cross_entropy, one_hot
 
-from genbench.config import ConfigError, SamplerConfig, TrainConfig
+from genbench.config import SamplerConfig, TrainConfig
+from genbench.errors import ConfigError
 from genbench.models import FAMILIES
 from genbench.models.base import GenerativeModel, ImageSpec
 from genbench.models.cgan import balanced_labels

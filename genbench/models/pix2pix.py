@@ -33,7 +33,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from genbench.config import ConfigError, TrainConfig
+from genbench.config import TrainConfig
+from genbench.errors import ConfigError
 from genbench.models import FAMILIES
 from genbench.models.base import ImageSpec, to_model_range
 from genbench.models.layers import init_normal_

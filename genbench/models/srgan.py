@@ -36,7 +36,8 @@ import torch
 from torch import nn
 from torch.nn.functional import interpolate, mse_loss
 
-from genbench.config import ConfigError, TrainConfig
+from genbench.config import TrainConfig
+from genbench.errors import ConfigError
 from genbench.models import FAMILIES
 from genbench.models.base import ImageSpec, to_model_range
 from genbench.models.losses import descend, discriminator_loss, generator_loss

@@ -22,7 +22,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from genbench.config import ConfigError, SamplerConfig
+from genbench.config import SamplerConfig
+from genbench.errors import ConfigError
 from genbench.models.base import GenerativeModel
 
 TASKS = ("paired", "unpaired", "super_resolution")

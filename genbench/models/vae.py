@@ -12,7 +12,8 @@ import torch
 from torch import nn
 from torch.nn.functional import binary_cross_entropy_with_logits as bce_logits
 
-from genbench.config import ConfigError, SamplerConfig, TrainConfig
+from genbench.config import SamplerConfig, TrainConfig
+from genbench.errors import ConfigError
 from genbench.models import FAMILIES
 from genbench.models.base import GenerativeModel, ImageSpec
 from genbench.models.layers import cpu_randn

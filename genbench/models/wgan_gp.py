@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from genbench.config import ConfigError
+from genbench.errors import ConfigError
 from genbench.models import FAMILIES
 from genbench.models.base import ImageSpec
 from genbench.models.dcgan import DCGAN, make_discriminator

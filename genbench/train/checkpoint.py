@@ -1,4 +1,4 @@
-"""Checkpoints: plain dicts of tensors and primitives, written atomically, read with ``weights_only=True``."""
+"""Checkpoints: plain dicts of tensors and primitives (``genbench.torch_io``: atomic writes, ``weights_only`` reads)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,8 +7,9 @@ from typing import Any
 import torch
 
 from genbench.config import RunConfig, from_dict, to_dict
-from genbench.io import InputError, atomic_path
+from genbench.io import InputError
 from genbench.models import GenerativeModel, ImageSpec, build_model
+from genbench.torch_io import read_torch_file, save_torch_file
 from genbench.train.cuda import wants_channels_last
 
 FORMAT_VERSION = 1
@@ -25,22 +26,12 @@ def save_checkpoint(path: str | Path, *, model: GenerativeModel, run_cfg: RunCon
         "ema": ema_state,
         "optimizers": {name: opt.state_dict() for name, opt in optimizers.items()},
     }
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    save_torch_file(path, payload)
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: not found; run its train rule first")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # truncated zip, foreign pickle: all mean "not a checkpoint we wrote"
-        raise InputError(f"{path}: not a readable genbench checkpoint ({type(err).__name__}); "
-                         "delete it and re-run its train rule") from None
-    if not isinstance(payload, dict) or payload.get("format_version") != FORMAT_VERSION:
-        raise InputError(f"{path}: not a genbench checkpoint of format {FORMAT_VERSION}; re-run its train rule")
-    return payload
+    return read_torch_file(path, what="genbench checkpoint", version=FORMAT_VERSION,
+                           fix="delete it and re-run its train rule", missing="run its train rule first")
 
 
 def save_milestones(path: str | Path, milestones: dict[int, dict[str, torch.Tensor]]) -> None:
@@ -49,8 +40,7 @@ def save_milestones(path: str | Path, milestones: dict[int, dict[str, torch.Tens
     payload = {"format_version": FORMAT_VERSION,
                "states": {int(step): {k: v.cpu() if isinstance(v, torch.Tensor) else v for k, v in state.items()}
                           for step, state in milestones.items()}}
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    save_torch_file(path, payload)
 
 
 def read_milestones(path: str | Path) -> dict[int, dict[str, torch.Tensor]]:

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from genbench.config import RunConfig, to_dict
-from genbench.io import InputError, atomic_path
+from genbench.torch_io import read_torch_file, save_torch_file
 
 RESUME_FILE = "resume.pt"
 FORMAT_VERSION = 1
@@ -95,8 +95,7 @@ def resume_key(run_cfg: RunConfig) -> dict[str, Any]:
 
 
 def save_snapshot(path: Path, state: dict[str, Any]) -> None:
-    with atomic_path(path) as tmp:
-        torch.save({"format_version": FORMAT_VERSION, **state}, tmp)
+    save_torch_file(path, {"format_version": FORMAT_VERSION, **state})
 
 
 def load_snapshot(path: Path, run_cfg: RunConfig) -> dict[str, Any] | None:
@@ -104,14 +103,8 @@ def load_snapshot(path: Path, run_cfg: RunConfig) -> dict[str, Any] | None:
     path = Path(path)
     if not path.is_file():
         return None
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # a foreign or damaged file: never executed, never trusted
-        raise InputError(f"{path}: not a readable resume snapshot ({type(err).__name__}); delete it to train "
-                         "from the start") from None
-    if not isinstance(state, dict) or state.get("format_version") != FORMAT_VERSION:
-        raise InputError(f"{path}: not a genbench resume snapshot of format {FORMAT_VERSION}; delete it to train "
-                         "from the start")
+    state = read_torch_file(path, what="resume snapshot", version=FORMAT_VERSION,
+                            fix="delete it to train from the start")
     if state["run_key"] != resume_key(run_cfg):
         warnings.warn(f"{path}: taken under other settings than this run's; training from the start")
         return None

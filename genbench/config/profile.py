@@ -1,0 +1,271 @@
+"""A profile (``params/default.yaml``, ``ci.yaml``, ``full.yaml``): what to run and how to measure it."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from genbench.config.parse import from_dict, read_yaml
+from genbench.config.preset import PresetConfig
+from genbench.errors import ConfigError
+
+METRIC_NAMES = ("fd", "kid", "is", "pr", "dc")  # FD, KID, IS, precision/recall, density/coverage (genbench.evaluate)
+
+
+@dataclass(frozen=True)
+class DomainConfig:
+    """The per-dataset CNN classifier whose penultimate features and softmax serve the metrics."""
+
+    epochs: int = 3
+    batch_size: int = 128
+    lr: float = 1e-3
+    width: int = 32
+    seed: int = 0
+    max_train_images: int = 0
+
+
+@dataclass(frozen=True)
+class SegmenterConfig:
+    """The FCN-score segmentation network trained per dataset with label maps (genbench.features.segmentation).
+
+    Unweighted cross-entropy, as FCN-8s was trained (Long et al. 2015): background is ~87 % of MNIST-M's
+    pixels, but inverse-sqrt-frequency class weights moved the stroke boundary outwards at the anti-aliased
+    rim (per-class accuracy 0.936 -> 0.968, but mean IoU 0.871 -> 0.791, per-pixel 0.983 -> 0.965). These
+    defaults: per-pixel 0.983, IoU 0.876 on the MNIST-M test split in ~106 s on one CPU thread (2 epochs at
+    batch 64: IoU 0.894 in 178 s).
+    """
+
+    epochs: int = 1
+    batch_size: int = 32
+    lr: float = 4e-3  # Adam, cosine decay to 0 over all steps
+    width: int = 16
+    seed: int = 0
+    n_train: int = 0  # a seeded subset of the train split; 0 = all of it
+
+
+@dataclass(frozen=True)
+class EvaluationConfig:
+    # Feature spaces (registered extractors) the pipeline measures in; metric names end in the space
+    # (fd_domain, fd_inception). 'is' is computed only where the extractor has class logits (domain).
+    feature_spaces: tuple[str, ...] = ("domain",)
+    metrics: tuple[str, ...] = ("fd", "kid", "is", "pr", "dc")
+    n_fake: int = 1000
+    n_real: int = 1000  # taken from the test split with a fixed seed
+    reference_split: str = "test"
+    batch_size: int = 250
+    kid_subsets: int = 10
+    kid_subset_size: int = 100
+    is_splits: int = 10
+    pr_k: int = 3  # Kynkaanniemi et al. 2019
+    dc_k: int = 5  # Naeem et al. 2020
+
+
+@dataclass(frozen=True)
+class SteeringConfig:
+    """Classifier-gradient steering of unconditional generators (genbench.experiments.steering)."""
+
+    presets: tuple[str, ...] = ()
+    n: int = 64  # latents steered towards each class
+    steps: int = 10
+    step_size: float = 0.05  # per step, as a fraction of the latent's typical norm sqrt(D)
+
+
+@dataclass(frozen=True)
+class ProbeConfig:
+    """Linear probe on discriminator features vs the untrained network's (genbench.experiments.probe)."""
+
+    presets: tuple[str, ...] = ()
+    n_train: int = 5000  # seeded subsets of the train and test splits
+    n_test: int = 2000
+
+
+@dataclass(frozen=True)
+class AugmentationConfig:
+    """Classifier trained on real and class-conditional GAN images mixed (genbench.experiments.augmentation)."""
+
+    preset: str = ""  # a class-conditional preset of the profile; "" = off
+    p_real: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
+    n_train: int = 5000
+    epochs: int = 2
+
+
+@dataclass(frozen=True)
+class LossGuidanceConfig:
+    """Loss (classifier) guidance of unconditional diffusion models (genbench.experiments.loss_guidance)."""
+
+    presets: tuple[str, ...] = ()
+    n: int = 20  # images guided towards each class
+    scales: tuple[float, ...] = (0.0, 1.0, 3.0, 10.0)  # 0 = unguided
+    steps: int = 25  # DDIM steps, eta 0
+
+
+@dataclass(frozen=True)
+class SdeditConfig:
+    """img2img by SDEdit with unconditional diffusion models (genbench.experiments.sdedit)."""
+
+    presets: tuple[str, ...] = ()
+    n: int = 200  # seeded train images edited at each strength (FD against the test reference)
+    strengths: tuple[float, ...] = (0.2, 0.4, 0.6, 0.8, 1.0)
+    steps: int = 50  # DDIM steps (eta 0) at strength 1; a strength s takes s of them
+
+
+@dataclass(frozen=True)
+class NeuralStyleConfig:
+    """Gatys et al. neural style transfer of held-out photos (genbench.experiments.style_transfer): one
+    optimisation per (content, style) pair, no training; photo names from genbench.data.photos."""
+
+    enabled: bool = False
+    contents: tuple[str, ...] = ("chelsea", "coffee")  # test photos: never seen by any trained model
+    styles: tuple[str, ...] = ("brick", "grass", "gravel")  # the texture images
+    size: int = 128  # square centre crops of this side
+    steps: int = 100  # loss evaluations (L-BFGS)
+    style_weight: float = 1e6  # beta / alpha, content weight 1 (see genbench.experiments.style_transfer)
+
+
+@dataclass(frozen=True)
+class ExperimentsConfig:
+    walks: bool = True  # latent interpolation (and per-label) grids of every family with a latent space
+    steering: SteeringConfig = SteeringConfig()
+    probe: ProbeConfig = ProbeConfig()
+    augmentation: AugmentationConfig = AugmentationConfig()
+    loss_guidance: LossGuidanceConfig = LossGuidanceConfig()
+    sdedit: SdeditConfig = SdeditConfig()
+    style_transfer: NeuralStyleConfig = NeuralStyleConfig()
+
+
+@dataclass(frozen=True)
+class MlflowConfig:
+    tracking_uri: str = "sqlite:///mlflow.db"  # MLFLOW_TRACKING_URI in the environment wins
+    experiment: str = ""  # "" = genbench-<profile>
+
+
+@dataclass(frozen=True)
+class CudaConfig:
+    """Speed-ups a training job uses only when it runs on CUDA; on a CPU none applies, so CPU results
+    never depend on these keys."""
+
+    bf16: bool = True  # autocast of the train step to bfloat16 (no loss scaling needed, unlike fp16)
+    channels_last: bool = True  # NHWC weights and batches for convolutional models (tensor-core layout)
+    compile: bool = False  # torch.compile each sub-network (minutes of compilation first)
+    # The train split lives in GPU memory (MNIST-sized sets: no data wait at all); false keeps it in pinned
+    # host memory and copies each batch asynchronously, for sets larger than the GPU's memory.
+    data_on_device: bool = True
+
+
+@dataclass(frozen=True)
+class CheckpointConfig:
+    """How often a training job snapshots everything it needs to resume exactly (genbench.train.resume).
+    When a snapshot is written changes nothing in the results, so these keys are not part of a preset."""
+
+    every_seconds: float = 60.0  # wall-clock period; 0 = off
+    every_steps: int = 0  # also every N steps; 0 = off
+
+
+@dataclass(frozen=True)
+class MemorisationConfig:
+    """The nearest-neighbour memorisation check of each generative model (genbench.metrics.memorisation):
+    its evaluation.n_fake samples against the whole train split, in the domain feature space."""
+
+    enabled: bool = True
+    presets: tuple[str, ...] = ()  # () = every generative preset of the profile
+    n_show: int = 8  # the samples nearest to the training set, each shown beside its k nearest training images
+    k: int = 3
+    near_copy_quantile: float = 0.05  # of the test images' distances to the training set
+
+
+@dataclass(frozen=True)
+class TrainingCurveConfig:
+    """FD over training steps: each generative model's milestone weights (``train.curve_points``) and its
+    final ones sampled with its main sampler setting and measured against the domain test reference."""
+
+    enabled: bool = True
+    presets: tuple[str, ...] = ()  # () = every generative preset of the profile
+    # Fewer images than evaluation.n_fake keep the curve cheap; FD is biased upwards at small n, so the
+    # curve's values compare with each other, not with the table's.
+    n_fake: int = 500
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    """What ``reports/all`` shows beyond the result files' numbers."""
+
+    # The human evaluation page (hype.html): images of each generative model, and as many real ones in all
+    hype_images_per_model: int = 10
+    hype_seed: int = 0
+
+
+@dataclass(frozen=True)
+class ProfileConfig:
+    profile: str = "default"
+    datasets: tuple[str, ...] = ("mnist", "fashion_mnist")
+    presets: tuple[str, ...] = ("dcgan", "vae", "ddpm")
+    seeds: tuple[int, ...] = (0,)
+    device: str = "auto"  # auto | cpu | cuda
+    threads: int = 1  # torch threads per heavy job = the rule's Snakemake threads
+    # A local run's genbench commands fork from one process that has torch and MLflow imported
+    # (genbench.worker): ~2-3 s of a core less per job, the same results; false runs each in its own process.
+    worker: bool = True
+    domain: DomainConfig = DomainConfig()
+    segmenter: SegmenterConfig = SegmenterConfig()
+    evaluation: EvaluationConfig = EvaluationConfig()
+    mlflow: MlflowConfig = MlflowConfig()
+    checkpoint: CheckpointConfig = CheckpointConfig()
+    cuda: CudaConfig = CudaConfig()
+    experiments: ExperimentsConfig = ExperimentsConfig()
+    memorisation: MemorisationConfig = MemorisationConfig()
+    training_curve: TrainingCurveConfig = TrainingCurveConfig()
+    report: ReportConfig = ReportConfig()
+    overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # A preset named here runs on these datasets only, e.g. an MNIST-only model, or an image-to-image family
+    # on the dataset with its arrays (pix2pix: mnist_m); the others run on every one of ``datasets``.
+    preset_datasets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def datasets_of(self, preset: str) -> tuple[str, ...]:
+        return tuple(self.preset_datasets.get(preset, self.datasets))
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything one training job needs: the resolved preset plus where and how to run it."""
+
+    profile: str
+    dataset: str
+    preset: str
+    seed: int
+    device: str
+    threads: int
+    spec: PresetConfig
+    mlflow: MlflowConfig
+    checkpoint: CheckpointConfig = CheckpointConfig()
+    cuda: CudaConfig = CudaConfig()
+
+
+def load_profile(data: Mapping[str, Any], *, source: str) -> ProfileConfig:
+    profile = from_dict(ProfileConfig, data, source=source)
+    if profile.device not in ("auto", "cpu", "cuda"):
+        raise ConfigError(f"{source}: key 'device' must be auto, cpu or cuda, got {profile.device!r}")
+    unknown = sorted(set(profile.evaluation.metrics) - set(METRIC_NAMES))
+    if unknown:
+        raise ConfigError(f"{source}: key 'evaluation.metrics' has unknown metric '{unknown[0]}' "
+                          f"(known: {', '.join(METRIC_NAMES)})")
+    mem = profile.memorisation
+    if mem.n_show < 1 or mem.k < 1 or not 0.0 < mem.near_copy_quantile < 1.0:
+        raise ConfigError(f"{source}: key 'memorisation': n_show and k must be >= 1 and near_copy_quantile in "
+                          f"(0, 1), got {mem.n_show}, {mem.k}, {mem.near_copy_quantile}")
+    if profile.report.hype_images_per_model < 1:
+        raise ConfigError(f"{source}: key 'report.hype_images_per_model' must be >= 1, "
+                          f"got {profile.report.hype_images_per_model}")
+    return profile
+
+
+def load_profile_file(path: str | Path) -> ProfileConfig:
+    return load_profile(read_yaml(path), source=str(path))
+
+
+def run_config_from_json(text: str, *, source: str = "--run-config") -> RunConfig:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"{source}: not valid JSON ({err.msg} at char {err.pos})") from None
+    return from_dict(RunConfig, data, source=source)

@@ -1,0 +1,140 @@
+"""The checks that need the registries (model families, datasets, feature spaces): a preset resolved
+against its family, a profile against everything it names. The one config module that imports the
+registries, and so torch; nothing under ``genbench.models``, ``features`` or ``data`` imports it."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+from genbench.config.parse import from_dict
+from genbench.config.preset import PRESET_DIR, PresetConfig, check_first_of, read_preset
+from genbench.config.profile import ExperimentsConfig, ProfileConfig, RunConfig
+from genbench.data import DATASETS, check_dataset_name
+from genbench.errors import ConfigError
+from genbench.features import EXTRACTORS
+from genbench.models import family_class
+
+
+def load_preset(name: str, overrides: Mapping[str, Any] | None = None, *, preset_dir: Path = PRESET_DIR,
+                profile_source: str = "profile") -> PresetConfig:
+    """Read ``params/models/<name>.yaml`` and apply a profile's per-preset overrides.
+
+    Family-specific ``model`` keys are checked against the family's own Config dataclass, so a
+    typo there also fails here, naming the preset file.
+    """
+    preset, source = read_preset(name, overrides, preset_dir=preset_dir, profile_source=profile_source)
+    cls = family_class(preset.family, source=f"{source}: key 'family'")
+    model_cfg = from_dict(cls.Config, preset.model, source=source, prefix="model.")
+    for sampler_name, sampler in preset.samplers.items():
+        cls.check_sampler(sampler, source=f"{source}: key 'samplers.{sampler_name}'", cfg=model_cfg)
+    check_first_of(preset.samplers, source=source)
+    return preset
+
+
+def resolve_run(profile: ProfileConfig, *, dataset: str, preset: str, seed: int,
+                profile_source: str = "profile", preset_dir: Path = PRESET_DIR) -> RunConfig:
+    spec = load_preset(preset, profile.overrides.get(preset), preset_dir=preset_dir, profile_source=profile_source)
+    return RunConfig(profile=profile.profile, dataset=dataset, preset=preset, seed=seed, device=profile.device,
+                     threads=profile.threads, spec=spec, mlflow=profile.mlflow, checkpoint=profile.checkpoint,
+                     cuda=profile.cuda)
+
+
+def validate_all(profile: ProfileConfig, *, profile_source: str, preset_dir: Path = PRESET_DIR) -> None:
+    """Resolve every preset the profile names (and every overridden one) so errors surface up front."""
+    for dataset in profile.datasets:
+        check_dataset_name(dataset, source=f"{profile_source}: key 'datasets'")
+    for space in profile.evaluation.feature_spaces:
+        EXTRACTORS.get(space, source=f"{profile_source}: key 'evaluation.feature_spaces'")
+    for preset, datasets in profile.preset_datasets.items():
+        if preset not in profile.presets:
+            raise ConfigError(f"{profile_source}: key 'preset_datasets.{preset}' names a preset not in 'presets' "
+                              f"({', '.join(profile.presets)})")
+        if not datasets:
+            raise ConfigError(f"{profile_source}: key 'preset_datasets.{preset}' is empty; list its datasets "
+                              "or remove the key")
+        for dataset in datasets:
+            check_dataset_name(dataset, source=f"{profile_source}: key 'preset_datasets.{preset}'")
+    for key, presets in (("memorisation", profile.memorisation.presets),
+                         ("training_curve", profile.training_curve.presets)):
+        for preset in presets:
+            if preset not in profile.presets:
+                raise ConfigError(f"{profile_source}: key '{key}.presets' names '{preset}', not in 'presets' "
+                                  f"({', '.join(profile.presets)})")
+    unused = sorted(set(profile.overrides) - set(profile.presets))
+    if unused:
+        raise ConfigError(f"{profile_source}: key 'overrides.{unused[0]}' names a preset not in 'presets' "
+                          f"({', '.join(profile.presets)})")
+    presets = {name: load_preset(name, profile.overrides.get(name), preset_dir=preset_dir,
+                                 profile_source=profile_source) for name in profile.presets}
+    _check_dataset_arrays(profile, presets, profile_source=profile_source)
+    _check_init_from(profile, presets, profile_source=profile_source)
+    _check_experiments(profile.experiments, presets, profile_source=profile_source)
+
+
+def _check_dataset_arrays(profile: ProfileConfig, presets: Mapping[str, PresetConfig], *, profile_source: str) -> None:
+    """Every dataset a preset runs on has the arrays its family trains on (pix2pix needs MNIST-M's label maps)."""
+    for name, preset in presets.items():
+        needed = family_class(preset.family).training_arrays
+        for dataset in profile.datasets_of(name):
+            missing = [a for a in needed if a not in DATASETS.get(dataset).arrays]
+            if missing:
+                having = [d for d in DATASETS.names() if set(needed) <= set(DATASETS.get(d).arrays)]
+                raise ConfigError(f"{profile_source}: preset '{name}' trains on array '{missing[0]}', which dataset "
+                                  f"'{dataset}' has not; set preset_datasets.{name} to some of: "
+                                  f"{', '.join(having) or 'no registered dataset'}")
+
+
+def _check_init_from(profile: ProfileConfig, presets: Mapping[str, PresetConfig], *, profile_source: str) -> None:
+    """A preset initialised from another needs that one trained in the profile, on its datasets, same family."""
+    for name, preset in presets.items():
+        source = preset.train.init_from
+        if not source:
+            continue
+        fix = f"add '{source}' to 'presets' or set overrides.{name}.train.init_from: ''"
+        if source not in presets or source == name:
+            raise ConfigError(f"{profile_source}: preset '{name}' has train.init_from '{source}', which is not "
+                              f"another preset of this profile; {fix}")
+        if presets[source].family != preset.family:
+            raise ConfigError(f"{profile_source}: preset '{name}' ({preset.family}) has train.init_from '{source}', "
+                              f"a {presets[source].family}; name a preset of family {preset.family}")
+        missing = sorted(set(profile.datasets_of(name)) - set(profile.datasets_of(source)))
+        if missing:
+            raise ConfigError(f"{profile_source}: preset '{name}' starts from '{source}' on dataset '{missing[0]}', "
+                              f"where '{source}' is not trained; add it to preset_datasets.{source}")
+
+
+def _check_experiments(cfg: ExperimentsConfig, presets: Mapping[str, PresetConfig], *, profile_source: str) -> None:
+    """Every preset an experiment names is in the profile and its family has what the experiment needs."""
+    def family(key: str, name: str):
+        if name not in presets:
+            raise ConfigError(f"{profile_source}: key '{key}' names preset '{name}', which is not in 'presets' "
+                              f"({', '.join(presets)})")
+        return family_class(presets[name].family)
+
+    for name in cfg.steering.presets:
+        cls = family("experiments.steering.presets", name)
+        if not cls.has_latents() or cls.label_kind:
+            raise ConfigError(f"{profile_source}: key 'experiments.steering.presets': '{name}' ({cls.family}) is "
+                              "not an unconditional generator with a latent space; remove it")
+    for name in cfg.probe.presets:
+        cls = family("experiments.probe.presets", name)
+        if not cls.has_discriminator():
+            raise ConfigError(f"{profile_source}: key 'experiments.probe.presets': '{name}' ({cls.family}) has no "
+                              "discriminator; remove it")
+    if cfg.augmentation.preset:
+        cls = family("experiments.augmentation.preset", cfg.augmentation.preset)
+        if cls.label_kind != "class":
+            raise ConfigError(f"{profile_source}: key 'experiments.augmentation.preset': '{cfg.augmentation.preset}' "
+                              f"({cls.family}) is not class-conditional; name a conditional preset such as cgan")
+    for key in ("loss_guidance", "sdedit"):
+        for name in getattr(cfg, key).presets:
+            cls = family(f"experiments.{key}.presets", name)
+            if cls.kind != "diffusion" or cls.label_kind or not getattr(cls, "pixel_space", False):
+                raise ConfigError(f"{profile_source}: key 'experiments.{key}.presets': '{name}' ({cls.family}) is "
+                                  "not an unconditional pixel-space diffusion model; remove it")
+    if any(not 0.0 < s <= 1.0 for s in cfg.sdedit.strengths):
+        raise ConfigError(f"{profile_source}: key 'experiments.sdedit.strengths' values must lie in (0, 1]")
+    if any(s < 0.0 for s in cfg.loss_guidance.scales):
+        raise ConfigError(f"{profile_source}: key 'experiments.loss_guidance.scales' values must be >= 0")
+    if any(not 0.0 <= p <= 1.0 for p in cfg.augmentation.p_real):
+        raise ConfigError(f"{profile_source}: key 'experiments.augmentation.p_real' values must lie in [0, 1]")
