@@ -12,10 +12,9 @@ import json
 import sys
 from pathlib import Path
 
-from genbench.config import ProfileConfig, deep_merge, load_profile, read_yaml, resolve_run
-from genbench.errors import ConfigError
+from genbench.config import ProfileConfig, SamplerConfig, deep_merge, from_dict, load_profile, read_yaml
+from genbench.errors import ConfigError, MetricInputError
 from genbench.io import InputError
-from genbench.metrics import MetricInputError
 
 
 def _profile(args: argparse.Namespace) -> ProfileConfig:
@@ -48,7 +47,7 @@ def _threads(args: argparse.Namespace, profile: ProfileConfig) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> None:
-    from genbench.config import validate_all
+    from genbench.config.validate import validate_all
 
     profile = _profile(args)
     validate_all(profile, profile_source=" + ".join(map(str, args.profile)))
@@ -99,7 +98,7 @@ def cmd_fetch_weights(args: argparse.Namespace) -> None:
 
 
 def cmd_train_domain(args: argparse.Namespace) -> None:
-    from genbench.evaluate import run_domain_training
+    from genbench.features.domain import run_domain_training
 
     profile = _profile(args)
     record = run_domain_training(args.data, profile.domain, device=profile.device, threads=_threads(args, profile),
@@ -130,21 +129,43 @@ def cmd_reference(args: argparse.Namespace) -> None:
 def cmd_train(args: argparse.Namespace) -> None:
     from dataclasses import replace
 
+    from genbench.config.validate import resolve_run
     from genbench.train.job import run_training
 
     profile = _profile(args)
-    run_cfg = resolve_run(profile, dataset=args.dataset, preset=args.preset, seed=args.seed,
+    run_cfg = resolve_run(profile, dataset=args.dataset, preset=args.preset, seed=args.seed, samplers=False,
                           profile_source="--settings" if args.settings else str(args.profile[-1]))
     run_cfg = replace(run_cfg, threads=_threads(args, profile))
     summary = run_training(run_cfg, data_dir=args.data, out_dir=args.out_dir)
     print(f"trained {args.preset} on {args.dataset}: {summary['steps']} steps in {summary['train_seconds']} s")
 
 
+def _sampler_setting(args: argparse.Namespace, profile: ProfileConfig) -> SamplerConfig:
+    """``--sampler-config`` (what the rules pass: the setting as the plan has it), else the setting of that name
+    in the checkpoint's preset as the params files define it now: a checkpoint keeps the training recipe only."""
+    if args.sampler_config is not None:
+        try:
+            data = json.loads(args.sampler_config)
+        except json.JSONDecodeError as err:
+            raise ConfigError(f"--sampler-config: not valid JSON ({err.msg})") from None
+        return from_dict(SamplerConfig, data, source="--sampler-config")
+    from genbench.config.validate import load_preset
+    from genbench.train.checkpoint import read_run_config
+
+    preset = read_run_config(args.checkpoint).preset
+    samplers = load_preset(preset, profile.overrides.get(preset)).samplers
+    if args.sampler not in samplers:
+        raise ConfigError(f"params/models/{preset}.yaml: preset '{preset}' of {args.checkpoint} has no sampler "
+                          f"'{args.sampler}' (its samplers: {', '.join(samplers)})")
+    return samplers[args.sampler]
+
+
 def cmd_sample(args: argparse.Namespace) -> None:
     from genbench.sample import run_sampling
 
     profile = _profile(args)
-    record = run_sampling(args.checkpoint, sampler_name=args.sampler, n=profile.evaluation.n_fake,
+    record = run_sampling(args.checkpoint, sampler_name=args.sampler, sampler=_sampler_setting(args, profile),
+                          n=profile.evaluation.n_fake,
                           batch_size=profile.evaluation.batch_size, seed=args.seed, device=profile.device,
                           threads=_threads(args, profile), out=args.out, data_dir=args.data,
                           parent_samples=args.parent_samples)
@@ -153,6 +174,7 @@ def cmd_sample(args: argparse.Namespace) -> None:
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from genbench import tracking
+    from genbench.code_version import code_version
     from genbench.evaluate import TaskFiles, final_metric_values, read_train_summary, run_evaluation
 
     profile = _profile(args)
@@ -163,11 +185,13 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
                           "--out files (or one --out-dir)")
     summary = read_train_summary(args.train_summary)
     model = {key: summary[key] for key in ("dataset", "preset", "family", "seed")}
+    # The code that trained the model and the code that measured it: the report warns when its rows mix versions.
+    code = {"train": summary.get("code_version", "unrecorded"), "metrics": code_version("evaluate")}
     task_files = TaskFiles(data_dir=args.data, segmenter=args.segmenter, lpips=args.lpips)
     results = run_evaluation(args.samples, args.reference, args.extractor_file, profile.evaluation,
                              device=profile.device, threads=_threads(args, profile),
-                             identities=[model | {"sampler": name} for name in samplers], outs=outs,
-                             task_files=task_files)
+                             identities=[model | {"sampler": name, "code_version": code} for name in samplers],
+                             outs=outs, task_files=task_files)
     tracking.log_final_metrics(summary["mlflow_run_id"],
                                {k: v for result in results for k, v in final_metric_values(result).items()},
                                tracking_uri_cfg=profile.mlflow)
@@ -178,7 +202,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
             name=f"{model['dataset']}/{model['preset']}/seed{model['seed']}/{name}",
             params=model | {"sampler": name,
                             "protocol": {m: rec.get("protocol", {}) for m, rec in result["metrics"].items()}},
-            metrics=values)
+            metrics=values, tags={f"code_version.{part}": version for part, version in code.items()})
         print(json.dumps({name: values}))
 
 
@@ -206,6 +230,7 @@ def cmd_training_curve(args: argparse.Namespace) -> None:
     identity = {key: summary[key] for key in ("dataset", "preset", "family", "seed")} | {"sampler": args.sampler}
     record = run_training_curve(args.checkpoint, args.milestones, args.classifier, args.reference,
                                 profile.training_curve, sampler_name=args.sampler,
+                                sampler=_sampler_setting(args, profile),
                                 reference_split=profile.evaluation.reference_split,
                                 batch_size=profile.evaluation.batch_size, seed=summary["seed"],
                                 device=profile.device, threads=_threads(args, profile), identity=identity,
@@ -298,6 +323,10 @@ def cmd_compare(args: argparse.Namespace) -> None:
     print(format_table(comparison_table(runs, args.metric)))
 
 
+SAMPLER_CONFIG_HELP = ("the --sampler setting as JSON (the rules pass the preset's); default: that setting of the "
+                       "checkpoint's preset in params/models/ with the profile's overrides")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="genbench", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -350,6 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reference", type=Path, required=True, help="domain features of the test reference")
     p.add_argument("--train-summary", type=Path, required=True)
     p.add_argument("--sampler", required=True)
+    p.add_argument("--sampler-config", help=SAMPLER_CONFIG_HELP)
     p.add_argument("--samples", type=Path, default=None,
                    help="the sampler's sample file: its first images are the final point's when drawn alike")
     p.add_argument("--out", type=Path, required=True)
@@ -365,6 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data", type=Path, help="prepared dataset whose test inputs an image-to-image family translates")
     p.add_argument("--parent-samples", type=Path, help="a first_of setting: the samples .npz of the setting it names")
+    p.add_argument("--sampler-config", help=SAMPLER_CONFIG_HELP)
     p.add_argument("--out", type=Path, required=True)
     p = command("evaluate", cmd_evaluate, "metrics of sample files (a model's sampler settings) against the "
                 "reference features")

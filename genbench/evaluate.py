@@ -14,31 +14,15 @@ import numpy as np
 import torch
 
 from genbench import metrics
-from genbench.config import METRIC_NAMES, DomainConfig, EvaluationConfig
-from genbench.data import load_split
+from genbench.config import METRIC_NAMES, EvaluationConfig
+from genbench.data import load_split, seeded_subset
 from genbench.device import resolve_device, set_threads
 from genbench.errors import ConfigError
 from genbench.features import EXTRACTORS
-from genbench.features.domain import save_classifier, train_domain_classifier
 from genbench.inputs import check_images
 from genbench.io import InputError, load_npz, read_json, save_npz, sha256_file, write_json
-from genbench.train.loop import seeded_subset
 
 REFERENCE_SEED = 12345  # fixed: the real subset must not change with the model's seed
-
-
-def run_domain_training(data_dir: Path, cfg: DomainConfig, *, device: str, threads: int, out: Path) -> dict:
-    """Train the per-dataset classifier; writes ``out`` (.pt) and ``out.with_suffix('.json')`` with its accuracy."""
-    set_threads(threads)
-    train_x, train_y = load_split(data_dir, "train")
-    test_x, test_y = load_split(data_dir, "test")
-    model, info = train_domain_classifier(train_x, train_y, test_x, test_y, cfg, device=resolve_device(device))
-    json_path = out.with_suffix(".json")
-    # Wall time stays out of the checkpoint so identical training gives identical bytes (and sha256).
-    save_classifier(model, out, {k: v for k, v in info.items() if k != "train_seconds"})
-    record = {**info, "sha256": sha256_file(out), "dataset_dir": str(data_dir)}
-    write_json(json_path, record)
-    return record
 
 
 def run_reference(data_dir: Path, extractor_file: Path, *, space: str, split: str, n: int, batch_size: int,

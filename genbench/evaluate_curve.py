@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from genbench.config import TrainingCurveConfig
+from genbench.config import SamplerConfig, TrainingCurveConfig
 from genbench.device import resolve_device, set_threads
 from genbench.evaluate import read_reference
 from genbench.features.domain import extract, load_classifier
@@ -22,16 +22,13 @@ from genbench.train.ema import copy_state
 
 
 def run_training_curve(checkpoint: Path, milestones: Path, classifier: Path, reference: Path,
-                       cfg: TrainingCurveConfig, *, sampler_name: str, reference_split: str, batch_size: int,
-                       seed: int, device: str, threads: int, identity: dict, out: Path,
+                       cfg: TrainingCurveConfig, *, sampler_name: str, sampler: SamplerConfig, reference_split: str,
+                       batch_size: int, seed: int, device: str, threads: int, identity: dict, out: Path,
                        final_samples: Path | None = None) -> dict:
     set_threads(threads)
     dev = resolve_device(device)
     model, run_cfg = load_for_sampling(checkpoint, dev)
-    if sampler_name not in run_cfg.spec.samplers:
-        raise InputError(f"{checkpoint}: preset '{run_cfg.preset}' has no sampler '{sampler_name}' "
-                         f"(known: {', '.join(run_cfg.spec.samplers)})")
-    sampler = run_cfg.spec.samplers[sampler_name]
+    type(model).check_sampler(sampler, source=f"{checkpoint}: sampler '{sampler_name}'", cfg=model.cfg)
     extractor_sha = sha256_file(classifier)
     real = read_reference(reference, reference_split, extractor_sha)["features"]
     domain, _ = load_classifier(classifier, device=dev)

@@ -10,10 +10,10 @@ import torch
 from genbench.config import SamplerConfig
 from genbench.device import resolve_device, set_threads
 from genbench.errors import ConfigError
+from genbench.grid import save_grid
 from genbench.io import InputError, load_npz, read_json, save_npz, sha256_file, write_json
 from genbench.models import GenerativeModel
 from genbench.models.translation import Translator
-from genbench.report.grid import save_grid
 from genbench.train.checkpoint import load_for_sampling
 from genbench.train.job import to_uint8
 from genbench.train.loop import TrainingDiverged
@@ -37,31 +37,29 @@ def draw_images(model: GenerativeModel, sampler: SamplerConfig, n: int, *, batch
     return np.concatenate(chunks), labels
 
 
-def run_sampling(checkpoint: Path, *, sampler_name: str, n: int, batch_size: int, seed: int, device: str,
-                 threads: int, out: Path, data_dir: Path | None = None, parent_samples: Path | None = None) -> dict:
+def run_sampling(checkpoint: Path, *, sampler_name: str, sampler: SamplerConfig, n: int, batch_size: int, seed: int,
+                 device: str, threads: int, out: Path, data_dir: Path | None = None,
+                 parent_samples: Path | None = None) -> dict:
     """Draw ``n`` images (the sampler's own ``n`` where it sets one) in batches from one seeded CPU generator;
     writes ``out`` plus ``.json`` and ``.png`` beside it. An image-to-image family translates the first ``n``
     test inputs of ``data_dir`` instead (``genbench.translate``); a ``first_of`` setting takes the first ``n``
     images of ``parent_samples``, its parent setting's file (``take_first``).
 
-    The images depend on (checkpoint, sampler, n, batch_size, seed); all five are recorded.
+    ``sampler`` is the setting named ``sampler_name`` as the preset defines it now (the checkpoint keeps only
+    the training recipe). The images depend on (checkpoint, sampler, n, batch_size, seed); all five are recorded.
     """
     set_threads(threads)
     model, run_cfg = load_for_sampling(checkpoint, resolve_device(device))
-    samplers = run_cfg.spec.samplers
-    if sampler_name not in samplers:
-        raise ConfigError(f"{checkpoint}: preset '{run_cfg.preset}' has no sampler '{sampler_name}' "
-                          f"(known: {', '.join(samplers)})")
+    type(model).check_sampler(sampler, source=f"{checkpoint}: sampler '{sampler_name}'", cfg=model.cfg)
     if isinstance(model, Translator):
-        if samplers[sampler_name].first_of:
+        if sampler.first_of:
             raise ConfigError(f"{checkpoint}: sampler '{sampler_name}': first_of is for drawn samples; "
                               f"an image-to-image family translates the first n test inputs, so set n alone")
         if data_dir is None:
             raise ConfigError(f"{checkpoint}: family '{model.family}' translates test inputs: give --data "
                               f"data/{run_cfg.dataset}")
         return run_translation(model, run_cfg, checkpoint=checkpoint, data_dir=data_dir, sampler_name=sampler_name,
-                               n=n, batch_size=batch_size, out=out)
-    sampler = samplers[sampler_name]
+                               sampler=sampler, n=n, batch_size=batch_size, out=out)
     if sampler.first_of:
         if parent_samples is None:
             raise ConfigError(f"{checkpoint}: sampler '{sampler_name}' takes the first images of "

@@ -270,7 +270,7 @@ def pipeline_parent_tags(cfg: MlflowConfig, *, record: Path = PIPELINE_RUN_FILE)
 
 
 def log_evaluation_run(cfg: MlflowConfig, *, model_run_id: str, name: str, params: Mapping[str, Any],
-                       metrics: Mapping[str, float]) -> str:
+                       metrics: Mapping[str, float], tags: Mapping[str, str] | None = None) -> str:
     """A child run of the model's run for one evaluation (one sampler setting): unprefixed metric names
     (``fd_domain``), so MLflow's compare view lines up evaluations across families. A re-run evaluation
     replaces (deletes) the earlier child of the same name; FAILED if logging fails part-way."""
@@ -281,7 +281,8 @@ def log_evaluation_run(cfg: MlflowConfig, *, model_run_id: str, name: str, param
         f"tags.`mlflow.parentRunId` = '{model_run_id}' and attributes.run_name = '{name}'"))
     for run in earlier:
         retry_locked(client.delete_run, run.info.run_id)
-    tags = {KIND_TAG: "evaluation", "mlflow.parentRunId": model_run_id, "genbench.version": __version__}
+    tags = {KIND_TAG: "evaluation", "mlflow.parentRunId": model_run_id, "genbench.version": __version__,
+            **(tags or {})}
     run_id = retry_locked(client.create_run, experiment_id, run_name=name, tags=tags).info.run_id
     status = "FAILED"
     try:

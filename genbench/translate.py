@@ -14,20 +14,20 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from genbench.config import SamplerConfig
 from genbench.data import load_arrays
+from genbench.grid import save_grid
 from genbench.io import InputError, save_npz, write_json
 from genbench.models.translation import Translator
-from genbench.report.grid import save_grid
 from genbench.train.job import to_uint8
 from genbench.train.loop import TrainingDiverged
 
 GRID_ROWS = 8  # input | output | target triplets shown in the grid
 
 
-def run_translation(model: Translator, run_cfg, *, checkpoint: Path, data_dir: Path, sampler_name: str, n: int,
-                    batch_size: int, out: Path) -> dict:
+def run_translation(model: Translator, run_cfg, *, checkpoint: Path, data_dir: Path, sampler_name: str,
+                    sampler: SamplerConfig, n: int, batch_size: int, out: Path) -> dict:
     """Translate test rows ``0 .. n-1`` (the sampler's own ``n`` where it sets one) in ``sampler.algo``'s direction."""
-    sampler = run_cfg.spec.samplers[sampler_name]
     direction = sampler.algo
     names = (*model.inference_arrays, model.target_arrays[direction], "labels")
     arrays = load_arrays(data_dir, "test", tuple(dict.fromkeys(names)))

@@ -1,52 +1,20 @@
-"""The package's import graph: no module imports a module that imports it back.
-
-Every import statement counts, a function's deferred one too (deferring an import hides a cycle, it does not
-remove it). Importing ``a.b.c`` first runs the packages ``a`` and ``a.b``, except those the importer is
-itself inside (they are already being initialised, as a package that imports its own submodules is).
-The one indirection is ``genbench.config``'s lazy re-export of ``genbench.config.validate``'s functions,
-which no module needs in order to be imported.
+"""The package's import graph (``genbench.code_version.import_graph``: every import statement, a function's
+deferred one too, since deferring an import hides a cycle rather than removing it): no module imports a module
+that imports it back. The one indirection is ``genbench.config``'s lazy re-export of the functions of
+``genbench.config.validate`` for callers outside the package; no module of genbench needs it.
 """
 from __future__ import annotations
 
-import ast
 import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-PACKAGE = ROOT / "genbench"
+from genbench.code_version import PACKAGE_ROOT, import_graph
+
+ROOT = PACKAGE_ROOT.parent
 
 
-def module_name(path: Path) -> str:
-    parts = path.relative_to(ROOT).with_suffix("").parts
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-def imports(tree: ast.Module) -> list[ast.Import | ast.ImportFrom]:
-    return [node for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))]
-
-
-def import_graph() -> dict[str, set[str]]:
-    modules = {module_name(p): p for p in PACKAGE.rglob("*.py")}
-    graph: dict[str, set[str]] = {name: set() for name in modules}
-    for name, path in modules.items():
-        for node in imports(ast.parse(path.read_text())):
-            if isinstance(node, ast.Import):
-                targets = [alias.name for alias in node.names]
-            else:
-                assert node.level == 0, f"{path}: relative import; genbench imports absolutely"
-                base = node.module or ""
-                targets = [base] + [f"{base}.{alias.name}" for alias in node.names]
-            for target in targets:
-                parts = target.split(".")
-                for i in range(1, len(parts) + 1):
-                    prefix = ".".join(parts[:i])
-                    if prefix in modules and prefix != name and not name.startswith(prefix + "."):
-                        graph[name].add(prefix)
-    return graph
-
-
-def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+def find_cycle(graph: dict[str, frozenset[str]]) -> list[str] | None:
     state: dict[str, int] = {}  # 1 = on the current path, 2 = done
     path: list[str] = []
 

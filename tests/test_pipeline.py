@@ -5,6 +5,7 @@ import csv
 import json
 import os
 import re
+import shutil
 import sqlite3
 import subprocess
 import time
@@ -14,7 +15,9 @@ import torch
 import yaml
 
 from conftest import BIN, CI, REPO, KilledRun, snakemake
+from genbench.code_version import code_version
 from test_workflow import planned_jobs
+
 
 def ci_presets() -> dict:
     """preset -> resolved PresetConfig of params/ci.yaml (what the pipeline trains)."""
@@ -124,6 +127,11 @@ def test_every_metric_carries_its_protocol(ci_run: Path) -> None:
         assert protocol["reference_split"] == "test" and len(protocol["extractor_sha256"]) == 64
     inception = record["metrics"]["fd_inception"]["protocol"]
     assert inception["extractor_sha256"] == INCEPTION_SHA256 and "299" in inception["resize"]
+    # and the code that trained and measured it (genbench.code_version), as the train job recorded its own
+    summary = json.loads((ci_run / "results/ci/mnist/ddpm/seed0/train_summary.json").read_text())
+    assert record["code_version"] == {"train": code_version("train", family="ddpm"),
+                                      "metrics": code_version("evaluate")}
+    assert summary["code_version"] == record["code_version"]["train"]
 
 
 def test_gan_experiments_run_and_are_reported(ci_run: Path) -> None:
@@ -215,7 +223,7 @@ def test_mlflow_has_one_finished_run_per_model_with_metrics_and_grid(ci_run: Pat
     keys = {k for (k,) in db.execute("SELECT DISTINCT key FROM metrics WHERE run_uuid = ?", (ddpm,))}
     assert {"loss", "ddim50/fd_domain", "ddpm/fd_domain"} <= keys
     tags = dict(db.execute("SELECT key, value FROM tags WHERE run_uuid = ?", (ddpm,)).fetchall())
-    assert tags["data_version"] and tags["git_commit"]
+    assert tags["data_version"] and tags["git_commit"] and tags["code_version"] == code_version("train", family="ddpm")
     artifacts = list((ci_run / "mlruns").rglob("grid.png"))
     assert len(artifacts) == len(ci_presets())
 
@@ -278,6 +286,61 @@ def test_editing_one_preset_replans_only_its_branch(ci_run: Path) -> None:
     assert planned_jobs(result.stdout) == {"train": 1, "sample": 3, "evaluate": 1, "walks": 1, "steering": 1,
                                            "probe": 1, "memorisation": 1, "training_curve": 1, "report": 1}
     assert "preset=dcgan" in result.stdout and "preset=vae" not in result.stdout
+
+
+def edited_copy(ci_run: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """The finished smoke run as hard links (a dry run writes nothing there) with the repository's params, and
+    a copy of the genbench package to edit, which the dry runs import instead (PYTHONPATH comes first)."""
+    workdir, src = tmp_path / "run", tmp_path / "src"
+    subprocess.run(["cp", "-al", str(ci_run), str(workdir)], check=True)
+    shutil.rmtree(workdir / "params")  # another test edits the run's own params
+    shutil.copytree(REPO / "params", workdir / "params")
+    shutil.copytree(REPO / "genbench", src / "genbench", ignore=shutil.ignore_patterns("__pycache__"))
+    return workdir, src
+
+
+def plan(workdir: Path, src: Path) -> list[tuple[str, dict[str, str]]]:
+    """(rule, wildcards) of every job a dry run plans."""
+    result = snakemake(workdir, "reports/all", "-n", *CI, env_extra={"PYTHONPATH": str(src)})
+    assert result.returncode == 0, result.stderr[-4000:]
+    jobs = []
+    for line in result.stdout.splitlines():
+        if m := re.match(r"^(?:local)?rule (\w+):$", line):
+            jobs.append((m.group(1), {}))
+        elif (m := re.match(r"^\s+wildcards: (.*)$", line)) and jobs:
+            jobs[-1][1].update(item.split("=", 1) for item in m.group(1).split(", "))
+    return jobs
+
+
+def test_a_code_edit_replans_exactly_the_jobs_that_run_the_edited_file(ci_run: Path, tmp_path: Path) -> None:
+    """genbench.code_version in the rules' params: Snakemake now sees edits under genbench/."""
+    workdir, src = edited_copy(ci_run, tmp_path)
+    assert plan(workdir, src) == []  # the same code that made the run: nothing to do
+
+    family_file = src / "genbench/models/dcgan.py"
+    family_file.write_text(family_file.read_text() + "\n# a fix\n")
+    jobs = plan(workdir, src)
+    # DCGAN's branch, and cGAN's, whose class extends DCGAN's: their training and everything after it
+    assert {("train", "dcgan"), ("train", "cgan")} <= {(rule, w.get("preset")) for rule, w in jobs}
+    assert {w.get("preset") for rule, w in jobs if rule != "report"} == {"dcgan", "cgan"}
+    family_file.write_text(family_file.read_text().removesuffix("\n# a fix\n"))
+
+    metric_file = src / "genbench/metrics/frechet.py"
+    metric_file.write_text(metric_file.read_text() + "\n# a fix\n")
+    rules = [rule for rule, _ in plan(workdir, src)]
+    generative = [p for p in ci_presets() if p not in CI_DATASETS]
+    assert rules.count("evaluate") == len(generative) and "report" in rules and "evaluate_translation" in rules
+    assert not {"train", "train_domain_classifier", "train_segmenter", "sample", "translate"} & set(rules)
+
+
+def test_a_sampler_edit_replans_that_sampler_only(ci_run: Path, tmp_path: Path) -> None:
+    workdir, src = edited_copy(ci_run, tmp_path)
+    preset = workdir / "params/models/dcgan.yaml"
+    preset.write_text(preset.read_text().replace("trunc05: {algo: direct, truncation: 0.5}",
+                                                 "trunc05: {algo: direct, truncation: 0.6}"))
+    assert sorted(plan(workdir, src), key=str) == sorted([
+        ("sample", {"dataset": "mnist", "preset": "dcgan", "seed": "0", "sampler": "trunc05"}),
+        ("evaluate", {"dataset": "mnist", "preset": "dcgan", "seed": "0"}), ("report", {})], key=str)
 
 
 def test_fresh_data_build_matches_committed_data_dvc(ci_run: Path) -> None:

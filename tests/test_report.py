@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from genbench.grid import make_grid, save_grid
 from genbench.io import InputError, write_json
 from genbench.report import build_report
-from genbench.report.grid import make_grid, save_grid
 
 DATASETS = ("mnist", "fashion_mnist")
 PRESETS = {"dcgan": ("direct",), "ddpm": ("ddim50", "ddpm1000")}
@@ -156,3 +156,22 @@ def test_grid_layout_and_png_modes(tmp_path):
     assert Image.open(tmp_path / "rgb.png").mode == "RGB" and Image.open(tmp_path / "gray.png").mode == "L"
     with pytest.raises(ValueError, match="uint8"):
         make_grid(images.astype(np.float32))
+
+
+def test_rows_of_different_code_versions_are_flagged():
+    """genbench.code_version: the report names a family trained by two versions of its code, and metrics
+    measured by two versions of the metric code; one version each says nothing."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from genbench.report.tables import code_warnings
+
+    rows = pd.DataFrame({"family": ["dcgan", "dcgan", "vae"], "code_train": ["a" * 16, "a" * 16, "c" * 16],
+                         "code_metrics": ["m" * 16] * 3})
+    assert code_warnings(SimpleNamespace(summary=rows)) == []
+    rows.loc[1, ["code_train", "code_metrics"]] = ["b" * 16, "n" * 16]
+    warnings = code_warnings(SimpleNamespace(summary=rows))
+    assert len(warnings) == 2
+    assert "2 versions of the metric code (mmmmmmmm: 2 rows, nnnnnnnn: 1 rows)" in warnings[0]
+    assert "family dcgan was trained by 2 versions of its code (aaaaaaaa, bbbbbbbb)" in warnings[1]

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
+from genbench.grid import save_grid
 from genbench.io import write_json
 from genbench.report import build_report
-from genbench.report.grid import save_grid
 
 SHA = "c" * 64
 # sampler -> (algo, steps = network evaluations, eta, guidance, n, fd, class accuracy)

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from genbench.config import load_profile, resolve_run
+from genbench.config import SamplerConfig, load_profile, resolve_run
 from genbench.data.base import write_prepared
 from genbench.data.mnist import SOURCE
 from genbench.io import InputError, load_npz, read_json
@@ -34,9 +34,12 @@ def checkpoint(tmp_path_factory) -> Path:
     return root / "run" / "checkpoint.pt"
 
 
+SAMPLERS = {"direct": SamplerConfig(), "direct_n8": SamplerConfig(n=8, first_of="direct")}  # the profile's above
+
+
 def _sample(checkpoint: Path, name: str, out: Path, *, n: int = 24, seed: int = 0, parent: Path | None = None) -> dict:
-    return run_sampling(checkpoint, sampler_name=name, n=n, batch_size=8, seed=seed, device="cpu", threads=1,
-                        out=out, parent_samples=parent)
+    return run_sampling(checkpoint, sampler_name=name, sampler=SAMPLERS[name], n=n, batch_size=8, seed=seed,
+                        device="cpu", threads=1, out=out, parent_samples=parent)
 
 
 def test_a_first_of_setting_is_the_first_n_images_and_labels_of_its_parent(checkpoint: Path, tmp_path: Path) -> None:

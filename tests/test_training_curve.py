@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from genbench.config import TrainingCurveConfig, load_profile, milestone_steps, resolve_run
+from genbench.config import SamplerConfig, TrainingCurveConfig, load_profile, milestone_steps, resolve_run
 from genbench.data.base import write_prepared
 from genbench.data.mnist import SOURCE
 from genbench.evaluate import run_reference
@@ -79,7 +79,8 @@ def test_milestones_change_nothing_in_training_and_the_curve_ends_at_the_models_
     run_reference(tiny_mnist, classifier, space="domain", split="test", n=32, batch_size=16, device="cpu",
                   threads=1, out=reference)
     record = run_training_curve(with_curve / "checkpoint.pt", with_curve / "milestones.pt", classifier, reference,
-                                TrainingCurveConfig(n_fake=24), sampler_name="direct", reference_split="test",
+                                TrainingCurveConfig(n_fake=24), sampler_name="direct", sampler=SamplerConfig(),
+                                reference_split="test",
                                 batch_size=16, seed=0, device="cpu", threads=1,
                                 identity={"preset": "dcgan"}, out=tmp_path / "curve.json")
     assert [p["step"] for p in record["points"]] == [3, 6, 9, 12]
@@ -87,8 +88,8 @@ def test_milestones_change_nothing_in_training_and_the_curve_ends_at_the_models_
     assert len({p["fd_domain"] for p in record["points"]}) == 4  # the weights differ, so do the FDs
 
     samples = tmp_path / "samples.npz"  # the sample job at the same n, batch size and seed
-    run_sampling(with_curve / "checkpoint.pt", sampler_name="direct", n=24, batch_size=16, seed=0, device="cpu",
-                 threads=1, out=samples)
+    run_sampling(with_curve / "checkpoint.pt", sampler_name="direct", sampler=SamplerConfig(), n=24, batch_size=16,
+                 seed=0, device="cpu", threads=1, out=samples)
     domain, _ = load_classifier(classifier, device="cpu")
     fake, _ = extract(domain, load_npz(samples)["images"], batch_size=16, device="cpu")
     expected = frechet_distance(load_npz(reference)["features"], fake)
@@ -98,12 +99,13 @@ def test_milestones_change_nothing_in_training_and_the_curve_ends_at_the_models_
     # point's images without drawing them again, and the same FD; one drawn with another seed is not used.
     curve = lambda samples, out: run_training_curve(  # noqa: E731
         with_curve / "checkpoint.pt", with_curve / "milestones.pt", classifier, reference,
-        TrainingCurveConfig(n_fake=24), sampler_name="direct", reference_split="test", batch_size=8, seed=0, device="cpu", threads=1,
+        TrainingCurveConfig(n_fake=24), sampler_name="direct", sampler=SamplerConfig(),
+                                reference_split="test", batch_size=8, seed=0, device="cpu", threads=1,
         identity={}, out=tmp_path / out, final_samples=samples)
     drawn = curve(None, "drawn.json")
     for seed in (0, 1):
-        run_sampling(with_curve / "checkpoint.pt", sampler_name="direct", n=48, batch_size=8, seed=seed, device="cpu",
-                     threads=1, out=tmp_path / f"samples_seed{seed}.npz")
+        run_sampling(with_curve / "checkpoint.pt", sampler_name="direct", sampler=SamplerConfig(), n=48, batch_size=8,
+                     seed=seed, device="cpu", threads=1, out=tmp_path / f"samples_seed{seed}.npz")
     reused = curve(tmp_path / "samples_seed0.npz", "reused.json")
     other_seed = curve(tmp_path / "samples_seed1.npz", "other.json")
     assert reused["protocol"]["final_point_from"] == str(tmp_path / "samples_seed0.npz")

@@ -78,9 +78,8 @@ def tiny_mnist_m(tmp_path: Path) -> Path:
     return tmp_path / "mnist_m"
 
 
-class _Run:  # the two fields of RunConfig the translate job reads
-    def __init__(self, samplers: dict, dataset: str = "mnist_m") -> None:
-        self.spec = type("Spec", (), {"samplers": samplers})()
+class _Run:  # the field of RunConfig the translate job reads
+    def __init__(self, dataset: str = "mnist_m") -> None:
         self.dataset = dataset
 
 
@@ -89,11 +88,11 @@ def test_translate_job_lines_outputs_up_with_test_rows_and_keeps_labels(tiny_mni
 
     torch.manual_seed(0)
     model = build_model("cyclegan", {"base_channels": 8, "res_blocks": 1, "d_base_channels": 8}, MNIST_M_LIKE).eval()
-    run = _Run({"backward": SamplerConfig(algo="backward", n=10)})
+    run = _Run()
     out = tmp_path / "samples" / "backward.npz"
     out.parent.mkdir()
     record = run_translation(model, run, checkpoint=tmp_path / "c.pt", data_dir=tiny_mnist_m, sampler_name="backward",
-                             n=99, batch_size=4, out=out)
+                             sampler=SamplerConfig(algo="backward", n=10), n=99, batch_size=4, out=out)
     arrays = load_npz(out)
     assert arrays["images"].shape == (10, 1, 28, 28)  # F: MNIST-M -> MNIST digits
     assert arrays["index"].tolist() == list(range(10)) and str(arrays["task"]) == "unpaired"
@@ -107,8 +106,8 @@ def test_translate_job_refuses_more_rows_than_the_test_split(tiny_mnist_m: Path,
 
     model = build_model("pix2pix", {"base_channels": 8, "max_channels": 16, "d_base_channels": 8}, MNIST_M_LIKE).eval()
     with pytest.raises(InputError, match=r"test\.npz: has 12 rows, sampler 'forward' .* asks for 50"):
-        run_translation(model, _Run({"forward": SamplerConfig(algo="forward")}), checkpoint=Path("c.pt"),
-                        data_dir=tiny_mnist_m, sampler_name="forward", n=50, batch_size=4, out=tmp_path / "x.npz")
+        run_translation(model, _Run(), checkpoint=Path("c.pt"), data_dir=tiny_mnist_m, sampler_name="forward",
+                        sampler=SamplerConfig(algo="forward"), n=50, batch_size=4, out=tmp_path / "x.npz")
     assert not (tmp_path / "x.npz").exists()
 
 

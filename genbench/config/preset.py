@@ -86,15 +86,21 @@ def main_sampler(samplers: Mapping[str, SamplerConfig]) -> str:
 
 
 def read_preset(name: str, overrides: Mapping[str, Any] | None = None, *, preset_dir: Path = PRESET_DIR,
-                profile_source: str = "profile") -> tuple[PresetConfig, str]:
+                profile_source: str = "profile", samplers: bool = True) -> tuple[PresetConfig, str]:
     """``params/models/<name>.yaml`` with a profile's per-preset overrides applied, and the source to name in
-    errors. Its ``model`` keys are checked by the family (``genbench.config.validate.load_preset``)."""
+    errors. Its ``model`` keys are checked by the family (``genbench.config.validate.load_preset``).
+
+    ``samplers=False`` reads the training recipe alone (family, model, train; no sampler settings): what a
+    training job depends on, so that a sampler edit re-runs the sampling jobs only."""
     path = preset_dir / f"{name}.yaml"
     if not path.is_file():
         known = sorted(p.stem for p in preset_dir.glob("*.yaml"))
         raise ConfigError(f"{path}: no such preset '{name}' (known presets: {', '.join(known)})")
     raw = read_yaml(path)
     source = str(path)
+    if not samplers:
+        raw = {**raw, "samplers": {}}
+        overrides = {k: v for k, v in (overrides or {}).items() if k != "samplers"}
     if overrides:
         overrides, removed = split_removed_samplers(overrides, raw, source=f"{profile_source} (overrides.{name})")
         from_dict(PresetConfig, deep_merge({"family": raw.get("family", "")}, overrides),

@@ -16,13 +16,15 @@ from genbench.models import family_class
 
 
 def load_preset(name: str, overrides: Mapping[str, Any] | None = None, *, preset_dir: Path = PRESET_DIR,
-                profile_source: str = "profile") -> PresetConfig:
-    """Read ``params/models/<name>.yaml`` and apply a profile's per-preset overrides.
+                profile_source: str = "profile", samplers: bool = True) -> PresetConfig:
+    """Read ``params/models/<name>.yaml`` and apply a profile's per-preset overrides (``samplers=False``: the
+    training recipe alone, see ``read_preset``).
 
     Family-specific ``model`` keys are checked against the family's own Config dataclass, so a
     typo there also fails here, naming the preset file.
     """
-    preset, source = read_preset(name, overrides, preset_dir=preset_dir, profile_source=profile_source)
+    preset, source = read_preset(name, overrides, preset_dir=preset_dir, profile_source=profile_source,
+                                 samplers=samplers)
     cls = family_class(preset.family, source=f"{source}: key 'family'")
     model_cfg = from_dict(cls.Config, preset.model, source=source, prefix="model.")
     for sampler_name, sampler in preset.samplers.items():
@@ -32,8 +34,9 @@ def load_preset(name: str, overrides: Mapping[str, Any] | None = None, *, preset
 
 
 def resolve_run(profile: ProfileConfig, *, dataset: str, preset: str, seed: int,
-                profile_source: str = "profile", preset_dir: Path = PRESET_DIR) -> RunConfig:
-    spec = load_preset(preset, profile.overrides.get(preset), preset_dir=preset_dir, profile_source=profile_source)
+                profile_source: str = "profile", preset_dir: Path = PRESET_DIR, samplers: bool = True) -> RunConfig:
+    spec = load_preset(preset, profile.overrides.get(preset), preset_dir=preset_dir, profile_source=profile_source,
+                       samplers=samplers)
     return RunConfig(profile=profile.profile, dataset=dataset, preset=preset, seed=seed, device=profile.device,
                      threads=profile.threads, spec=spec, mlflow=profile.mlflow, checkpoint=profile.checkpoint,
                      cuda=profile.cuda)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from genbench.data.base import (DATASETS, SPLITS, DatasetInfo, PackageDataset, Source, image_spec, load_arrays,
-                                load_split, read_meta, write_prepared)
+                                load_split, read_meta, seeded_subset, write_prepared)
 
 
 def check_dataset_name(name: str, *, source: str) -> None:
@@ -27,4 +27,4 @@ def prepare_dataset(name: str, out_dir: Path, cache_dir: Path) -> None:
 from genbench.data import fashion_mnist, mnist, mnist_m, photo_patches  # noqa: E402,F401
 
 __all__ = ["DATASETS", "SPLITS", "DatasetInfo", "PackageDataset", "Source", "check_dataset_name", "image_spec",
-           "load_arrays", "load_split", "prepare_dataset", "read_meta", "write_prepared"]
+           "load_arrays", "load_split", "prepare_dataset", "read_meta", "seeded_subset", "write_prepared"]

@@ -133,6 +133,13 @@ def write_prepared(out_dir: Path, *, name: str, source: Source | tuple[Source, .
     return meta
 
 
+def seeded_subset(n_total: int, n_keep: int, seed: int) -> np.ndarray:
+    """Indices of a fixed random subset (all indices, in order, when ``n_keep`` is 0 or >= ``n_total``)."""
+    if n_keep <= 0 or n_keep >= n_total:
+        return np.arange(n_total)
+    return np.sort(np.random.default_rng(seed).choice(n_total, size=n_keep, replace=False))
+
+
 def load_split(data_dir: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
     """``(images uint8 (N,C,H,W), labels int64 (N,))`` of one split of a prepared dataset."""
     arrays = load_arrays(data_dir, split, ("images", "labels"))

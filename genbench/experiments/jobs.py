@@ -13,18 +13,17 @@ import torch
 
 from genbench import metrics
 from genbench.config import DomainConfig, ExperimentsConfig, SamplerConfig
-from genbench.data import load_split
+from genbench.data import load_split, seeded_subset
 from genbench.device import resolve_device, set_threads
 from genbench.errors import ConfigError
 from genbench.experiments import augmentation, loss_guidance, probe, sdedit, steering, walks
 from genbench.features import domain
 from genbench.features.domain import load_classifier
+from genbench.grid import save_grid
 from genbench.io import load_npz, sha256_file, write_json
 from genbench.models import build_model
-from genbench.report.grid import save_grid
 from genbench.train.checkpoint import load_for_sampling
 from genbench.train.job import to_uint8
-from genbench.train.loop import seeded_subset
 
 __all__ = ["run_walks_job", "run_steering_job", "run_probe_job", "run_augmentation_job", "run_loss_guidance_job",
            "run_sdedit_job", "run_style_transfer_job"]

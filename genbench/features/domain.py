@@ -35,6 +35,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from genbench.config import DomainConfig
+from genbench.data import load_split
+from genbench.device import resolve_device, set_threads
+from genbench.io import sha256_file, write_json
 from genbench.torch_io import load_network, save_network
 
 FEATURE_DIM = 128
@@ -199,6 +202,20 @@ def load_classifier(path: str | Path, *, device: torch.device | str) -> tuple[Do
     """The classifier saved by ``save_classifier``, in eval mode on ``device``, and its info dict."""
     return load_network(path, DomainClassifier, what="domain classifier", fmt=FORMAT, version=FORMAT_VERSION,
                         device=device)
+
+
+def run_domain_training(data_dir: Path, cfg: DomainConfig, *, device: str, threads: int, out: Path) -> dict:
+    """Train the per-dataset classifier; writes ``out`` (.pt) and ``out.with_suffix('.json')`` with its accuracy."""
+    set_threads(threads)
+    train_x, train_y = load_split(data_dir, "train")
+    test_x, test_y = load_split(data_dir, "test")
+    model, info = train_domain_classifier(train_x, train_y, test_x, test_y, cfg, device=resolve_device(device))
+    json_path = out.with_suffix(".json")
+    # Wall time stays out of the checkpoint so identical training gives identical bytes (and sha256).
+    save_classifier(model, out, {k: v for k, v in info.items() if k != "train_seconds"})
+    record = {**info, "sha256": sha256_file(out), "dataset_dir": str(data_dir)}
+    write_json(json_path, record)
+    return record
 
 
 # --------------------------------------------------------------------------- extraction

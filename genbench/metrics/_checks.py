@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from genbench.errors import MetricInputError
+
 __all__ = ["MetricInputError", "check_features", "check_same_dim", "check_positive_int"]
-
-
-class MetricInputError(ValueError):
-    """Inputs a metric cannot use; the message names the input and says what to do."""
 
 
 def check_positive_int(value: int, name: str) -> int:

@@ -156,6 +156,11 @@ class GenerativeModel(nn.Module):
         """How many distinct labels ``sample`` takes (classes, or categories of the code)."""
         return self.image.num_classes
 
+    def preview_sampler(self) -> SamplerConfig:
+        """How the training job draws its grid of progress (``grid.png``): a cheap setting of the family's own,
+        not one of the preset's, so that editing a sampler setting never re-runs training."""
+        return SamplerConfig()
+
     def network_evaluations(self, sampler: SamplerConfig) -> int:
         """Forward passes of the network per generated image (NFE), the sampling-cost unit of diffusion papers."""
         return 1

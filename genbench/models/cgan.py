@@ -19,7 +19,7 @@ from genbench.errors import ConfigError
 from genbench.models import FAMILIES
 from genbench.models.base import GenerativeModel, ImageSpec
 from genbench.models.dcgan import DCGAN, adversarial_step, make_discriminator, make_generator
-from genbench.models.layers import init_normal_
+from genbench.models.layers import balanced_labels, init_normal_
 
 
 @dataclass(frozen=True)
@@ -32,11 +32,6 @@ class Config:
         for key in ("latent_dim", "base_channels"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"cgan: key 'model.{key}' must be >= 1, got {getattr(self, key)}")
-
-
-def balanced_labels(n: int, num_values: int, device: torch.device) -> torch.Tensor:
-    """0, 1, ..., num_values - 1, 0, 1, ...: the label sequence the sample job passes, used when none is given."""
-    return (torch.arange(n) % num_values).to(device)
 
 
 @FAMILIES.register("cgan")

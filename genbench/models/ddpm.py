@@ -230,6 +230,9 @@ class DDPM(GenerativeModel):
     def sampling_module(self) -> nn.Module:
         return self.unet
 
+    def preview_sampler(self) -> SamplerConfig:
+        return SamplerConfig(algo="ddim", steps=min(20, self.cfg.timesteps))  # deterministic DDIM-20
+
     def network_evaluations(self, sampler: SamplerConfig) -> int:
         return sampler.steps or self.cfg.timesteps
 

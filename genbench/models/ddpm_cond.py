@@ -18,9 +18,9 @@ from genbench.config import SamplerConfig
 from genbench.errors import ConfigError
 from genbench.models import FAMILIES
 from genbench.models.base import ImageSpec
-from genbench.models.cgan import balanced_labels
 from genbench.models.ddpm import DDPM
 from genbench.models.ddpm import Config as DDPMConfig
+from genbench.models.layers import balanced_labels
 
 
 def classifier_free_guidance(predict: Callable[[torch.Tensor, int, torch.Tensor], torch.Tensor],

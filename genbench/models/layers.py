@@ -21,6 +21,11 @@ def init_normal_(module: nn.Module, std: float = 0.02) -> nn.Module:
     return module
 
 
+def balanced_labels(n: int, num_values: int, device: torch.device) -> torch.Tensor:
+    """0, 1, ..., num_values - 1, 0, 1, ...: the label sequence the sample job passes, used when none is given."""
+    return (torch.arange(n) % num_values).to(device)
+
+
 def cpu_randn(*shape: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
     """Standard normal noise drawn with a CPU ``generator`` and then moved to ``device``: a seed gives the
     same latents, hence the same samples up to float rounding, on the CPU and on a GPU."""

@@ -28,11 +28,10 @@ from genbench.config import SamplerConfig, TrainConfig
 from genbench.errors import ConfigError
 from genbench.models import FAMILIES
 from genbench.models.base import ImageSpec
-from genbench.models.cgan import balanced_labels
 from genbench.models.ddpm import DDPM, UNet
 from genbench.models.ddpm import Config as DDPMConfig
 from genbench.models.ddpm_cond import classifier_free_guidance
-from genbench.models.layers import cpu_randn
+from genbench.models.layers import balanced_labels, cpu_randn
 from genbench.samplers import make_sampler
 from genbench.text import EMBEDDING_DIM
 from genbench.text.captions import HELD_OUT, TRAIN, captions

@@ -15,8 +15,7 @@ from typing import Iterator, Mapping, Sequence
 from genbench.config import ReportConfig
 from genbench.io import write_bytes
 
-# pandas and matplotlib are imported inside build_report: the train and sample jobs import
-# genbench.report.grid and should not pay for them.
+# pandas and matplotlib are imported inside build_report, so that importing the package stays cheap.
 __all__ = ["build_report"]
 
 CLASSIFIER_COLUMNS = ["dataset", "test_accuracy", "n_test", "sha256", "n_train", "epochs", "train_seconds"]

@@ -109,6 +109,9 @@ def sampler_names(directory: Path, samplers: Sequence[str] | None) -> list[str]:
     return names
 
 
+UNRECORDED = "unrecorded"  # results written before outputs carried their code version
+
+
 def read_sampler(directory: Path, sampler: str) -> tuple[dict[str, Any], dict[str, dict]]:
     """One summary row's sampler and metric columns, and each metric's protocol."""
     samples_path, metrics_path = directory / "samples" / f"{sampler}.json", directory / "metrics" / f"{sampler}.json"
@@ -123,6 +126,8 @@ def read_sampler(directory: Path, sampler: str) -> tuple[dict[str, Any], dict[st
     row["guidance"] = _number(samples.get("guidance", 1.0))
     row["stage"] = samples.get("stage", "")
     row["grid_captions"] = samples.get("grid_captions")
+    code = record.get("code_version") or {}  # genbench.code_version of the training and the measuring code
+    row["code_train"], row["code_metrics"] = code.get("train", UNRECORDED), code.get("metrics", UNRECORDED)
     metrics = _key(record, "metrics", metrics_path)
     if not isinstance(metrics, Mapping) or not metrics:
         raise InputError(f"{metrics_path}: 'metrics' is empty; re-run its evaluate rule")
@@ -193,7 +198,8 @@ def collect(root: Path, *, datasets: Sequence[str], presets: Sequence[str], seed
     metrics = metric_order(m for _, m, _ in protocols)
     columns = KEYS + ["algo", "eta", "psi", "truncation", "guidance", "stage", "task", "target_dataset", "n_samples"]
     columns += [c for m in metrics for c in (m, f"{m}_std") if c in summary.columns]
-    columns += list(PROTOCOL_COLUMNS) + list(PERF_COLUMNS) + ["train_steps", "device", "mlflow_run_id"]
+    columns += list(PROTOCOL_COLUMNS) + list(PERF_COLUMNS) + ["train_steps", "device", "mlflow_run_id", "code_train",
+                                                              "code_metrics"]
     return Results(summary=summary.reindex(columns=columns), losses=pd.concat(losses, ignore_index=True),
                    classifiers=classifiers, protocols=shared_protocols(protocols), metrics=metrics, grids=grids,
                    captions=captions)

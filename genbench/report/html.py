@@ -62,7 +62,7 @@ def render_html(results: Results, models: pd.DataFrame, *, profile: str, figures
         out += [f"<p>Protocol for <b>{escape(dataset)}</b>:</p>", "<ul>"]
         out += [f"<li><code>{escape(line)}</code></li>" for line in tables.protocol_lines(results, dataset)]
         out += ["</ul>"]
-    warnings = tables.extractor_warnings(results)
+    warnings = tables.extractor_warnings(results) + tables.code_warnings(results)
     if warnings:
         out += ['<p class="warn"><b>Warning: stale results</b></p>', "<ul>"]
         out += [f'<li class="warn">{escape(w)}</li>' for w in warnings] + ["</ul>"]

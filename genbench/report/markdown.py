@@ -34,7 +34,7 @@ def render_markdown(results: Results, models: pd.DataFrame, *, profile: str, fig
     for dataset in datasets:
         out += ["", f"Protocol for **{dataset}**:", ""]
         out += [f"- {_escape(line)}" for line in tables.protocol_lines(results, dataset)]
-    warnings = tables.extractor_warnings(results)
+    warnings = tables.extractor_warnings(results) + tables.code_warnings(results)
     if warnings:
         out += ["", "**Warning: stale results**", ""] + [f"- {_escape(w)}" for w in warnings]
     out += ["", "## Results"]

@@ -63,12 +63,16 @@ def display_table(results: Results, models: pd.DataFrame, dataset: str) -> tuple
     metrics = [m for m in results.metrics if f"{m}_mean" in rows.columns and rows[f"{m}_mean"].notna().any()]
     arrows = {m: " ↓" if m.startswith(LOWER_IS_BETTER) else " ↑" for m in metrics}
     headers = ["model", "family", "sampler", "seeds"] + [m + arrows[m] for m in metrics]
-    headers += [PERF_HEADERS[c] for c in PERF_COLUMNS]
+    headers += [PERF_HEADERS[c] for c in PERF_COLUMNS] + ["code (train/metrics)"]
+    summary = results.summary
     cells = []
     for _, row in rows.iterrows():
         line = [row["preset"], row["family"], row["sampler"], str(int(row["n_seeds"]))]
         line += [_cell(row, m) for m in metrics]
         line += [_perf(row, c) for c in PERF_COLUMNS]
+        same = summary[(summary["dataset"] == dataset) & (summary["preset"] == row["preset"])
+                       & (summary["sampler"] == row["sampler"])]
+        line.append(", ".join(dict.fromkeys(f"{r.code_train[:8]}/{r.code_metrics[:8]}" for r in same.itertuples())))
         cells.append(line)
     return headers, cells
 
@@ -119,6 +123,24 @@ def extractor_warnings(results: Results) -> list[str]:
             for r, m in zip(stale.itertuples(), measured_in[stale.index])]
 
 
+def code_warnings(results: Results) -> list[str]:
+    """Rows made by different versions of the code they compare by (genbench.code_version): a model family
+    trained by two versions of its code, or metrics computed by two versions of the measuring code."""
+    summary, warnings = results.summary, []
+    metric_versions = list(dict.fromkeys(summary["code_metrics"]))
+    if len(metric_versions) > 1:
+        counts = summary["code_metrics"].value_counts()
+        warnings.append(f"rows were measured by {len(metric_versions)} versions of the metric code ("
+                        + ", ".join(f"{v[:8]}: {counts[v]} rows" for v in metric_versions)
+                        + "); re-run the pipeline so that Snakemake re-plans the stale evaluate jobs")
+    for family, rows in summary.groupby("family", sort=True):
+        versions = list(dict.fromkeys(rows["code_train"]))
+        if len(versions) > 1:
+            warnings.append(f"family {family} was trained by {len(versions)} versions of its code "
+                            f"({', '.join(v[:8] for v in versions)}); re-run the pipeline to retrain the stale ones")
+    return warnings
+
+
 METHOD_NOTES = [
     "Each model draws n_fake images with each sampler setting; every metric compares them with n_real images of "
     "the reference split in the named feature space (protocol below, as recorded in each metrics file).",
@@ -128,4 +150,6 @@ METHOD_NOTES = [
     "spread (KID over subsets, IS over splits). ↓ lower is better, ↑ higher is better.",
     "Training seconds and images/s come from each training job; peak RSS (MB) from Snakemake's benchmark file "
     "(n/a when absent); sample img/s from the sampling job.",
+    "code (train/metrics): the first 8 hex digits of the checksums of the genbench source that trained the model "
+    "and that measured it (genbench.code_version); the report warns when rows mix versions.",
 ]

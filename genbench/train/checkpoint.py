@@ -49,6 +49,11 @@ def read_milestones(path: str | Path) -> dict[int, dict[str, torch.Tensor]]:
     return dict(sorted(payload["states"].items()))
 
 
+def read_run_config(path: str | Path) -> RunConfig:
+    """The run config a checkpoint was trained under."""
+    return from_dict(RunConfig, read_checkpoint(path)["run_config"], source=str(path))
+
+
 def load_for_sampling(path: str | Path, device: torch.device) -> tuple[GenerativeModel, RunConfig]:
     """The trained model in eval mode, with the EMA weights swapped in when training kept them."""
     payload = read_checkpoint(path)

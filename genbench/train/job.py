@@ -18,16 +18,17 @@ import torch
 import yaml
 
 from genbench import tracking
+from genbench.code_version import code_version
 from genbench.config import RunConfig, to_dict
-from genbench.data import image_spec, load_arrays
+from genbench.data import image_spec, load_arrays, seeded_subset
 from genbench.device import resolve_device, set_threads
+from genbench.grid import save_grid
 from genbench.io import write_bytes, write_json
 from genbench.models import ImageSpec, build_model
 from genbench.models.translation import Translator
-from genbench.report.grid import save_grid
 from genbench.train.checkpoint import initialise_from, save_checkpoint, save_milestones
 from genbench.train.ema import copy_state
-from genbench.train.loop import fit, seeded_subset
+from genbench.train.loop import fit
 from genbench.train.progress import Progress
 from genbench.train.resume import RESUME_FILE, Checkpointer, load_snapshot
 
@@ -57,9 +58,10 @@ def run_training(run_cfg: RunConfig, *, data_dir: Path, out_dir: Path) -> dict:
     snapshot = load_snapshot(snapshot_path, run_cfg)
     if snapshot is not None:
         print(f"resuming from {snapshot_path} at step {snapshot['loop']['step']}", flush=True)
+    code = code_version("train", family=spec.family)
     tags = {"family": spec.family, "dataset": run_cfg.dataset, "preset": run_cfg.preset, "seed": str(run_cfg.seed),
             "profile": run_cfg.profile, "data_version": tracking.data_version(), "git_commit": tracking.git_commit(),
-            "device": device.type}
+            "code_version": code, "device": device.type}
     out_dir.mkdir(parents=True, exist_ok=True)
     resume_run_id = snapshot["mlflow_run_id"] if snapshot is not None else None
     with tracking.TrainingRun(run_cfg, params=to_dict(run_cfg), tags=tags, resume_run_id=resume_run_id) as run:
@@ -88,7 +90,8 @@ def run_training(run_cfg: RunConfig, *, data_dir: Path, out_dir: Path) -> dict:
                    "steps": result.steps, "train_seconds": round(result.seconds, 3),
                    "images_per_second": round(result.images_per_second, 2),
                    "data_wait_fraction": round(result.data_fraction, 4), "n_parameters": model.num_parameters(),
-                   "n_train_images": int(len(keep)), "device": device.type, "mlflow_run_id": run.run_id}
+                   "n_train_images": int(len(keep)), "device": device.type, "mlflow_run_id": run.run_id,
+                   "code_version": code}
         run.log_metrics({"train_seconds": result.seconds, "train_images_per_second": result.images_per_second,
                          "n_parameters": float(summary["n_parameters"])}, step=result.steps)
         write_bytes(out_dir / "config.yaml", yaml.safe_dump(to_dict(run_cfg), sort_keys=True).encode())
@@ -109,15 +112,14 @@ def init_checkpoint(out_dir: Path, preset: str, seed: int) -> Path:
 def _preview(model, spec, seed: int, *, arrays: dict[str, np.ndarray]) -> np.ndarray:
     """Grid images: samples, or a translator's outputs for the first training rows (first direction)."""
     model.eval()
-    # The preview only shows progress, so it uses the preset's cheapest sampler (0 steps = all T steps).
-    sampler = min(spec.samplers.values(), key=lambda s: s.steps or float("inf"))
     with torch.no_grad():
         if isinstance(model, Translator):
             direction = model.sampler_algos[0]
             sources = model.translation_inputs({k: v[:spec.train.grid_size] for k, v in arrays.items()}, direction)
             x = model.translate(sources.to(model.device), direction=direction)
         else:
-            x = model.sample(spec.train.grid_size, generator=torch.Generator().manual_seed(seed), sampler=sampler)
+            x = model.sample(spec.train.grid_size, generator=torch.Generator().manual_seed(seed),
+                             sampler=model.preview_sampler())
     model.train()
     return to_uint8(x)
 

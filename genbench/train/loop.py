@@ -44,13 +44,6 @@ class TrainResult:
     data_fraction: float = 0.0  # of this process's step time spent drawing batches (on CUDA: launching copies)
 
 
-def seeded_subset(n_total: int, n_keep: int, seed: int) -> np.ndarray:
-    """Indices of a fixed random subset (all indices, in order, when ``n_keep`` is 0 or >= ``n_total``)."""
-    if n_keep <= 0 or n_keep >= n_total:
-        return np.arange(n_total)
-    return np.sort(np.random.default_rng(seed).choice(n_total, size=n_keep, replace=False))
-
-
 def fit(model: GenerativeModel, tensors: tuple[torch.Tensor, torch.Tensor], cfg: TrainConfig, *, seed: int,
         on_log: LogFn | None = None, checkpointer: Checkpointer | None = None,
         resume: dict[str, Any] | None = None, run_id: str = "", cuda: CudaConfig = CudaConfig()) -> TrainResult:

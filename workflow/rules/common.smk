@@ -2,11 +2,13 @@
 import json
 import os
 import sys
+from dataclasses import replace
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from genbench.config import ConfigError, load_preset, load_profile, main_sampler, read_yaml, validate_all
+from genbench.code_version import code_version
+from genbench.config import ConfigError, load_preset, load_profile, main_sampler, read_yaml, to_dict, validate_all
 from genbench.device import available_cpus
 from genbench.data import DATASETS
 from genbench.models import family_class
@@ -140,12 +142,41 @@ THREADS = _heavy_job_threads()
 
 
 def settings(*keys, preset=None):
-    """The profile keys a job depends on, as JSON. Snakemake's params trigger re-runs just the jobs whose keys changed."""
-    picked = {key: config[key] for key in keys if key in config}
+    """The profile keys a job depends on, as JSON. Snakemake's params trigger re-runs just the jobs whose keys
+    changed. A dotted key takes one sub-key ("experiments.sdedit"); ``preset`` adds that preset's overrides
+    without its sampler settings, which training does not depend on (the sample rules pass theirs)."""
+    picked = {}
+    for key in keys:
+        section, _, sub = key.partition(".")
+        if section in config and (not sub or sub in config[section]):
+            value = config[section][sub] if sub else config[section]
+            picked[section] = {**picked.get(section, {}), sub: value} if sub else value
     picked["profile"] = PROFILE.profile
-    if preset is not None and preset in config.get("overrides", {}):
-        picked["overrides"] = {preset: config["overrides"][preset]}
+    recipe = {k: v for k, v in config.get("overrides", {}).get(preset, {}).items() if k != "samplers"}
+    if recipe:
+        picked["overrides"] = {preset: recipe}
     return json.dumps(picked, sort_keys=True)
+
+
+def sampler_setting(wildcards):
+    """The sampler setting a sample job draws with, as JSON: its own params entry, so that editing one setting
+    of a preset re-plans that setting's jobs only."""
+    return json.dumps(to_dict(PRESETS[wildcards.preset].samplers[wildcards.sampler]), sort_keys=True)
+
+
+def main_sampler_setting(wildcards):
+    preset = PRESETS[wildcards.preset]
+    return json.dumps(to_dict(preset.samplers[main_sampler(preset.samplers)]), sort_keys=True)
+
+
+def code(command, *, per_preset=False, per_dataset=False):
+    """A rule's ``code`` params entry: the version of the genbench source its jobs run (genbench.code_version),
+    so that an edit under genbench/ re-plans exactly the jobs that can run the edited file."""
+    if per_preset:
+        return lambda w: code_version(command, family=PRESETS[w.preset].family)
+    if per_dataset:
+        return lambda w: code_version(command, dataset=w.dataset)
+    return code_version(command)
 
 
 def extractor_file(space, dataset):

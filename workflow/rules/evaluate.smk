@@ -8,6 +8,7 @@ rule reference_features:
     output:
         REFERENCE,
     params:
+        code=code("reference"),
         settings=lambda w: settings("threads", "device", "evaluation"),
     log:
         f"{LOGS}/{{dataset}}/reference_{{space}}.log",
@@ -38,6 +39,7 @@ rule evaluate:
     output:
         directory(f"{RUN_DIR}/metrics"),
     params:
+        code=code("evaluate"),
         settings=lambda w: settings("threads", "device", "evaluation", "mlflow"),
     log:
         f"{LOGS}/{{dataset}}/{{preset}}/seed{{seed}}/evaluate.log",
@@ -62,6 +64,7 @@ rule train_features:
     output:
         TRAIN_FEATURES,
     params:
+        code=code("reference"),
         settings=lambda w: settings("threads", "device", "evaluation"),
     log:
         f"{LOGS}/{{dataset}}/train_features.log",
@@ -93,6 +96,7 @@ rule memorisation:
                       category="Memorisation check", subcategory="{dataset}",
                       labels={"preset": "{preset}", "sampler": "{sampler}", "seed": "{seed}"}),
     params:
+        code=code("memorisation"),
         settings=lambda w: settings("threads", "device", "evaluation", "memorisation"),
     log:
         f"{LOGS}/{{dataset}}/{{preset}}/seed{{seed}}/memorisation_{{sampler}}.log",
@@ -123,6 +127,8 @@ rule training_curve:
     output:
         f"{RUN_DIR}/training_curve/{{sampler}}.json",
     params:
+        code=code("training-curve", per_preset=True),
+        sampler=sampler_setting,
         settings=lambda w: settings("threads", "device", "evaluation", "training_curve"),
     log:
         f"{LOGS}/{{dataset}}/{{preset}}/seed{{seed}}/training_curve_{{sampler}}.log",
@@ -136,5 +142,6 @@ rule training_curve:
     shell:
         "genbench training-curve --checkpoint {input.checkpoint} --milestones {input.milestones} "
         "--classifier {input.classifier} --reference {input.reference} --train-summary {input.summary} "
-        "--sampler {wildcards.sampler} --samples {input.samples} --out {output} "
+        "--sampler {wildcards.sampler} --sampler-config {params.sampler:q} --samples {input.samples} "
+        "--out {output} "
         "--settings {params.settings:q} > {log} 2>&1"

@@ -10,6 +10,7 @@ rule walks:
     output:
         f"{RUN_DIR}/experiments/walks.json",
     params:
+        code=code("experiment", per_preset=True),
         settings=lambda w: settings("threads", "device"),
     log:
         f"{LOGS}/{{dataset}}/{{preset}}/seed{{seed}}/walks.log",
@@ -30,7 +31,8 @@ rule steering:
     output:
         f"{RUN_DIR}/experiments/steering.json",
     params:
-        settings=lambda w: settings("threads", "device", "experiments"),
+        code=code("experiment", per_preset=True),
+        settings=lambda w: settings("threads", "device", "experiments.steering"),
     log:
         f"{LOGS}/{{dataset}}/{{preset}}/seed{{seed}}/steering.log",
     benchmark:
@@ -53,7 +55,8 @@ rule probe:
     output:
         f"{RUN_DIR}/experiments/probe.json",
     params:
-        settings=lambda w: settings("threads", "device", "experiments"),
+        code=code("experiment", per_preset=True),
+        settings=lambda w: settings("threads", "device", "experiments.probe"),
     log:
         f"{LOGS}/{{dataset}}/{{preset}}/seed{{seed}}/probe.log",
     benchmark:
@@ -76,7 +79,8 @@ rule augmentation:
     output:
         f"{RUN_DIR}/experiments/augmentation.json",
     params:
-        settings=lambda w: settings("threads", "device", "experiments", "domain"),
+        code=code("experiment", per_preset=True),
+        settings=lambda w: settings("threads", "device", "experiments.augmentation", "domain"),
     log:
         f"{LOGS}/{{dataset}}/{{preset}}/seed{{seed}}/augmentation.log",
     benchmark:
@@ -98,7 +102,8 @@ rule loss_guidance:
     output:
         f"{RUN_DIR}/experiments/loss_guidance.json",
     params:
-        settings=lambda w: settings("threads", "device", "experiments"),
+        code=code("experiment", per_preset=True),
+        settings=lambda w: settings("threads", "device", "experiments.loss_guidance"),
     log:
         f"{LOGS}/{{dataset}}/{{preset}}/seed{{seed}}/loss_guidance.log",
     benchmark:
@@ -122,7 +127,8 @@ rule sdedit:
     output:
         f"{RUN_DIR}/experiments/sdedit.json",
     params:
-        settings=lambda w: settings("threads", "device", "experiments"),
+        code=code("experiment", per_preset=True),
+        settings=lambda w: settings("threads", "device", "experiments.sdedit"),
     log:
         f"{LOGS}/{{dataset}}/{{preset}}/seed{{seed}}/sdedit.log",
     benchmark:
@@ -144,7 +150,8 @@ rule style_transfer:
     output:
         STYLE_TRANSFER,
     params:
-        settings=lambda w: settings("threads", "device", "experiments"),
+        code=code("experiment"),
+        settings=lambda w: settings("threads", "device", "experiments.style_transfer"),
     log:
         f"{LOGS}/style_transfer.log",
     benchmark:

@@ -18,6 +18,7 @@ rule report:
         report(directory("reports/all"), patterns=["{name}.html", "{name}.csv"], caption="../report/comparison.rst",
                category="Comparison report"),
     params:
+        code=code("report"),
         settings=lambda w: settings("datasets", "presets", "seeds", "preset_datasets", "report"),
         # results/<profile>, from results/<profile>/<dataset>/domain/classifier.json
         results=lambda w, input: os.path.dirname(os.path.dirname(os.path.dirname(input.classifiers[0]))),

@@ -14,6 +14,8 @@ rule sample:
         grid=report(f"{RUN_DIR}/samples/{{sampler}}.png", caption="../report/sample_grid.rst", category="Samples",
                     subcategory="{dataset}", labels={"preset": "{preset}", "sampler": "{sampler}", "seed": "{seed}"}),
     params:
+        code=code("sample", per_preset=True),
+        sampler=sampler_setting,
         settings=lambda w: settings("threads", "device", "evaluation"),
         parent=parent_samples_arg,
     log:
@@ -29,4 +31,5 @@ rule sample:
         gpu=0,  # workflow/profiles/{slurm,gpu} set 1
     shell:
         "genbench sample --checkpoint {input.checkpoint} --sampler {wildcards.sampler} --seed {wildcards.seed} "
+        "--sampler-config {params.sampler:q} "
         "{params.parent} --out {output.samples} --settings {params.settings:q} > {log} 2>&1"

@@ -1,4 +1,5 @@
-# One job per (dataset, preset, seed); the preset file is an input, so editing it re-plans only its branch.
+# One job per (dataset, preset, seed). Its params carry the preset's training recipe (not its sampler settings:
+# the sample rules carry those) and the version of the code it runs, so an edit re-plans only what it changes.
 
 
 rule train_domain_classifier:
@@ -11,6 +12,7 @@ rule train_domain_classifier:
         model=f"{DOMAIN_DIR}/classifier.pt",
         record=f"{DOMAIN_DIR}/classifier.json",
     params:
+        code=code("train-domain"),
         settings=lambda w: settings("threads", "domain", "device"),
     log:
         f"{LOGS}/{{dataset}}/domain.log",
@@ -33,7 +35,6 @@ rule train:
     input:
         train="data/{dataset}/train.npz",
         meta="data/{dataset}/meta.json",
-        preset="params/models/{preset}.yaml",
         weights=pinned_weights_input,
         init=init_checkpoint_input,  # read by the job from beside its own directory (genbench.train.job)
     output:
@@ -45,6 +46,8 @@ rule train:
         grid=report(f"{RUN_DIR}/grid.png", caption="../report/train_grid.rst", category="Training",
                     subcategory="{dataset}", labels={"preset": "{preset}", "seed": "{seed}"}),
     params:
+        code=code("train", per_preset=True),
+        recipe=lambda w: json.dumps(to_dict(replace(PRESETS[w.preset], samplers={})), sort_keys=True),
         settings=lambda w: settings("threads", "device", "mlflow", "checkpoint", "cuda", preset=w.preset),
         out_dir=lambda w, output: os.path.dirname(output.checkpoint),
     log:

@@ -10,6 +10,7 @@ rule train_segmenter:
     output:
         SEGMENTER,
     params:
+        code=code("train-segmenter"),
         settings=lambda w: settings("threads", "device", "segmenter"),
     log:
         f"{LOGS}/{{dataset}}/segmenter.log",
@@ -38,6 +39,8 @@ rule translate:
                     category="Image-to-image", subcategory="{dataset}",
                     labels={"preset": "{preset}", "sampler": "{sampler}", "seed": "{seed}"}),
     params:
+        code=code("sample", per_preset=True),
+        sampler=sampler_setting,
         settings=lambda w: settings("threads", "device", "evaluation"),
     log:
         f"{LOGS}/{{dataset}}/{{preset}}/seed{{seed}}/sample_{{sampler}}.log",
@@ -52,6 +55,7 @@ rule translate:
         gpu=0,  # workflow/profiles/{slurm,gpu} set 1
     shell:
         "genbench sample --checkpoint {input.checkpoint} --sampler {wildcards.sampler} --seed {wildcards.seed} "
+        "--sampler-config {params.sampler:q} "
         "--data data/{wildcards.dataset} --out {output.samples} --settings {params.settings:q} > {log} 2>&1"
 
 
@@ -63,6 +67,7 @@ rule evaluate_translation:
     output:
         f"{RUN_DIR}/metrics/{{sampler}}.json",
     params:
+        code=code("evaluate"),
         settings=lambda w: settings("threads", "device", "evaluation", "mlflow"),
         task_files=task_file_args,
     log:

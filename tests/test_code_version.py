@@ -1,0 +1,72 @@
+"""genbench.code_version: which source files a job of each command can run, and the checksum over them."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from genbench.code_version import PACKAGE_ROOT, code_modules, code_version, plugins
+
+
+@pytest.fixture()
+def package(tmp_path: Path) -> Path:
+    """A copy of the genbench package to edit."""
+    return Path(shutil.copytree(PACKAGE_ROOT, tmp_path / "genbench", ignore=shutil.ignore_patterns("__pycache__")))
+
+
+def versions(root: Path) -> dict[tuple[str, str], str]:
+    jobs = [("train", f) for f in ("dcgan", "cgan", "vae", "ddpm", "ddpm_cond", "pix2pix")] + [
+        ("sample", "dcgan"), ("sample", "vae"), ("evaluate", ""), ("reference", ""), ("train-domain", ""),
+        ("memorisation", ""), ("report", "")]
+    return {(command, family): code_version(command, family=family, root=root) for command, family in jobs}
+
+
+def edit(path: Path) -> None:
+    path.write_text(path.read_text() + "\n# an edit\n")
+
+
+def changed(before: dict, after: dict) -> set[tuple[str, str]]:
+    return {job for job in before if before[job] != after[job]}
+
+
+def test_a_family_edit_changes_its_family_and_its_subclasses_only(package: Path):
+    before = versions(package)
+    edit(package / "models" / "dcgan.py")
+    # cGAN subclasses DCGAN, so its jobs run the edited file too
+    assert changed(before, versions(package)) == {("train", "dcgan"), ("train", "cgan"), ("sample", "dcgan")}
+
+
+def test_a_metric_edit_changes_what_measures_and_no_training_or_sampling(package: Path):
+    before = versions(package)
+    edit(package / "metrics" / "frechet.py")
+    touched = changed(before, versions(package))
+    assert ("evaluate", "") in touched and ("report", "") in touched
+    assert not {job for job in touched if job[0] in ("train", "sample", "train-domain")}
+
+
+def test_a_shared_module_edit_changes_every_job_that_runs_it(package: Path):
+    before = versions(package)
+    edit(package / "models" / "base.py")
+    touched = changed(before, versions(package))
+    assert {job for job in before if job[0] in ("train", "sample")} <= touched
+    assert ("evaluate", "") not in touched  # measuring images runs no model code
+
+
+def test_the_version_depends_on_contents_not_on_where_the_package_lies(package: Path):
+    assert versions(package) == versions(PACKAGE_ROOT)
+
+
+def test_every_registered_family_and_dataset_has_its_module():
+    found = plugins()
+    assert found[("family", "dcgan")] == "genbench.models.dcgan"
+    assert found[("family", "srgan")] == "genbench.models.srgan"
+    assert found[("dataset", "mnist")] == "genbench.data.mnist"
+    assert "genbench.models.vae" not in code_modules("train", family="dcgan")
+
+
+def test_an_unknown_command_or_family_is_an_error():
+    with pytest.raises(KeyError, match="no command 'trian'"):
+        code_version("trian")
+    with pytest.raises(KeyError, match="family 'dcgna'"):
+        code_version("train", family="dcgna")
