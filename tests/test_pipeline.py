@@ -296,6 +296,8 @@ def edited_copy(ci_run: Path, tmp_path: Path) -> tuple[Path, Path]:
     shutil.rmtree(workdir / "params")  # another test edits the run's own params
     shutil.copytree(REPO / "params", workdir / "params")
     shutil.copytree(REPO / "genbench", src / "genbench", ignore=shutil.ignore_patterns("__pycache__"))
+    (workdir / "mlflow.db").unlink()  # a real copy: sqlite may write to a store it only reads
+    shutil.copy2(ci_run / "mlflow.db", workdir / "mlflow.db")
     return workdir, src
 
 
@@ -341,6 +343,28 @@ def test_a_sampler_edit_replans_that_sampler_only(ci_run: Path, tmp_path: Path) 
     assert sorted(plan(workdir, src), key=str) == sorted([
         ("sample", {"dataset": "mnist", "preset": "dcgan", "seed": "0", "sampler": "trunc05"}),
         ("evaluate", {"dataset": "mnist", "preset": "dcgan", "seed": "0"}), ("report", {})], key=str)
+
+
+def test_the_documented_runnable_commands_run_on_the_smoke_run(ci_run: Path, tmp_path: Path) -> None:
+    """Every command that README.md and docs/ mark runnable, in a copy of the finished smoke run: the default
+    profile's paths become the smoke profile's (results/default/ -> results/ci/, params/default.yaml ->
+    params/ci.yaml, and snakemake gets --configfile params/ci.yaml)."""
+    from test_docs import runnable_commands
+
+    workdir, _ = edited_copy(ci_run, tmp_path)
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1",
+           "MLFLOW_DISABLE_TELEMETRY": "true"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    commands = runnable_commands()
+    assert len(commands) >= 5
+    for page, command in commands:
+        command = command.replace("results/default/", "results/ci/").replace("params/default.yaml", "params/ci.yaml")
+        if command.startswith("snakemake"):
+            command += " --configfile params/ci.yaml"
+        result = subprocess.run(command, shell=True, cwd=workdir, env=env, capture_output=True, text=True,
+                                timeout=600)
+        assert result.returncode == 0, f"{page}: {command}\n{result.stdout[-2000:]}{result.stderr[-2000:]}"
+    assert "fd_domain" in json.loads((workdir / "dcgan_metrics.json").read_text())["metrics"]
 
 
 def test_fresh_data_build_matches_committed_data_dvc(ci_run: Path) -> None:
