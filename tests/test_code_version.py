@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from genbench.code_version import PACKAGE_ROOT, code_modules, code_version, plugins
+from genbench import code_version as cv
+from genbench.code_version import PACKAGE_ROOT, code_modules, code_version, plugins, source_index
 
 
 @pytest.fixture()
@@ -16,6 +17,8 @@ def package(tmp_path: Path) -> Path:
 
 
 def versions(root: Path) -> dict[tuple[str, str], str]:
+    for cached in (cv.source_index, cv.code_modules, cv.code_version):  # a process sees the source once
+        cached.cache_clear()
     jobs = [("train", f) for f in ("dcgan", "cgan", "vae", "ddpm", "ddpm_cond", "pix2pix")] + [
         ("sample", "dcgan"), ("sample", "vae"), ("evaluate", ""), ("reference", ""), ("train-domain", ""),
         ("memorisation", ""), ("report", "")]
@@ -70,3 +73,15 @@ def test_an_unknown_command_or_family_is_an_error():
         code_version("trian")
     with pytest.raises(KeyError, match="family 'dcgna'"):
         code_version("train", family="dcgna")
+
+
+def test_the_planner_cache_is_read_until_a_file_changes(package: Path, tmp_path: Path):
+    cache = tmp_path / "code-graph.json"
+    built = source_index(package, cache)
+    assert cache.is_file()
+    source_index.cache_clear()
+    assert source_index(package, cache) == built  # from the file
+    (package / "models" / "vae.py").write_text((package / "models" / "vae.py").read_text()
+                                              + "\nfrom genbench.metrics import frechet\n")
+    source_index.cache_clear()
+    assert "genbench.metrics.frechet" in source_index(package, cache).graph["genbench.models.vae"]

@@ -3,6 +3,7 @@ import json
 import os
 import sys
 from dataclasses import replace
+from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
@@ -173,10 +174,13 @@ def code(command, *, per_preset=False, per_dataset=False):
     """A rule's ``code`` params entry: the version of the genbench source its jobs run (genbench.code_version),
     so that an edit under genbench/ re-plans exactly the jobs that can run the edited file."""
     if per_preset:
-        return lambda w: code_version(command, family=PRESETS[w.preset].family)
+        return lambda w: code_version(command, family=PRESETS[w.preset].family, cache=CODE_GRAPH_CACHE)
     if per_dataset:
-        return lambda w: code_version(command, dataset=w.dataset)
-    return code_version(command)
+        return lambda w: code_version(command, dataset=w.dataset, cache=CODE_GRAPH_CACHE)
+    return code_version(command, cache=CODE_GRAPH_CACHE)
+
+
+CODE_GRAPH_CACHE = Path(".cache/code-graph.json")  # genbench's import graph, parsed again when a file changes
 
 
 def extractor_file(space, dataset):
