@@ -2,8 +2,10 @@
 evaluation.n_fake images (the row the report's overview ranks), with FD, KID, precision and recall.
 
     python benchmarks/row_drift.py --old OLD/results/default --new results/default [--out benchmarks/results/row_drift.md]
+    python benchmarks/row_drift.py --new results/default --save-rows benchmarks/results/default_rows_<commit>.json
 
-What changes between two code versions shows here; run with several seeds to see what a seed changes.
+What changes between two code versions shows here; run with several seeds to see what a seed changes. A run's
+rows saved as JSON (``--save-rows``) serve as ``--old`` later, when its results are gone.
 """
 from __future__ import annotations
 
@@ -29,6 +31,13 @@ def best_rows(results: Path) -> dict[tuple[str, str, str], dict]:
     return best
 
 
+def load_rows(path: Path) -> dict[tuple[str, str, str], dict]:
+    """A results folder's best rows, or rows saved by ``--save-rows``."""
+    if path.is_file():
+        return {tuple(row["key"]): row["values"] for row in json.loads(path.read_text())}
+    return best_rows(path)
+
+
 def table(old: dict, new: dict) -> list[str]:
     lines = ["| dataset | model | seed | sampler old / new | " + " | ".join(f"{m} old / new" for m in METRICS)
              + " | FD new/old |", "|---" * (5 + len(METRICS)) + "|"]
@@ -42,11 +51,18 @@ def table(old: dict, new: dict) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--old", type=Path, required=True)
+    parser.add_argument("--old", type=Path, help="a results folder, or rows saved by --save-rows")
     parser.add_argument("--new", type=Path, required=True)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--save-rows", type=Path, default=None, help="write --new's best rows here as JSON")
     args = parser.parse_args()
-    text = "\n".join(table(best_rows(args.old), best_rows(args.new))) + "\n"
+    new = load_rows(args.new)
+    if args.save_rows is not None:
+        args.save_rows.write_text(json.dumps([{"key": list(k), "values": v} for k, v in sorted(new.items())],
+                                             indent=1) + "\n")
+    if args.old is None:
+        return
+    text = "\n".join(table(load_rows(args.old), new)) + "\n"
     print(text, end="")
     if args.out is not None:
         args.out.write_text(text)
