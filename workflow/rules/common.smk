@@ -170,13 +170,12 @@ def main_sampler_setting(wildcards):
     return json.dumps(to_dict(preset.samplers[main_sampler(preset.samplers)]), sort_keys=True)
 
 
-def code(command, *, per_preset=False, per_dataset=False):
+def code(command, *, per_preset=False):
     """A rule's ``code`` params entry: the version of the genbench source its jobs run (genbench.code_version),
-    so that an edit under genbench/ re-plans exactly the jobs that can run the edited file."""
+    so that an edit under genbench/ re-plans exactly the jobs that can run the edited file; ``per_preset``: the
+    job runs its preset's family (the others' files are not its code)."""
     if per_preset:
         return lambda w: code_version(command, family=PRESETS[w.preset].family, cache=CODE_GRAPH_CACHE)
-    if per_dataset:
-        return lambda w: code_version(command, dataset=w.dataset, cache=CODE_GRAPH_CACHE)
     return code_version(command, cache=CODE_GRAPH_CACHE)
 
 
