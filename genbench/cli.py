@@ -34,10 +34,11 @@ def _profile_files(paths: list[Path]) -> ProfileConfig:
     return load_profile(merged, source=" + ".join(map(str, paths)))
 
 
-def _settings_args(p: argparse.ArgumentParser) -> None:
+def _settings_args(p: argparse.ArgumentParser, *, default_profile: tuple[Path, ...]) -> None:
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--profile", nargs="+", type=Path, default=[Path("params/default.yaml")],
-                       help="params files, later ones override earlier ones (default: params/default.yaml)")
+    group.add_argument("--profile", nargs="+", type=Path, default=list(default_profile) or None,
+                       help="params files, later ones override earlier ones (default: "
+                            f"{' '.join(map(str, default_profile)) or 'none'})")
     group.add_argument("--settings", help="profile keys as JSON (what Snakemake rules pass)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: the profile's 'threads')")
 
@@ -91,6 +92,11 @@ def cmd_fetch_weights(args: argparse.Namespace) -> None:
         print(fetch_vgg16())
         if args.extractor == "lpips":
             print(fetch_lpips_heads())
+        return
+    if args.extractor == "inception":  # the pipeline's copy: the checkout's .cache/downloads (the rule's output)
+        from genbench.features.inception import fetch_inception
+
+        print(fetch_inception())
         return
     from genbench.features import EXTRACTORS
 
@@ -244,8 +250,8 @@ def cmd_metrics(args: argparse.Namespace) -> None:
     from genbench.device import available_cpus
     from genbench.evaluate import STANDARD_PROTOCOL, run_metrics
 
-    if args.profile:
-        profile = _profile_files(args.profile)
+    if args.profile or args.settings:
+        profile = _profile(args)
         cfg, device, threads = profile.evaluation, profile.device, _threads(args, profile)
     else:
         cfg, device, threads = STANDARD_PROTOCOL, args.device, args.threads or available_cpus()
@@ -331,11 +337,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="genbench", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def command(name: str, fn, help: str, settings: bool = True) -> argparse.ArgumentParser:
+    def command(name: str, fn, help: str, settings: bool = True,
+                default_profile: tuple[Path, ...] = (Path("params/default.yaml"),)) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help)
         p.set_defaults(fn=fn)
         if settings:
-            _settings_args(p)
+            _settings_args(p, default_profile=default_profile)
         return p
 
     command("list", cmd_list, "list the model families, feature spaces and datasets", settings=False)
@@ -410,13 +417,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", type=Path, help="image-to-image outputs: the dataset whose test rows they translate")
     p.add_argument("--segmenter", type=Path, help="outputs that are MNIST-M images: the FCN-score network")
     p.add_argument("--lpips", type=Path, help="super-resolution outputs: the LPIPS weights")
+    # no default profile: without --profile (or --settings) it measures by the standard protocol, anywhere
     p = command("metrics", cmd_metrics, "metrics of any two inputs: image folders, image or feature .npz files",
-                settings=False)
-    p.add_argument("--profile", nargs="+", type=Path, default=None,
-                   help="params files whose evaluation keys to measure by (default: the standard protocol of "
-                        "clean-fid and torch-fidelity: KID 100 subsets of 1,000, P/R k 3, D/C k 5)")
-    p.add_argument("--threads", type=int, default=None,
-                   help="torch threads (default: the profile's, else every CPU this process may use)")
+                default_profile=())
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--real", type=Path, required=True, help="image folder, .npz with 'images' or 'features'")
     p.add_argument("--fake", type=Path, required=True, help="same kinds as --real ('logits' in a features .npz feed 'is')")

@@ -19,7 +19,7 @@ def package(tmp_path: Path) -> Path:
 def versions(root: Path) -> dict[tuple[str, str], str]:
     for cached in (cv.source_index, cv.code_modules, cv.code_version):  # a process sees the source once
         cached.cache_clear()
-    jobs = [("train", f) for f in ("dcgan", "cgan", "vae", "ddpm", "ddpm_cond", "pix2pix")] + [
+    jobs = [("train", f) for f in ("dcgan", "cgan", "infogan", "vae", "ddpm", "ddpm_cond", "pix2pix")] + [
         ("sample", "dcgan"), ("sample", "vae"), ("evaluate", ""), ("reference", ""), ("train-domain", ""),
         ("memorisation", ""), ("report", "")]
     return {(command, family): code_version(command, family=family, root=root) for command, family in jobs}
@@ -36,8 +36,10 @@ def changed(before: dict, after: dict) -> set[tuple[str, str]]:
 def test_a_family_edit_changes_its_family_and_its_subclasses_only(package: Path):
     before = versions(package)
     edit(package / "models" / "dcgan.py")
-    # cGAN subclasses DCGAN, so its jobs run the edited file too
+    # cGAN subclasses DCGAN, so its jobs run the edited file too; InfoGAN shares gan_blocks.py only
     assert changed(before, versions(package)) == {("train", "dcgan"), ("train", "cgan"), ("sample", "dcgan")}
+    edit(package / "models" / "gan_blocks.py")
+    assert ("train", "infogan") in changed(before, versions(package))
 
 
 def test_a_metric_edit_changes_what_measures_and_no_training_or_sampling(package: Path):

@@ -18,7 +18,8 @@ from torch.nn.functional import one_hot
 from genbench.errors import ConfigError
 from genbench.models import FAMILIES
 from genbench.models.base import GenerativeModel, ImageSpec
-from genbench.models.dcgan import DCGAN, adversarial_step, make_discriminator, make_generator
+from genbench.models.dcgan import DCGAN
+from genbench.models.gan_blocks import adversarial_step, make_discriminator, make_generator
 from genbench.models.layers import balanced_labels, init_normal_
 
 

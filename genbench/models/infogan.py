@@ -22,9 +22,9 @@ from genbench.config import SamplerConfig, TrainConfig
 from genbench.errors import ConfigError
 from genbench.models import FAMILIES
 from genbench.models.base import GenerativeModel, ImageSpec
-from genbench.models.dcgan import make_discriminator, make_generator
-from genbench.models.losses import descend, discriminator_loss, generator_loss
+from genbench.models.gan_blocks import make_discriminator, make_generator
 from genbench.models.layers import balanced_labels, cpu_randn, init_normal_
+from genbench.models.losses import descend, discriminator_loss, generator_loss
 
 
 @dataclass(frozen=True)

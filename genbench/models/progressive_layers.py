@@ -13,7 +13,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from genbench.models.base import ImageSpec
-from genbench.models.dcgan import pyramid
+from genbench.models.gan_blocks import pyramid
 
 LRELU_SLOPE = 0.2  # ProGAN sec. 4.2 / Table 2: leaky ReLU with leakiness 0.2 in both networks
 RELU_GAIN = math.sqrt(2.0)  # He et al. 2015's gain, used for every layer followed by a leaky ReLU

@@ -22,7 +22,8 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 from genbench.models import FAMILIES
 from genbench.models.base import ImageSpec
-from genbench.models.dcgan import DCGAN, make_discriminator
+from genbench.models.dcgan import DCGAN
+from genbench.models.gan_blocks import make_discriminator
 from genbench.models.layers import init_normal_
 from genbench.models.losses import descend, hinge_d_loss, hinge_g_loss
 

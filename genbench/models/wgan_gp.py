@@ -27,7 +27,8 @@ from torch import nn
 from genbench.errors import ConfigError
 from genbench.models import FAMILIES
 from genbench.models.base import ImageSpec
-from genbench.models.dcgan import DCGAN, make_discriminator
+from genbench.models.dcgan import DCGAN
+from genbench.models.gan_blocks import make_discriminator
 from genbench.models.layers import init_normal_
 from genbench.models.losses import descend, gradient_penalty
 
