@@ -35,7 +35,8 @@ class SourceIndex:
     """What ``code_version`` needs of the package's source, in plain types (so it can be cached as JSON)."""
 
     paths: dict[str, str]  # module -> its file, relative to the package root
-    graph: dict[str, list[str]]  # module -> the package's modules importing it runs
+    graph: dict[str, list[str]]  # module -> the modules it imports by name
+    parents: dict[str, list[str]]  # module -> the packages its imports run first (a.b for ``import a.b.c``)
     plugins: dict[str, str]  # "family:dcgan" -> the module registering it
     commands: dict[str, list[str]]  # "train" -> the modules cli.py's cmd_train and cli.py itself import
 
@@ -65,27 +66,29 @@ def _build_index(root: Path) -> SourceIndex:
     files = {module_name(path, root): path for path in root.rglob("*.py")}
     trees = {name: ast.parse(path.read_text(), str(path)) for name, path in files.items()}
 
-    def runs(importer: str, names: set[str]) -> list[str]:
-        # importing a.b.c runs the packages a and a.b first, except those the importer lies inside
-        found = set()
+    def imports(importer: str, names: set[str]) -> tuple[list[str], list[str]]:
+        """(the modules named, the packages run first): ``import a.b.c`` names a.b.c and runs a and a.b, except
+        those the importer lies inside (they are already being initialised)."""
+        named, parents = set(), set()
         for target in names:
-            parts = target.split(".")
-            for i in range(1, len(parts) + 1):
-                prefix = ".".join(parts[:i])
-                if prefix in files and prefix != importer and not importer.startswith(prefix + "."):
-                    found.add(prefix)
-        return sorted(found)
+            prefixes = [p for p in (".".join(target.split(".")[:i]) for i in range(1, target.count(".") + 2))
+                        if p in files and p != importer and not importer.startswith(p + ".")]
+            named.update(prefixes[-1:])
+            parents.update(prefixes[:-1])
+        return sorted(named), sorted(parents - named)
 
     cli = f"{root.name}.cli"
     top_level = ast.Module(body=[n for n in trees[cli].body if isinstance(n, (ast.Import, ast.ImportFrom))],
                            type_ignores=[])
     commands = {node.name.removeprefix("cmd_").replace("_", "-"):
-                runs(cli, imported_names(top_level, root.name) | imported_names(node, root.name))
+                sum(imports(cli, imported_names(top_level, root.name) | imported_names(node, root.name)), [])
                 for node in trees[cli].body if isinstance(node, ast.FunctionDef) and node.name.startswith("cmd_")}
     plugins = {f"{_REGISTRIES[registry]}:{plugin}": name for name, path in files.items()
                for registry, plugin in _PLUGIN.findall(path.read_text())}
+    edges = {name: imports(name, imported_names(tree, root.name)) for name, tree in trees.items()}
     return SourceIndex(paths={name: str(path.relative_to(root)) for name, path in files.items()},
-                       graph={name: runs(name, imported_names(tree, root.name)) for name, tree in trees.items()},
+                       graph={name: named for name, (named, _) in edges.items()},
+                       parents={name: parents for name, (_, parents) in edges.items()},
                        plugins=plugins, commands=commands)
 
 
@@ -108,7 +111,8 @@ def source_index(root: Path = PACKAGE_ROOT, cache: Path | None = None) -> Source
 
 def import_graph(root: Path = PACKAGE_ROOT) -> dict[str, frozenset[str]]:
     """module -> the package's modules importing it runs (every import statement, deferred ones too)."""
-    return {name: frozenset(edges) for name, edges in source_index(root).graph.items()}
+    index = source_index(root)
+    return {name: frozenset(index.graph[name]) | frozenset(index.parents[name]) for name in index.graph}
 
 
 def plugins(root: Path = PACKAGE_ROOT) -> dict[tuple[str, str], str]:
@@ -121,7 +125,9 @@ def code_modules(command: str, *, family: str = "", dataset: str = "", root: Pat
                  cache: Path | None = None) -> frozenset[str]:
     """The modules a job of ``command`` can run: cli.py, and the closure of what ``cmd_<command>`` imports,
     where a registry's package (``genbench.models``, ``genbench.data``) leads to the job's own family and
-    dataset only (cli.py's other commands are not followed: they are not this job's)."""
+    dataset only (cli.py's other commands are not followed: they are not this job's). A package that runs only
+    because one of its submodules is imported (``genbench.metrics`` for ``genbench.metrics.fcn_score``) counts,
+    but not the siblings it imports to re-export: the importer calls into the submodule it named."""
     index = source_index(root, cache)
     if command not in index.commands:
         raise KeyError(f"genbench has no command '{command}' (no cmd_{command.replace('-', '_')} in cli.py)")
@@ -131,14 +137,17 @@ def code_modules(command: str, *, family: str = "", dataset: str = "", root: Pat
     others = set(index.plugins.values()) - own
     registry_packages = {plugin.rpartition(".")[0] for plugin in index.plugins.values()}
     cli = f"{root.name}.cli"
-    seen, pending = {cli}, list(index.commands[command])
+    named, run_first = {cli}, set()  # modules imported by name / packages run only as a submodule's parents
+    pending = [(name, True) for name in index.commands[command]]
     while pending:
-        name = pending.pop()
-        if name in seen:
+        name, by_name = pending.pop()
+        if name in named or (not by_name and name in run_first):
             continue
-        seen.add(name)
-        pending += [n for n in index.graph[name] if not (name in registry_packages and n in others)]
-    return frozenset(seen)
+        (named if by_name else run_first).add(name)
+        pending += [(n, True) for n in index.graph[name] if not (name in registry_packages and n in others)
+                    and (by_name or not n.startswith(name + "."))]
+        pending += [(n, False) for n in index.parents[name]]
+    return frozenset(named | run_first)
 
 
 @functools.lru_cache(maxsize=1024)

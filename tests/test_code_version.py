@@ -46,8 +46,17 @@ def test_a_metric_edit_changes_what_measures_and_no_training_or_sampling(package
     before = versions(package)
     edit(package / "metrics" / "frechet.py")
     touched = changed(before, versions(package))
-    assert ("evaluate", "") in touched and ("report", "") in touched
-    assert not {job for job in touched if job[0] in ("train", "sample", "train-domain")}
+    assert ("evaluate", "") in touched and ("memorisation", "") in touched
+    # the report renders the metrics files (its job re-runs as they change), it computes no FD itself
+    assert not {job for job in touched if job[0] in ("train", "sample", "train-domain", "report")}
+
+
+def test_a_package_run_for_one_submodule_does_not_bring_its_siblings():
+    """train-segmenter imports genbench.metrics.fcn_score; the package genbench.metrics runs first, but the
+    siblings its __init__ re-exports (frechet, kid, ...) are not what the job calls."""
+    modules = code_modules("train-segmenter")
+    assert {"genbench.metrics", "genbench.metrics.fcn_score"} <= modules
+    assert "genbench.metrics.frechet" not in modules
 
 
 def test_a_shared_module_edit_changes_every_job_that_runs_it(package: Path):
