@@ -24,14 +24,10 @@ def _profile(args: argparse.Namespace) -> ProfileConfig:
         except json.JSONDecodeError as err:
             raise ConfigError(f"--settings: not valid JSON ({err.msg})") from None
         return load_profile(data, source="--settings")
-    return _profile_files(args.profile)
-
-
-def _profile_files(paths: list[Path]) -> ProfileConfig:
     merged: dict = {}
-    for path in paths:
+    for path in args.profile:
         merged = deep_merge(merged, read_yaml(path))
-    return load_profile(merged, source=" + ".join(map(str, paths)))
+    return load_profile(merged, source=" + ".join(map(str, args.profile)))
 
 
 def _settings_args(p: argparse.ArgumentParser, *, default_profile: tuple[Path, ...]) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 from genbench.code_version import PACKAGE_ROOT, import_graph
 
