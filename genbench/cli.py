@@ -265,10 +265,11 @@ def cmd_experiment(args: argparse.Namespace) -> None:
     profile = _profile(args)
     common = {"device": profile.device, "threads": _threads(args, profile), "out": args.out}
     needed = {"steering": ["classifier"], "probe": ["data"], "augmentation": ["data"], "loss_guidance": ["classifier"],
-              "sdedit": ["data", "classifier", "reference"]}.get(args.kind, [])
+              "sdedit": ["data", "classifier", "reference"],
+              "freecontrol": ["data", "classifier", "reference", "baseline_samples"]}.get(args.kind, [])
     for name in needed:
         if getattr(args, name) is None:
-            raise ConfigError(f"experiment {args.kind}: needs --{name}")
+            raise ConfigError(f"experiment {args.kind}: needs --{name.replace('_', '-')}")
     if args.kind == "style_transfer":
         if args.vgg16 is None:
             raise ConfigError("experiment style_transfer: needs --vgg16 (genbench fetch-weights vgg16)")
@@ -286,6 +287,11 @@ def cmd_experiment(args: argparse.Namespace) -> None:
     elif args.kind == "sdedit":
         record = jobs.run_sdedit_job(args.checkpoint, args.data, args.classifier, args.reference, profile.experiments,
                                      **common)
+    elif args.kind == "freecontrol":
+        from genbench.experiments.freecontrol_job import run_freecontrol_job
+
+        record = run_freecontrol_job(args.checkpoint, args.classifier, args.reference, args.data, args.baseline_samples,
+                                     profile.experiments.freecontrol, **common)
     elif args.kind == "probe":
         record = jobs.run_probe_job(args.checkpoint, args.data, profile.experiments, **common)
     else:
@@ -426,12 +432,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=None, help="write the values with their protocol as JSON")
     p = command("experiment", cmd_experiment, "an experiment on a trained checkpoint (genbench.experiments)")
     p.add_argument("kind", choices=["walks", "steering", "probe", "augmentation", "loss_guidance", "sdedit",
-                                    "style_transfer"])
+                                    "freecontrol", "style_transfer"])
     p.add_argument("--checkpoint", type=Path, help="trained checkpoint (every kind but style_transfer)")
     p.add_argument("--vgg16", type=Path, help="converted VGG16 weights (style_transfer)")
-    p.add_argument("--classifier", type=Path, help="domain classifier.pt (steering, loss_guidance, sdedit)")
-    p.add_argument("--data", type=Path, help="prepared dataset folder (probe, augmentation, sdedit)")
-    p.add_argument("--reference", type=Path, help="domain reference features .npz (sdedit)")
+    p.add_argument("--classifier", type=Path, help="domain classifier.pt (steering, loss_guidance, sdedit, freecontrol)")
+    p.add_argument("--data", type=Path, help="prepared dataset folder (probe, augmentation, sdedit; freecontrol: the "
+                   "source domain's)")
+    p.add_argument("--reference", type=Path, help="domain reference features .npz (sdedit, freecontrol)")
+    p.add_argument("--baseline-samples", type=Path, help="the image-to-image baseline's outputs .npz (freecontrol)")
     p.add_argument("--out", type=Path, required=True, help="the JSON record; figures go beside it")
     p = command("compare", cmd_compare, "the MLflow runs of a profile side by side, one line per model")
     p.add_argument("--experiment", help="MLflow experiment (default: genbench-<profile>)")

@@ -111,6 +111,35 @@ class SdeditConfig:
 
 
 @dataclass(frozen=True)
+class FreeControlConfig:
+    """Training-free structure control (FreeControl, genbench.experiments.freecontrol) of class-conditional
+    diffusion models, against an image-to-image baseline: translate the first ``n`` test images of
+    ``source_dataset`` into the model's domain, on the rows the baseline preset's ``baseline_direction``
+    translated (CycleGAN's F: MNIST-M -> MNIST)."""
+
+    presets: tuple[str, ...] = ()
+    source_dataset: str = "mnist_m"
+    baseline: str = "cyclegan"  # a translator preset of the profile, trained on source_dataset
+    baseline_direction: str = "backward"
+    n: int = 1000
+    batch_size: int = 50
+    steps: int = 20  # DDIM steps of inversion and synthesis (both visit the same timesteps)
+    n_seed: int = 20  # N_s: seed images of the analysis stage
+    n_bases: int = 16  # N_b: semantic bases kept per timestep
+    n_appearance: int = 2  # N_a: leading bases whose coordinates weight the appearance vectors
+    # lambda_s and lambda_a of eq. 6: chosen on the first 50 test rows (benchmarks/README.md, "FreeControl")
+    structure_scale: float = 30.0
+    appearance_scale: float = 0.5
+    guidance: float = 3.0  # classifier-free guidance s (genbench's scale: 1 = the conditional model alone)
+    guided_fraction: float = 0.4  # the first steps guided: the reference config's steps 0-80 of 200
+    feature_block: int = 1  # decoder level read: 0 = the lowest resolution (the UNet's ``up`` list)
+    appearance_threshold: float = 0.5  # coordinates below it weight no appearance vector (reference code)
+    # Start the controlled sample from the guidance image's inverted x_T (the reference code's ``same_latent``);
+    # the appearance sibling starts from fresh noise either way.
+    start_from_inversion: bool = True
+
+
+@dataclass(frozen=True)
 class NeuralStyleConfig:
     """Gatys et al. neural style transfer of held-out photos (genbench.experiments.style_transfer): one
     optimisation per (content, style) pair, no training; photo names from genbench.data.photos."""
@@ -131,6 +160,7 @@ class ExperimentsConfig:
     augmentation: AugmentationConfig = AugmentationConfig()
     loss_guidance: LossGuidanceConfig = LossGuidanceConfig()
     sdedit: SdeditConfig = SdeditConfig()
+    freecontrol: FreeControlConfig = FreeControlConfig()
     style_transfer: NeuralStyleConfig = NeuralStyleConfig()
 
 

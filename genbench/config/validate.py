@@ -72,6 +72,7 @@ def validate_all(profile: ProfileConfig, *, profile_source: str, preset_dir: Pat
     _check_dataset_arrays(profile, presets, profile_source=profile_source)
     _check_init_from(profile, presets, profile_source=profile_source)
     _check_experiments(profile.experiments, presets, profile_source=profile_source)
+    _check_freecontrol(profile, presets, profile_source=profile_source)
 
 
 def _check_dataset_arrays(profile: ProfileConfig, presets: Mapping[str, PresetConfig], *, profile_source: str) -> None:
@@ -104,6 +105,29 @@ def _check_init_from(profile: ProfileConfig, presets: Mapping[str, PresetConfig]
         if missing:
             raise ConfigError(f"{profile_source}: preset '{name}' starts from '{source}' on dataset '{missing[0]}', "
                               f"where '{source}' is not trained; add it to preset_datasets.{source}")
+
+
+def _check_freecontrol(profile: ProfileConfig, presets: Mapping[str, PresetConfig], *, profile_source: str) -> None:
+    """FreeControl's models are class-conditional pixel diffusion; its baseline translates source_dataset."""
+    fc = profile.experiments.freecontrol
+    if not fc.presets:
+        return
+    for name in fc.presets:
+        cls = family_class(presets[name].family) if name in presets else None
+        if cls is None or cls.kind != "diffusion" or cls.label_kind != "class" or not getattr(cls, "pixel_space", False):
+            raise ConfigError(f"{profile_source}: key 'experiments.freecontrol.presets': '{name}' is not a "
+                              "class-conditional pixel-space diffusion preset of this profile (e.g. ddpm_cond)")
+    baseline = presets.get(fc.baseline)
+    if baseline is None or fc.source_dataset not in profile.datasets_of(fc.baseline):
+        raise ConfigError(f"{profile_source}: key 'experiments.freecontrol.baseline': '{fc.baseline}' must be a "
+                          f"preset of this profile trained on '{fc.source_dataset}' (preset_datasets)")
+    cls = family_class(baseline.family)
+    if cls.kind != "translation" or fc.baseline_direction not in baseline.samplers:
+        raise ConfigError(f"{profile_source}: key 'experiments.freecontrol.baseline_direction': "
+                          f"'{fc.baseline_direction}' is not a sampler of translator '{fc.baseline}'")
+    if "masks" not in DATASETS.get(fc.source_dataset).arrays:
+        raise ConfigError(f"{profile_source}: key 'experiments.freecontrol.source_dataset': '{fc.source_dataset}' "
+                          "stores no digit masks (the structure score needs them); use mnist_m")
 
 
 def _check_experiments(cfg: ExperimentsConfig, presets: Mapping[str, PresetConfig], *, profile_source: str) -> None:

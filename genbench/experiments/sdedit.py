@@ -18,16 +18,18 @@ __all__ = ["sdedit"]
 
 
 def sdedit(model: DDPM, images: torch.Tensor, *, strength: float, sampler: SamplerConfig,
-           generator: torch.Generator) -> torch.Tensor:
-    """Edit ``images`` (N, C, H, W) in [-1, 1] at ``strength``; ``sampler.steps`` is the cost at s = 1."""
+           generator: torch.Generator, labels: torch.Tensor | None = None) -> torch.Tensor:
+    """Edit ``images`` (N, C, H, W) in [-1, 1] at ``strength``; ``sampler.steps`` is the cost at s = 1. A
+    class-conditional model edits towards ``labels`` with the sampler's classifier-free ``guidance``."""
     if not 0.0 < strength <= 1.0:
         raise ValueError(f"sdedit: strength must be in (0, 1], got {strength}")
-    if model.label_kind or not model.pixel_space:
-        raise ValueError(f"sdedit edits with an unconditional pixel-space model; family '{model.family}' is not one")
+    if not model.pixel_space or (model.label_kind and (model.label_kind != "class" or labels is None)):
+        raise ValueError(f"sdedit edits with a pixel-space model, unconditional or given class labels; family "
+                         f"'{model.family}' {'needs labels' if model.pixel_space and model.label_kind == 'class' else 'is not one'}")
     total = model.schedule.num_timesteps
     first = max(round(strength * total) - 1, 0)
     algo = make_sampler(sampler, model.schedule, source="sdedit")
     algo.set_timesteps(max(1, round(strength * (sampler.steps or total))), first=first)
     noise = cpu_randn(*images.shape, generator=generator, device=images.device)
     x_t = model.schedule.add_noise(images, noise, torch.full((len(images),), first, device=images.device))
-    return model.denoise(x_t, algo, model.noise_estimator(sampler, None), generator=generator)
+    return model.denoise(x_t, algo, model.noise_estimator(sampler, labels), generator=generator)

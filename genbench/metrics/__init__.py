@@ -16,6 +16,7 @@ from genbench.metrics.label_accuracy import class_accuracy, code_accuracy
 from genbench.metrics.precision_recall import precision_recall
 from genbench.metrics.psnr import mean_psnr, psnr
 from genbench.metrics.ssim import ssim
+from genbench.metrics.stroke_iou import stroke_iou
 
 __all__ = [
     "MetricInputError",
@@ -35,4 +36,5 @@ __all__ = [
     "precision_recall",
     "psnr",
     "ssim",
+    "stroke_iou",
 ]

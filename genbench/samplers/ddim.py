@@ -32,13 +32,17 @@ class DDIMSampler(Sampler):
         return cls(schedule, eta=cfg.eta, clip_x0=clip_x0)
 
     def step(self, model_output: torch.Tensor, t: int | torch.Tensor, x: torch.Tensor, *,
-             generator: torch.Generator | None = None) -> torch.Tensor:
+             generator: torch.Generator | None = None, direction_shift: torch.Tensor | None = None) -> torch.Tensor:
+        """``direction_shift`` is added to the eps of the direction term only, after x0_hat is taken: guidance
+        that way survives x0 clipping at large t (FreeControl's reference scheduler guides so)."""
         abar, abar_prev = self.coefficients(t)
         eps = model_output
         x0 = predict_x0(x, eps, abar)  # "predicted x_0", the first term of eq. 12
         if self.clip_x0:
             x0 = x0.clamp(-1.0, 1.0)
             eps = (x - abar**0.5 * x0) / (1.0 - abar) ** 0.5
+        if direction_shift is not None:
+            eps = eps + direction_shift
         sigma = self.eta * ((1.0 - abar_prev) / (1.0 - abar) * (1.0 - abar / abar_prev)) ** 0.5  # eq. 16
         x_prev = abar_prev**0.5 * x0 + max(1.0 - abar_prev - sigma**2, 0.0) ** 0.5 * eps  # eq. 12
         if sigma == 0.0:

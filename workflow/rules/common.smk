@@ -251,6 +251,13 @@ def training_curve_outputs():
     return per_generative_run(PROFILE.training_curve, "training_curve")
 
 
+def freecontrol_baseline_samples(wildcards):
+    """The baseline translator's outputs (and their record: its speed) that a freecontrol job is measured beside."""
+    fc = PROFILE.experiments.freecontrol
+    folder = RUN_DIR.format(dataset=fc.source_dataset, preset=fc.baseline, seed=wildcards.seed)
+    return [f"{folder}/samples/{fc.baseline_direction}.npz", f"{folder}/samples/{fc.baseline_direction}.json"]
+
+
 def experiment_outputs():
     """The experiment records the profile asks for (workflow/rules/experiments.smk), one per run and experiment."""
     exp = PROFILE.experiments
@@ -263,6 +270,7 @@ def experiment_outputs():
         names += ["augmentation"] if preset == exp.augmentation.preset else []
         names += ["loss_guidance"] if preset in exp.loss_guidance.presets else []
         names += ["sdedit"] if preset in exp.sdedit.presets else []
+        names += ["freecontrol"] if preset in exp.freecontrol.presets else []
         wanted += [(preset, name) for name in names]
     per_run = sorted(f"{RESULTS}/{d}/{p}/seed{s}/experiments/{name}.json"
                      for p, name in wanted for d in PROFILE.datasets_of(p) for s in PROFILE.seeds)

@@ -144,6 +144,35 @@ rule sdedit:
         "--out {output} --settings {params.settings:q} > {log} 2>&1"
 
 
+rule freecontrol:
+    # training-free MNIST-M -> MNIST with the MNIST model, on the test rows the baseline (CycleGAN's F) translated
+    input:
+        checkpoint=f"{RUN_DIR}/checkpoint.pt",
+        classifier=CLASSIFIER,
+        reference=lambda w: REFERENCE.format(dataset=w.dataset, space="domain"),
+        source=f"data/{PROFILE.experiments.freecontrol.source_dataset}/test.npz",
+        baseline=freecontrol_baseline_samples,
+    output:
+        f"{RUN_DIR}/experiments/freecontrol.json",
+    params:
+        code=code("experiment", per_preset=True),
+        settings=lambda w: settings("threads", "device", "experiments.freecontrol"),
+        source=lambda w, input: os.path.dirname(input.source),
+    log:
+        f"{LOGS}/{{dataset}}/{{preset}}/seed{{seed}}/freecontrol.log",
+    benchmark:
+        f"{RUN_DIR}/experiments/freecontrol.benchmark.tsv"
+    threads: THREADS
+    conda:
+        "../envs/genbench.yaml"
+    resources:
+        mem_mb=3000,
+    shell:
+        "genbench experiment freecontrol --checkpoint {input.checkpoint} --classifier {input.classifier} "
+        "--data {params.source} --reference {input.reference} --baseline-samples {input.baseline[0]} "
+        "--out {output} --settings {params.settings:q} > {log} 2>&1"
+
+
 rule style_transfer:
     input:
         vgg16=VGG16_WEIGHTS,
