@@ -66,8 +66,8 @@ def run_freecontrol_job(checkpoint: Path, classifier_file: Path, reference: Path
     start = time.perf_counter()
     bases = freecontrol.analyse(model, cfg, generator=torch.Generator().manual_seed(run_cfg.seed))
     analysis_seconds = time.perf_counter() - start
-    settings = {"freecontrol": cfg, "freecontrol_null_prompt": replace(cfg, guidance=0.0),
-                "inversion_only": replace(cfg, structure_scale=0.0, appearance_scale=0.0)}
+    settings = {"inversion_only": replace(cfg, structure_scale=0.0, appearance_scale=0.0), "freecontrol": cfg,
+                "freecontrol_null_prompt": replace(cfg, guidance=0.0)}
     outputs: dict[str, np.ndarray] = {"baseline": baseline["images"][:cfg.n]}
     seconds = {"baseline": 1.0 / read_json(baseline_samples.with_suffix(".json"))["images_per_second"]}
     strength = 1.0 - cfg.guided_fraction
