@@ -123,6 +123,12 @@ class GenerativeModel(nn.Module):
     def load_training_state(self, state: dict[str, Any]) -> None:
         """Restore what ``training_state`` returned."""
 
+    def training_diagnostics(self) -> dict[str, Any]:
+        """JSON-ready facts about the trained networks that the train job adds to train_summary.json, so the
+        report reads them without loading a checkpoint (the Wasserstein critics' weight histograms). None by
+        default."""
+        return {}
+
     def label_captions(self, labels: torch.Tensor) -> list[str] | None:
         """What each label asked ``sample`` for, in words (t2i: the caption), or None."""
         return None

@@ -20,6 +20,7 @@ so images/s is below DCGAN's at equal width, and there are n_critic times fewer 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -74,7 +75,7 @@ class WGANGP(DCGAN):
     def train_step(self, images: torch.Tensor, labels: torch.Tensor,
                    optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, float]:
         if images.shape[0] < self.cfg.n_critic:
-            raise ConfigError(f"wgan_gp: a batch of {images.shape[0]} images cannot feed model.n_critic = "
+            raise ConfigError(f"{self.family}: a batch of {images.shape[0]} images cannot feed model.n_critic = "
                               f"{self.cfg.n_critic} critic updates; set train.batch_size to n_critic * m "
                               f"(the paper: 5 * 64 = 320)")
         chunks = images.tensor_split(self.cfg.n_critic)  # Algorithm 1, line 3: a new real minibatch each time
@@ -105,3 +106,18 @@ class WGANGP(DCGAN):
 
     def latents(self, n: int, device: torch.device) -> torch.Tensor:
         return torch.randn(n, *self.latent_shape, device=device)
+
+    def training_diagnostics(self) -> dict[str, Any]:
+        return {"critic_weights": critic_weight_histogram(self.discriminator, clip=None)}
+
+
+def critic_weight_histogram(critic: nn.Module, *, clip: float | None, bins: int = 60) -> dict[str, Any]:
+    """Histogram of every critic parameter (weights, biases, norm scales: what weight clipping clamps), over
+    [-max |w|, max |w|]: the Gulrajani et al. Fig. 1b view. ``fraction_at_bound``: the share within 1 % of
+    +-clip (None without clipping)."""
+    values = torch.cat([p.detach().flatten().cpu() for p in critic.parameters()]).double()
+    edge = float(values.abs().max()) or 1.0
+    counts = torch.histc(values, bins=bins, min=-edge, max=edge)
+    at_bound = None if clip is None else float((values.abs() >= 0.99 * clip).double().mean())
+    return {"bin_edges": torch.linspace(-edge, edge, bins + 1).tolist(), "counts": [int(c) for c in counts],
+            "n": int(values.numel()), "clip": clip, "fraction_at_bound": at_bound}

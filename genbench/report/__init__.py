@@ -72,13 +72,15 @@ def build_report(results_root: str | Path, out_dir: str | Path, *, profile: str,
     from genbench.report.timeline import timeline_section
     from genbench.report.training_curve import training_curve_section
     from genbench.report.translation import style_transfer_section, translation_sections
+    from genbench.report.wgan import wgan_sections
 
     results = collect(Path(results_root), datasets=datasets, presets=presets, seeds=seeds, samplers=samplers,
                       preset_datasets=preset_datasets)
     models = tables.by_model(results)
     figures = render_figures(results, models)
     experiments = collect_experiments(Path(results_root), datasets=datasets, presets=presets, seeds=seeds)
-    sections = gan_sections(results, experiments, datasets) + diffusion_sections(results, experiments, datasets)
+    sections = gan_sections(results, experiments, datasets) + wgan_sections(results, Path(results_root))
+    sections += diffusion_sections(results, experiments, datasets)
     sections += translation_sections(results) + freecontrol_sections(experiments["freecontrol"])
     extra = (style_transfer_section(Path(results_root)), training_curve_section(results, Path(results_root)),
              memorisation_section(results, Path(results_root)))

@@ -91,7 +91,7 @@ def run_training(run_cfg: RunConfig, *, data_dir: Path, out_dir: Path) -> dict:
                    "images_per_second": round(result.images_per_second, 2),
                    "data_wait_fraction": round(result.data_fraction, 4), "n_parameters": model.num_parameters(),
                    "n_train_images": int(len(keep)), "device": device.type, "mlflow_run_id": run.run_id,
-                   "code_version": code}
+                   "code_version": code, **model.training_diagnostics()}
         run.log_metrics({"train_seconds": result.seconds, "train_images_per_second": result.images_per_second,
                          "n_parameters": float(summary["n_parameters"])}, step=result.steps)
         write_bytes(out_dir / "config.yaml", yaml.safe_dump(to_dict(run_cfg), sort_keys=True).encode())

@@ -1,0 +1,72 @@
+"""WGAN with weight clipping: Arjovsky, Chintala & Bottou 2017, "Wasserstein GAN"
+(https://arxiv.org/abs/1701.07875), Algorithm 1; reference code github.com/martinarjovsky/WassersteinGAN.
+
+Paper -> code: f_w = the critic ``discriminator``, g_theta = ``generator``, c = ``clip``, n_critic = ``n_critic``,
+alpha = ``train.lr`` (5e-5 in the paper), RMSProp for both nets (sec. 3: momentum-based optimisers such as
+Adam made the critic's training unstable). The loop is WGAN-GP's (``wgan_gp.WGANGP``: one ``train_step`` is one
+generator iteration fed n_critic real minibatches, Algorithm 1 lines 2-10) with the penalty replaced by the
+clip of line 7, applied to every critic parameter after each of its RMSProp steps, as the reference code's
+``p.data.clamp_(-c, c)``. The critic is WGAN-GP's too (layer norm by default, or none), so that this family and
+``wgan_gp`` differ only in how they keep f_w Lipschitz: the comparison of Gulrajani et al. sec. 3 and Fig. 1.
+The reference code also runs 100 critic iterations for the first 25 generator iterations and every 500th;
+here every iteration has n_critic, as Algorithm 1 states.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from genbench.config import TrainConfig
+from genbench.errors import ConfigError
+from genbench.models import FAMILIES
+from genbench.models.losses import descend
+from genbench.models.wgan_gp import CRITIC_NORMS, WGANGP, critic_weight_histogram
+
+
+@dataclass(frozen=True)
+class Config:
+    latent_dim: int = 128  # as wgan_gp, so that the pair differs in the Lipschitz constraint only
+    base_channels: int = 64
+    n_critic: int = 5  # Algorithm 1's default
+    clip: float = 0.01  # c of Algorithm 1
+    critic_norm: str = "layer"  # wgan_gp's critic; "none" for a plain one
+
+    def __post_init__(self) -> None:
+        if self.critic_norm not in CRITIC_NORMS:
+            raise ConfigError(f"wgan: key 'model.critic_norm' must be one of {', '.join(CRITIC_NORMS)}, "
+                              f"got '{self.critic_norm}'")
+        if self.n_critic < 1:
+            raise ConfigError(f"wgan: key 'model.n_critic' must be >= 1, got {self.n_critic}")
+        if not self.clip > 0:
+            raise ConfigError(f"wgan: key 'model.clip' must be > 0 (the paper's c = 0.01), got {self.clip}")
+
+
+@FAMILIES.register("wgan")
+class WGAN(WGANGP):
+    family = "wgan"
+    Config = Config
+
+    def configure_optimizers(self, train: TrainConfig) -> dict[str, torch.optim.Optimizer]:
+        """RMSProp without momentum for both nets (Algorithm 1, lines 6 and 10); ``train.betas`` does not apply."""
+        return {name: torch.optim.RMSprop(net.parameters(), lr=train.lr, weight_decay=train.weight_decay)
+                for name, net in (("generator", self.generator), ("discriminator", self.discriminator))}
+
+    def critic_step(self, real: torch.Tensor, optimizer: torch.optim.Optimizer) -> dict[str, float]:
+        """Algorithm 1, lines 3-7: one RMSProp step up the critic's estimate of W, then w <- clip(w, -c, c)."""
+        with torch.no_grad():
+            fake = self.generator(self.latents(real.shape[0], real.device))
+        real_scores, fake_scores = self.discriminator(torch.cat([real, fake])).split(real.shape[0])
+        wasserstein = real_scores.mean() - fake_scores.mean()  # line 5's gradient is that of this estimate
+        descend(optimizer, -wasserstein)
+        self.clip_critic()
+        return {"loss_d": -wasserstein.item(), "wasserstein": wasserstein.item()}
+
+    def clip_critic(self) -> None:
+        with torch.no_grad():
+            for parameter in self.discriminator.parameters():
+                parameter.clamp_(-self.cfg.clip, self.cfg.clip)
+
+    def training_diagnostics(self) -> dict[str, Any]:
+        return {"critic_weights": critic_weight_histogram(self.discriminator, clip=self.cfg.clip)}
