@@ -236,7 +236,7 @@ def cmd_training_curve(args: argparse.Namespace) -> None:
                                 reference_split=profile.evaluation.reference_split,
                                 batch_size=profile.evaluation.batch_size, seed=summary["seed"],
                                 device=profile.device, threads=_threads(args, profile), identity=identity,
-                                out=args.out, final_samples=args.samples)
+                                out=args.out, final_samples=args.samples, pr_k=profile.evaluation.pr_k)
     print(f"training curve {args.out}: " + ", ".join(f"step {p['step']} FD {p['fd_domain']:.2f}"
                                                      for p in record["points"]))
 

@@ -1,6 +1,7 @@
 """FD over training steps: a model's milestone weights (``milestones.pt``, ``train.curve_points``) and its
 final ones, each sampled with the preset's main sampler setting and measured against the evaluation's
-domain reference features. Writes ``training_curve/<sampler>.json``: one point per step, with the protocol.
+domain reference features (FD, and precision/recall with k ``pr_k``). Writes ``training_curve/<sampler>.json``:
+one point per step, with the protocol.
 
 Every point draws the same ``n_fake`` images from the same seed, so the points differ only by the weights.
 The final point's images are the first ``n_fake`` of the sample job's file when that drew them the same way
@@ -15,7 +16,7 @@ from genbench.device import resolve_device, set_threads
 from genbench.evaluate import read_reference
 from genbench.features.domain import extract, load_classifier
 from genbench.io import InputError, load_npz, read_json, sha256_file, write_json
-from genbench.metrics import frechet_distance
+from genbench.metrics import frechet_distance, precision_recall
 from genbench.sample import draw_images
 from genbench.train.checkpoint import load_for_sampling, read_checkpoint, read_milestones
 from genbench.train.ema import copy_state
@@ -24,7 +25,7 @@ from genbench.train.ema import copy_state
 def run_training_curve(checkpoint: Path, milestones: Path, classifier: Path, reference: Path,
                        cfg: TrainingCurveConfig, *, sampler_name: str, sampler: SamplerConfig, reference_split: str,
                        batch_size: int, seed: int, device: str, threads: int, identity: dict, out: Path,
-                       final_samples: Path | None = None) -> dict:
+                       final_samples: Path | None = None, pr_k: int = 3) -> dict:
     set_threads(threads)
     dev = resolve_device(device)
     model, run_cfg = load_for_sampling(checkpoint, dev)
@@ -49,10 +50,12 @@ def run_training_curve(checkpoint: Path, milestones: Path, classifier: Path, ref
             images, _ = draw_images(model, sampler, cfg.n_fake, batch_size=batch_size, seed=seed,
                                     source=f"{milestones}: step {step}, sampler '{sampler_name}'")
         features, _ = extract(domain, images, batch_size=batch_size, device=dev)
-        points.append({"step": int(step), "fd_domain": frechet_distance(real, features)})
+        precision, recall = precision_recall(real, features, k=pr_k)
+        points.append({"step": int(step), "fd_domain": frechet_distance(real, features),
+                       "precision_domain": precision, "recall_domain": recall})
     record = {**identity, "points": points,
               "protocol": {"feature_space": "domain", "extractor_sha256": extractor_sha, "n_real": int(len(real)),
-                           "n_fake": cfg.n_fake, "seed": seed, "reference_split": reference_split,
+                           "n_fake": cfg.n_fake, "pr_k": pr_k, "seed": seed, "reference_split": reference_split,
                            "milestones_sha256": sha256_file(milestones), "checkpoint_sha256": sha256_file(checkpoint),
                            "final_point_from": str(final_samples) if drawn is not None else "drawn"}}
     write_json(out, record)

@@ -27,6 +27,9 @@ class TrainConfig:
     # this model's sampling network before training: SRGAN's G starts from the trained SRResNet (Ledig et al.
     # 2017, sec. 3.2). "" = random initialisation.
     init_from: str = ""
+    # The dataset whose init_from checkpoint to start from: "" = this run's own. Another one fine-tunes a model
+    # trained there on this dataset (ddpm_ft: the MNIST DDPM fine-tuned on Fashion-MNIST).
+    init_dataset: str = ""
     # The sampling network's weights (EMA when kept) at this many evenly spaced steps before the last, saved
     # to milestones.pt for the FD-over-training figure (genbench.evaluate_curve); 0 = none.
     curve_points: int = 4

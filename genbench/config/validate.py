@@ -93,6 +93,9 @@ def _check_init_from(profile: ProfileConfig, presets: Mapping[str, PresetConfig]
     for name, preset in presets.items():
         source = preset.train.init_from
         if not source:
+            if preset.train.init_dataset:
+                raise ConfigError(f"{profile_source}: preset '{name}' has train.init_dataset "
+                                  f"'{preset.train.init_dataset}' but no train.init_from; name the preset to start from")
             continue
         fix = f"add '{source}' to 'presets' or set overrides.{name}.train.init_from: ''"
         if source not in presets or source == name:
@@ -101,7 +104,10 @@ def _check_init_from(profile: ProfileConfig, presets: Mapping[str, PresetConfig]
         if presets[source].family != preset.family:
             raise ConfigError(f"{profile_source}: preset '{name}' ({preset.family}) has train.init_from '{source}', "
                               f"a {presets[source].family}; name a preset of family {preset.family}")
-        missing = sorted(set(profile.datasets_of(name)) - set(profile.datasets_of(source)))
+        # Image shapes are known once the data is prepared: the train job's initialise_from checks them.
+        init_dataset = preset.train.init_dataset
+        wanted = {init_dataset} if init_dataset else set(profile.datasets_of(name))
+        missing = sorted(wanted - set(profile.datasets_of(source)))
         if missing:
             raise ConfigError(f"{profile_source}: preset '{name}' starts from '{source}' on dataset '{missing[0]}', "
                               f"where '{source}' is not trained; add it to preset_datasets.{source}")

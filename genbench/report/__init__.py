@@ -63,6 +63,7 @@ def build_report(results_root: str | Path, out_dir: str | Path, *, profile: str,
     from genbench.report.diffusion import diffusion_sections
     from genbench.report.experiments import collect_experiments, gan_sections
     from genbench.report.figures import render_figures
+    from genbench.report.finetune import finetune_section
     from genbench.report.freecontrol import freecontrol_sections
     from genbench.report.html import render_html
     from genbench.report.hype import hype_images, render_hype_page
@@ -83,7 +84,7 @@ def build_report(results_root: str | Path, out_dir: str | Path, *, profile: str,
     sections += diffusion_sections(results, experiments, datasets)
     sections += translation_sections(results) + freecontrol_sections(experiments["freecontrol"])
     extra = (style_transfer_section(Path(results_root)), training_curve_section(results, Path(results_root)),
-             memorisation_section(results, Path(results_root)))
+             finetune_section(results, Path(results_root)), memorisation_section(results, Path(results_root)))
     sections += [s for s in extra if s is not None] + [references_section(results)]
     timeline = timeline_section(Path(results_root), None if logs_root is None else Path(logs_root),
                                 None if snakemake_logs is None else Path(snakemake_logs))

@@ -67,11 +67,16 @@ def load_for_sampling(path: str | Path, device: torch.device) -> tuple[Generativ
     return model.to(device, memory_format=layout).eval(), run_cfg
 
 
-def initialise_from(model: GenerativeModel, path: str | Path) -> None:
+def initialise_from(model: GenerativeModel, path: str | Path) -> dict[str, Any]:
     """Copy the trained sampling network of the checkpoint at ``path`` into ``model`` (``train.init_from``):
-    its EMA weights when kept, else its trained ones. Every tensor of ``model``'s sampling network must be
-    there with the same shape, so a different architecture fails here rather than training from a mix."""
+    its EMA weights when kept, else its trained ones. The checkpoint must be of ``model``'s family, and every
+    tensor of ``model``'s sampling network must be there with the same shape, so a different architecture fails
+    here rather than training from a mix. Returns where the weights came from (train_summary's ``init_from``)."""
     payload = read_checkpoint(path)
+    source = from_dict(RunConfig, payload["run_config"], source=str(path))
+    if source.spec.family != model.family:
+        raise InputError(f"{path}: cannot initialise a {model.family} from it, it is a {source.spec.family} "
+                         "checkpoint; give train.init_from a preset of the same family")
     module = model.sampling_module()
     own = module.state_dict()
     state = payload["ema"]
@@ -84,3 +89,5 @@ def initialise_from(model: GenerativeModel, path: str | Path) -> None:
         raise InputError(f"{path}: cannot initialise from it: tensor '{mismatched[0]}' is missing or has another "
                          "shape; give train.init_from a preset with the same model settings")
     module.load_state_dict({k: state[k] for k in own})
+    return {"preset": source.preset, "dataset": source.dataset, "seed": source.seed, "steps": int(payload["step"]),
+            "weights": "ema" if payload["ema"] is not None else "trained", "checkpoint": str(path)}

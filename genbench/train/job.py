@@ -51,8 +51,11 @@ def run_training(run_cfg: RunConfig, *, data_dir: Path, out_dir: Path) -> dict:
     arrays = load_arrays(data_dir, "train", model.training_arrays)
     keep = seeded_subset(len(next(iter(arrays.values()))), spec.train.max_train_images, run_cfg.seed)
     model.prepare(info.class_names)
+    initialised = None
     if spec.train.init_from:
-        initialise_from(model, init_checkpoint(out_dir, spec.train.init_from, run_cfg.seed))
+        source = init_checkpoint(out_dir, spec.train.init_from, run_cfg.seed,
+                                 dataset=spec.train.init_dataset or run_cfg.dataset)
+        initialised = initialise_from(model, source)
 
     snapshot_path = out_dir / RESUME_FILE
     snapshot = load_snapshot(snapshot_path, run_cfg)
@@ -92,6 +95,8 @@ def run_training(run_cfg: RunConfig, *, data_dir: Path, out_dir: Path) -> dict:
                    "data_wait_fraction": round(result.data_fraction, 4), "n_parameters": model.num_parameters(),
                    "n_train_images": int(len(keep)), "device": device.type, "mlflow_run_id": run.run_id,
                    "code_version": code, **model.training_diagnostics()}
+        if initialised is not None:
+            summary["init_from"] = initialised
         run.log_metrics({"train_seconds": result.seconds, "train_images_per_second": result.images_per_second,
                          "n_parameters": float(summary["n_parameters"])}, step=result.steps)
         write_bytes(out_dir / "config.yaml", yaml.safe_dump(to_dict(run_cfg), sort_keys=True).encode())
@@ -104,9 +109,10 @@ def run_training(run_cfg: RunConfig, *, data_dir: Path, out_dir: Path) -> dict:
     return summary
 
 
-def init_checkpoint(out_dir: Path, preset: str, seed: int) -> Path:
-    """The checkpoint of ``preset`` beside this run: <results>/<dataset>/<preset>/seed<seed>/checkpoint.pt."""
-    return Path(out_dir).parent.parent / preset / f"seed{seed}" / "checkpoint.pt"
+def init_checkpoint(out_dir: Path, preset: str, seed: int, *, dataset: str) -> Path:
+    """The checkpoint of ``preset`` on ``dataset`` in this run's results: <results>/<dataset>/<preset>/seed<seed>/
+    checkpoint.pt, ``out_dir`` being <results>/<this dataset>/<this preset>/seed<seed>."""
+    return Path(out_dir).parent.parent.parent / dataset / preset / f"seed{seed}" / "checkpoint.pt"
 
 
 def _preview(model, spec, seed: int, *, arrays: dict[str, np.ndarray]) -> np.ndarray:

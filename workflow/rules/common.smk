@@ -64,10 +64,14 @@ def pinned_weights_input(wildcards):
 
 
 def init_checkpoint_input(wildcards):
-    """The checkpoint a preset's train.init_from names, same dataset and seed (SRGAN from SRResNet)."""
-    source = PRESETS[wildcards.preset].train.init_from
-    return [os.path.join(RUN_DIR.format(dataset=wildcards.dataset, preset=source, seed=wildcards.seed),
-                         "checkpoint.pt")] if source else []
+    """The checkpoint a preset's train.init_from names, same seed, on train.init_dataset or this run's dataset
+    (SRGAN from SRResNet; ddpm_ft from the MNIST DDPM): the job waits for that training."""
+    train = PRESETS[wildcards.preset].train
+    if not train.init_from:
+        return []
+    dataset = train.init_dataset or wildcards.dataset
+    return [os.path.join(RUN_DIR.format(dataset=dataset, preset=train.init_from, seed=wildcards.seed),
+                         "checkpoint.pt")]
 
 
 def train_priority(wildcards):
