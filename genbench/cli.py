@@ -435,7 +435,8 @@ def build_parser() -> argparse.ArgumentParser:
                                     "freecontrol", "style_transfer"])
     p.add_argument("--checkpoint", type=Path, help="trained checkpoint (every kind but style_transfer)")
     p.add_argument("--vgg16", type=Path, help="converted VGG16 weights (style_transfer)")
-    p.add_argument("--classifier", type=Path, help="domain classifier.pt (steering, loss_guidance, sdedit, freecontrol)")
+    p.add_argument("--classifier", type=Path,
+                   help="domain classifier.pt (steering, loss_guidance, sdedit, freecontrol)")
     p.add_argument("--data", type=Path, help="prepared dataset folder (probe, augmentation, sdedit; freecontrol: the "
                    "source domain's)")
     p.add_argument("--reference", type=Path, help="domain reference features .npz (sdedit, freecontrol)")

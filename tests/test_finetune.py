@@ -60,8 +60,10 @@ def test_a_source_of_another_shape_is_refused_in_one_line(tmp_path: Path) -> Non
 
 def test_the_source_checkpoint_is_the_init_datasets() -> None:
     out_dir = Path("results/default/fashion_mnist/ddpm_ft/seed2")
-    assert init_checkpoint(out_dir, "ddpm", 2, dataset="mnist") == Path("results/default/mnist/ddpm/seed2/checkpoint.pt")
-    assert init_checkpoint(out_dir, "ddpm", 2, dataset="fashion_mnist") == out_dir.parent.parent / "ddpm/seed2/checkpoint.pt"
+    to_mnist = init_checkpoint(out_dir, "ddpm", 2, dataset="mnist")
+    assert to_mnist == Path("results/default/mnist/ddpm/seed2/checkpoint.pt")
+    same = init_checkpoint(out_dir, "ddpm", 2, dataset="fashion_mnist")
+    assert same == out_dir.parent.parent / "ddpm/seed2/checkpoint.pt"
 
 
 def profile(**overrides) -> dict:

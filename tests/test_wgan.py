@@ -58,7 +58,8 @@ def test_the_critic_weight_record_counts_every_parameter() -> None:
         record = model.training_diagnostics()["critic_weights"]
         n = sum(p.numel() for p in model.discriminator.parameters())
         assert record["n"] == n and sum(record["counts"]) == n and len(record["bin_edges"]) == len(record["counts"]) + 1
-        assert (record["clip"], record["fraction_at_bound"] is None) == ((0.01, False) if family == "wgan" else (None, True))
+        expected = (0.01, False) if family == "wgan" else (None, True)
+        assert (record["clip"], record["fraction_at_bound"] is None) == expected
 
 
 def test_a_bad_clip_is_a_one_line_error() -> None:
@@ -79,8 +80,8 @@ def _write_run(root: Path, family: str, fd: float) -> None:
     lines = ["step,name,value"] + [f"{s},{n},{v}" for s in range(0, 20, 5)
                                    for n, v in (("loss_d", -s), ("wasserstein", s / 10), ("loss_g", 1))]
     (run / "losses.csv").write_text("\n".join(lines) + "\n")
-    write_json(run / "samples" / "direct.json", {"sampler": "direct", "algo": "direct", "n": 64, "steps": 1, "seconds": 1.0,
-                                                 "images_per_second": 64.0})
+    write_json(run / "samples" / "direct.json", {"sampler": "direct", "algo": "direct", "n": 64, "steps": 1,
+                                                 "seconds": 1.0, "images_per_second": 64.0})
     save_grid(np.zeros((4, 1, 8, 8), np.uint8), run / "samples" / "direct.png")
     write_json(run / "metrics" / "direct.json", {"dataset": "mnist", "preset": family, "family": family,
                                                  "sampler": "direct", "seed": 0, "metrics": {

@@ -41,7 +41,8 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = ["METRIC_NAMES", "PRESET_DIR", "AugmentationConfig", "CheckpointConfig", "ConfigError", "CudaConfig",
-           "DomainConfig", "EvaluationConfig", "ExperimentsConfig", "FreeControlConfig", "LossGuidanceConfig", "MemorisationConfig",
+           "DomainConfig", "EvaluationConfig", "ExperimentsConfig", "FreeControlConfig", "LossGuidanceConfig",
+           "MemorisationConfig",
            "MlflowConfig", "NeuralStyleConfig", "PresetConfig", "ProbeConfig", "ProfileConfig", "ReportConfig",
            "RunConfig", "SamplerConfig", "SdeditConfig", "SegmenterConfig", "SteeringConfig", "TrainConfig",
            "TrainingCurveConfig", "deep_merge", "from_dict", "load_profile", "load_profile_file", "main_sampler",

@@ -95,7 +95,7 @@ def _check_init_from(profile: ProfileConfig, presets: Mapping[str, PresetConfig]
         if not source:
             if preset.train.init_dataset:
                 raise ConfigError(f"{profile_source}: preset '{name}' has train.init_dataset "
-                                  f"'{preset.train.init_dataset}' but no train.init_from; name the preset to start from")
+                                  f"'{preset.train.init_dataset}' but no train.init_from; set that too")
             continue
         fix = f"add '{source}' to 'presets' or set overrides.{name}.train.init_from: ''"
         if source not in presets or source == name:
@@ -120,7 +120,8 @@ def _check_freecontrol(profile: ProfileConfig, presets: Mapping[str, PresetConfi
         return
     for name in fc.presets:
         cls = family_class(presets[name].family) if name in presets else None
-        if cls is None or cls.kind != "diffusion" or cls.label_kind != "class" or not getattr(cls, "pixel_space", False):
+        steerable = cls is not None and cls.kind == "diffusion" and getattr(cls, "pixel_space", False)
+        if not steerable or cls.label_kind != "class":
             raise ConfigError(f"{profile_source}: key 'experiments.freecontrol.presets': '{name}' is not a "
                               "class-conditional pixel-space diffusion preset of this profile (e.g. ddpm_cond)")
     baseline = presets.get(fc.baseline)

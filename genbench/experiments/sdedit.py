@@ -24,8 +24,9 @@ def sdedit(model: DDPM, images: torch.Tensor, *, strength: float, sampler: Sampl
     if not 0.0 < strength <= 1.0:
         raise ValueError(f"sdedit: strength must be in (0, 1], got {strength}")
     if not model.pixel_space or (model.label_kind and (model.label_kind != "class" or labels is None)):
+        missing = "needs labels" if model.pixel_space and model.label_kind == "class" else "is not one"
         raise ValueError(f"sdedit edits with a pixel-space model, unconditional or given class labels; family "
-                         f"'{model.family}' {'needs labels' if model.pixel_space and model.label_kind == 'class' else 'is not one'}")
+                         f"'{model.family}' {missing}")
     total = model.schedule.num_timesteps
     first = max(round(strength * total) - 1, 0)
     algo = make_sampler(sampler, model.schedule, source="sdedit")

@@ -11,7 +11,7 @@ from genbench.metrics._checks import MetricInputError
 def stroke_iou(images: np.ndarray, masks: np.ndarray, *, threshold: int = 128) -> np.ndarray:
     """Per-image IoU (N,) of ``images[:, 0] >= threshold`` (uint8 (N, 1, H, W)) and boolean ``masks`` (N, H, W);
     two empty sets count as a perfect match."""
-    if images.ndim != 4 or images.shape[1] != 1 or images.shape[0] != masks.shape[0] or images.shape[2:] != masks.shape[1:]:
+    if images.ndim != 4 or images.shape[1] != 1 or images.shape[:1] + images.shape[2:] != masks.shape:
         raise MetricInputError(f"stroke_iou: needs (N, 1, H, W) images and (N, H, W) masks, got {images.shape} "
                                f"and {masks.shape}")
     found, true = images[:, 0] >= threshold, masks.astype(bool)

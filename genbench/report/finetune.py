@@ -41,9 +41,10 @@ def finetune_section(results: Results, results_root: Path) -> Section | None:
         section.figures[f"finetune_{run.dataset}_{run.preset}.png"] = _figure(run, source, tuned, scratch)
     if not section.rows:
         return None
+    n_fake = tuned["protocol"].get("n_fake", NA)
     section.text = ("FD, precision and recall in the domain features of each fine-tuning step's weights, against "
-                    f"the test reference, {tuned['protocol'].get('n_fake', NA)} samples per point from one seed (FD is biased "
-                    "upwards at this n: the values compare with each other, not with the tables'). "
+                    f"the test reference, {n_fake} samples per point from one seed (FD is biased upwards at this n: "
+                    "the values compare with each other, not with the tables'). "
                     + "; ".join(notes) + ". n/a: the from-scratch run has no point at that step (or was not "
                     "trained in this profile).")
     return section

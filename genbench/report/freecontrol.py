@@ -19,15 +19,16 @@ def freecontrol_sections(records: list[dict]) -> list[Section]:
 
 def _section(record: dict) -> Section:
     try:
-        s = record["settings"]
+        s, baseline = record["settings"], record["baseline"]["preset"]
+        start = "from the inverted latent" if s["start_from_inversion"] else "from noise"
         protocol = (
-            f"{record['n']} {record['source_dataset']} test rows (those {record['baseline']['preset']} translated) into "
+            f"{record['n']} {record['source_dataset']} test rows (those {baseline} translated) into "
             f"the domain of {record['preset']} ({record['dataset']}, seed {record['seed']}), no training. FreeControl "
             f"(Mo et al. 2023): {s['n_seed']} seed images from the generic prompt, PCA of the UNet's decoder level "
             f"{s['feature_block']} -> {s['n_bases']} bases per step; DDIM-{s['steps']} inversion of the guidance "
             f"image ({record['guidance_image']}); structure scale {s['structure_scale']}, appearance scale "
             f"{s['appearance_scale']} over the first {s['guided_fraction']:.0%} of the steps, classifier-free "
-            f"guidance {s['guidance']}, start {'from the inverted latent' if s['start_from_inversion'] else 'from noise'}"
+            f"guidance {s['guidance']}, start {start}"
             f". SDEdit at strength {s['sdedit_strength']:.2f} = the unguided share of FreeControl's steps. Label kept: "
             f"the {record['dataset']} domain classifier on the output vs the input's digit; FD in its domain features "
             f"against {record['n_real']} test images; SSIM against the digit the input was made from; stroke IoU "
