@@ -114,7 +114,7 @@ def test_one_shot_families_handle_32x32_and_reject_odd_sizes(family: str) -> Non
         build_model(family, {}, ImageSpec(1, 30, 30, 10))
 
 
-@pytest.mark.parametrize("family", ["dcgan", "cgan", "wgan_gp", "sngan", "infogan"])
+@pytest.mark.parametrize("family", ["dcgan", "cgan", "wgan", "wgan_gp", "sngan", "infogan"])
 def test_an_impossible_image_size_error_names_the_family_that_asked(family: str) -> None:
     with pytest.raises(ConfigError, match=f"^{family}: cannot model 30x30"):
         build_model(family, {}, ImageSpec(1, 30, 30, 10))

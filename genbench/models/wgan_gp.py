@@ -87,16 +87,21 @@ class WGANGP(DCGAN):
 
     def critic_step(self, real: torch.Tensor, optimizer: torch.optim.Optimizer) -> dict[str, float]:
         """Algorithm 1, lines 4-9: one Adam step on L = D(x~) - D(x) + lambda (||grad D(x^)||_2 - 1)^2."""
+        fake, wasserstein = self.critic_estimate(real)
+        gp = gradient_penalty(self.discriminator, real, fake)
+        loss = -wasserstein + self.cfg.gp_weight * gp
+        descend(optimizer, loss)
+        return {"loss_d": loss.item(), "wasserstein": wasserstein.item(), "gp": gp.item()}
+
+    def critic_estimate(self, real: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x~ = G(z) for as many z as real images, and the critic's estimate of W(P_r, P_g) (eq. 2 here, eq. 3 of
+        Arjovsky et al.): the mean score of the real minus that of the fake, differentiable in the critic only."""
         with torch.no_grad():  # the critic's step needs no gradient through G
             fake = self.generator(self.latents(real.shape[0], real.device))
         # Real and fake in one forward: with no batch statistics in the critic, a sample's score is the same
         # in any batch.
         real_scores, fake_scores = self.discriminator(torch.cat([real, fake])).split(real.shape[0])
-        wasserstein = real_scores.mean() - fake_scores.mean()  # the critic's estimate of W(P_r, P_g), eq. 2
-        gp = gradient_penalty(self.discriminator, real, fake)
-        loss = -wasserstein + self.cfg.gp_weight * gp
-        descend(optimizer, loss)
-        return {"loss_d": loss.item(), "wasserstein": wasserstein.item(), "gp": gp.item()}
+        return fake, real_scores.mean() - fake_scores.mean()
 
     def generator_step(self, m: int, optimizer: torch.optim.Optimizer) -> float:
         """Algorithm 1, lines 11-12: one Adam step on -D(G(z)) over m fresh latents."""
