@@ -33,7 +33,14 @@ def ci_evaluation():
     return load_profile_file(REPO / "params/ci.yaml").evaluation
 
 
-CI_DATASETS = {"pix2pix": "mnist_m", "cyclegan": "mnist_m", "srresnet": "photo_patches", "srgan": "photo_patches"}
+TRANSLATORS = ("pix2pix", "cyclegan", "srresnet", "srgan")  # the image-to-image presets of params/ci.yaml
+
+
+def ci_dataset(preset: str) -> str:
+    """The one dataset params/ci.yaml trains ``preset`` on (its preset_datasets, else its datasets)."""
+    from genbench.config import load_profile_file
+
+    return load_profile_file(REPO / "params/ci.yaml").datasets_of(preset)[0]
 INCEPTION_SHA256 = "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34"  # DESIGN.md
 
 
@@ -77,7 +84,7 @@ def test_hype_page_holds_every_generative_model_and_as_many_real_images(ci_run: 
     assert "http://" not in page.read_text() and "https://" not in page.read_text()
     driver.get(page.as_uri())
     sources = [image["source"] for image in driver.execute_script("return IMAGES")]
-    generative = [p for p in ci_presets() if p not in CI_DATASETS]
+    generative = [p for p in ci_presets() if p not in TRANSLATORS]
     per_model = {source.split("/")[0]: sources.count(source) for source in set(sources) if source != "real"}
     assert per_model == {preset: 4 for preset in generative}  # report.hype_images_per_model in ci.yaml
     assert sources.count("real") == 4 * len(generative)
@@ -206,7 +213,7 @@ def test_mlflow_has_one_finished_run_per_model_with_metrics_and_grid(ci_run: Pat
     parent = dict(db.execute("SELECT run_uuid, value FROM tags WHERE key = 'mlflow.parentRunId'").fetchall())
     models = [(run_id, name, status) for run_id, name, status in runs if kind.get(run_id) == "model"]
     finished = sorted(name for _, name, status in models if status == "FINISHED")
-    assert finished == sorted(f"{CI_DATASETS.get(preset, 'mnist')}/{preset}/seed0" for preset in ci_presets())
+    assert finished == sorted(f"{ci_dataset(preset)}/{preset}/seed0" for preset in ci_presets())
     # jobs killed before their first snapshot: their runs are marked KILLED when the rerun starts afresh
     assert {status for _, _, status in models} <= {"FINISHED", "KILLED"}
     # one parent run per snakemake invocation: the killed one, and the one that finished the pipeline
@@ -217,7 +224,7 @@ def test_mlflow_has_one_finished_run_per_model_with_metrics_and_grid(ci_run: Pat
     model_ids = {run_id for run_id, _, status in models if status == "FINISHED"}
     evaluations = [name for run_id, name, status in runs if kind.get(run_id) == "evaluation"
                    and status == "FINISHED" and parent.get(run_id) in model_ids]
-    assert sorted(evaluations) == sorted(f"{CI_DATASETS.get(preset, 'mnist')}/{preset}/seed0/{sampler}"
+    assert sorted(evaluations) == sorted(f"{ci_dataset(preset)}/{preset}/seed0/{sampler}"
                                          for preset, spec in ci_presets().items() for sampler in spec.samplers)
     ddpm = next(run_id for run_id, name, status in models if name == "mnist/ddpm/seed0" and status == "FINISHED")
     keys = {k for (k,) in db.execute("SELECT DISTINCT key FROM metrics WHERE run_uuid = ?", (ddpm,))}
@@ -322,10 +329,10 @@ def test_a_code_edit_replans_exactly_the_jobs_that_run_the_edited_file(ci_run: P
     family_file = src / "genbench/models/dcgan.py"
     family_file.write_text(family_file.read_text() + "\n# a fix\n")
     jobs = plan(workdir, src)
-    # DCGAN's branch, and those of the families whose classes extend DCGAN's (cGAN, SN-GAN, WGAN-GP): their
-    # training and everything after it. InfoGAN and the progressive GANs use the shared blocks of gan_blocks.py,
-    # not dcgan.py, and stay as they are.
-    extending = {"dcgan", "cgan", "sngan", "wgan_gp"}
+    # DCGAN's branch, and those of the families whose classes extend DCGAN's (cGAN, SN-GAN, WGAN-GP and WGAN
+    # through it): their training and everything after it. InfoGAN and the progressive GANs use the shared blocks
+    # of gan_blocks.py, not dcgan.py, and stay as they are.
+    extending = {"dcgan", "cgan", "sngan", "wgan", "wgan_gp"}
     assert {("train", preset) for preset in extending} <= {(rule, w.get("preset")) for rule, w in jobs}
     assert {w.get("preset") for rule, w in jobs if rule != "report"} == extending
     family_file.write_text(family_file.read_text().removesuffix("\n# a fix\n"))
@@ -333,7 +340,7 @@ def test_a_code_edit_replans_exactly_the_jobs_that_run_the_edited_file(ci_run: P
     metric_file = src / "genbench/metrics/frechet.py"
     metric_file.write_text(metric_file.read_text() + "\n# a fix\n")
     rules = [rule for rule, _ in plan(workdir, src)]
-    generative = [p for p in ci_presets() if p not in CI_DATASETS]
+    generative = [p for p in ci_presets() if p not in TRANSLATORS]
     assert rules.count("evaluate") == len(generative) and "report" in rules and "evaluate_translation" in rules
     assert not {"train", "train_domain_classifier", "train_segmenter", "sample", "translate"} & set(rules)
 

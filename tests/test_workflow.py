@@ -45,23 +45,26 @@ def test_default_profile_plans_every_family_dataset_and_sampler(default_dry_run:
     # and srgan on photo_patches (no domain network): 4 trains, 5 translations (cyclegan both ways); VGG16 and
     # LPIPS fetched once; one style transfer job. Memorisation: each generative run's first sampler (22), against
     # the train features of its dataset (2).
+    # Issue 24 added wgan on both datasets (a train, sample, evaluate, walks, memorisation and curve job each),
+    # ddpm_ft on Fashion-MNIST (train, its one sampler, evaluate, memorisation, curve) and one freecontrol job.
     assert jobs == {"prepare_data": 4, "train_domain_classifier": 3, "reference_features": 3,
-                    "train": 26, "sample": 64, "evaluate": 22, "fetch_text_encoder": 1, "walks": 12, "steering": 2, "probe": 2,
-                    "augmentation": 2, "loss_guidance": 2, "sdedit": 2, "report": 1,
+                    "train": 29, "sample": 67, "evaluate": 25, "fetch_text_encoder": 1, "walks": 14, "steering": 2, "probe": 2,
+                    "augmentation": 2, "loss_guidance": 2, "sdedit": 2, "freecontrol": 1, "report": 1,
                     "translate": 5, "evaluate_translation": 5, "train_segmenter": 1, "fetch_vgg16": 1, "fetch_lpips": 1,
-                    "style_transfer": 1, "memorisation": 22, "train_features": 2, "training_curve": 22}
+                    "style_transfer": 1, "memorisation": 25, "train_features": 2, "training_curve": 25}
 
 
 def test_train_chain_starts_first(default_dry_run: subprocess.CompletedProcess) -> None:
-    """SRGAN starts from SRResNet (train.init_from): both train jobs carry priority 1 so the chain, the longest
-    path of the image-to-image jobs, is not queued behind jobs that can run beside it; every other train 0."""
+    """SRGAN starts from SRResNet and ddpm_ft from the MNIST ddpm (train.init_from): their train jobs carry
+    priority 1 so each chain, a longest path, is not queued behind jobs that can run beside it; every other
+    train 0 (the priority is a preset's: the Fashion-MNIST ddpm, no source, has it too)."""
     result = default_dry_run
     assert result.returncode == 0, result.stderr
     jobs = re.findall(r"^rule train:\n(.*?)(?=^\S|\Z)", result.stdout, flags=re.M | re.S)
-    assert len(jobs) == 26
+    assert len(jobs) == 29
     priorities = {int(m.group(1)) if (m := re.search(r"priority: (\d+)", job)) else 0 for job in jobs}
     prioritised = {re.search(r"preset=(\w+)", job).group(1) for job in jobs if "priority: " in job}
-    assert priorities == {0, 1} and prioritised == {"srresnet", "srgan"}
+    assert priorities == {0, 1} and prioritised == {"srresnet", "srgan", "ddpm", "ddpm_ft"}
 
 
 def test_misspelled_key_stops_before_any_job_naming_file_and_key(workflow_copy: Path) -> None:
