@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from genbench.config import SamplerConfig, TrainingCurveConfig
+from genbench.config import SamplerConfig, TrainingCurveConfig, to_dict
 from genbench.device import resolve_device, set_threads
 from genbench.evaluate import read_reference
 from genbench.features.domain import extract, load_classifier
@@ -56,6 +56,7 @@ def run_training_curve(checkpoint: Path, milestones: Path, classifier: Path, ref
     record = {**identity, "points": points,
               "protocol": {"feature_space": "domain", "extractor_sha256": extractor_sha, "n_real": int(len(real)),
                            "n_fake": cfg.n_fake, "pr_k": pr_k, "seed": seed, "reference_split": reference_split,
+                           "sampler_config": to_dict(sampler),  # two runs' curves compare only when it is equal
                            "milestones_sha256": sha256_file(milestones), "checkpoint_sha256": sha256_file(checkpoint),
                            "final_point_from": str(final_samples) if drawn is not None else "drawn"}}
     write_json(out, record)

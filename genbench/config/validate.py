@@ -106,6 +106,8 @@ def _check_init_from(profile: ProfileConfig, presets: Mapping[str, PresetConfig]
                               f"a {presets[source].family}; name a preset of family {preset.family}")
         # Image shapes are known once the data is prepared: the train job's initialise_from checks them.
         init_dataset = preset.train.init_dataset
+        if init_dataset:
+            check_dataset_name(init_dataset, source=f"{profile_source}: preset '{name}', key 'train.init_dataset'")
         wanted = {init_dataset} if init_dataset else set(profile.datasets_of(name))
         missing = sorted(wanted - set(profile.datasets_of(source)))
         if missing:

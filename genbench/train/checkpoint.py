@@ -69,14 +69,22 @@ def load_for_sampling(path: str | Path, device: torch.device) -> tuple[Generativ
 
 def initialise_from(model: GenerativeModel, path: str | Path) -> dict[str, Any]:
     """Copy the trained sampling network of the checkpoint at ``path`` into ``model`` (``train.init_from``):
-    its EMA weights when kept, else its trained ones. The checkpoint must be of ``model``'s family, and every
-    tensor of ``model``'s sampling network must be there with the same shape, so a different architecture fails
-    here rather than training from a mix. Returns where the weights came from (train_summary's ``init_from``)."""
+    its EMA weights when kept, else its trained ones. The checkpoint must be of ``model``'s family and image
+    shape, and every tensor of ``model``'s sampling network must be there with the same shape, so a different
+    architecture fails here rather than training from a mix. Returns where the weights came from (train_summary's
+    ``init_from``)."""
     payload = read_checkpoint(path)
     source = from_dict(RunConfig, payload["run_config"], source=str(path))
     if source.spec.family != model.family:
         raise InputError(f"{path}: cannot initialise a {model.family} from it, it is a {source.spec.family} "
                          "checkpoint; give train.init_from a preset of the same family")
+    # Checked apart from the tensors: a convolutional network's weights fit images of any size, so a source
+    # trained at another resolution would pass the shape check below and fine-tune at a scale it never saw.
+    theirs, ours = ImageSpec(**payload["image"]), model.image
+    if (theirs.channels, theirs.height, theirs.width) != (ours.channels, ours.height, ours.width):
+        raise InputError(f"{path}: cannot initialise from it: trained on {_shape(theirs)} images of "
+                         f"'{source.dataset}', this model makes {_shape(ours)}; set train.init_dataset to a "
+                         "dataset of the same image shape")
     module = model.sampling_module()
     own = module.state_dict()
     state = payload["ema"]
@@ -91,3 +99,7 @@ def initialise_from(model: GenerativeModel, path: str | Path) -> dict[str, Any]:
     module.load_state_dict({k: state[k] for k in own})
     return {"preset": source.preset, "dataset": source.dataset, "seed": source.seed, "steps": int(payload["step"]),
             "weights": "ema" if payload["ema"] is not None else "trained", "checkpoint": str(path)}
+
+
+def _shape(image: ImageSpec) -> str:
+    return f"{image.channels}x{image.height}x{image.width}"

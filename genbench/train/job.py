@@ -2,9 +2,10 @@
 
 Outputs in ``out_dir``: ``checkpoint.pt`` (written last, the file Snakemake waits for), ``config.yaml``
 (the resolved run config), ``train_summary.json``, ``losses.csv``, ``grid.png`` and ``milestones.pt`` (the
-sampling network at ``train.curve_points`` earlier steps). While it trains, the job
-keeps a resume snapshot there (``resume.pt``, genbench.train.resume): the same command after a crash or a
-kill continues from it and the same MLflow run, and ends with the weights an uninterrupted run would have.
+sampling network at ``train.curve_points`` earlier steps, and at step 0 when it starts from ``train.init_from``).
+While it trains, the job keeps a resume snapshot there (``resume.pt``, genbench.train.resume): the same command
+after a crash or a kill continues from it and the same MLflow run, and ends with the weights an uninterrupted run
+would have.
 """
 from __future__ import annotations
 
@@ -51,11 +52,13 @@ def run_training(run_cfg: RunConfig, *, data_dir: Path, out_dir: Path) -> dict:
     arrays = load_arrays(data_dir, "train", model.training_arrays)
     keep = seeded_subset(len(next(iter(arrays.values()))), spec.train.max_train_images, run_cfg.seed)
     model.prepare(info.class_names)
-    initialised = None
+    initialised, start = None, {}
     if spec.train.init_from:
         source = init_checkpoint(out_dir, spec.train.init_from, run_cfg.seed,
                                  dataset=spec.train.init_dataset or run_cfg.dataset)
         initialised = initialise_from(model, source)
+        if spec.train.curve_points:  # the curve's step 0: the source itself on this data (fine-tuning's start)
+            start = {0: copy_state(model.sampling_module().state_dict())}
 
     snapshot_path = out_dir / RESUME_FILE
     snapshot = load_snapshot(snapshot_path, run_cfg)
@@ -102,7 +105,7 @@ def run_training(run_cfg: RunConfig, *, data_dir: Path, out_dir: Path) -> dict:
         write_bytes(out_dir / "config.yaml", yaml.safe_dump(to_dict(run_cfg), sort_keys=True).encode())
         write_bytes(out_dir / "losses.csv", _losses_csv(result.history))
         write_json(out_dir / "train_summary.json", summary)
-        save_milestones(out_dir / "milestones.pt", result.milestones)
+        save_milestones(out_dir / "milestones.pt", {**start, **result.milestones})
         save_checkpoint(out_dir / "checkpoint.pt", model=model, run_cfg=run_cfg, step=result.steps,
                         optimizers=result.optimizers, ema_state=result.ema.state_dict() if result.ema else None)
     snapshot_path.unlink(missing_ok=True)  # after checkpoint.pt: a kill in between resumes at the snapshot

@@ -252,7 +252,18 @@ def memorisation_outputs():
 
 
 def training_curve_outputs():
-    return per_generative_run(PROFILE.training_curve, "training_curve")
+    """Plus, per run fine-tuned from another dataset (train.init_dataset), its source trained on the same data
+    from scratch at the fine-tune's sampler setting, where the source has it alike: the report's "Fine-tuning"
+    compares the two (the source's own main setting may differ: full's ddpm is judged by ancestral DDPM)."""
+    wanted = per_generative_run(PROFILE.training_curve, "training_curve")
+    for path in list(wanted):
+        dataset, preset, seed_dir, _, sampler = Path(path).relative_to(RESULTS).with_suffix("").parts
+        train = PRESETS[preset].train
+        if train.init_dataset in ("", dataset) or dataset not in PROFILE.datasets_of(train.init_from):
+            continue
+        if PRESETS[train.init_from].samplers.get(sampler) == PRESETS[preset].samplers[sampler]:
+            wanted.append(f"{RESULTS}/{dataset}/{train.init_from}/{seed_dir}/training_curve/{sampler}.json")
+    return sorted(set(wanted))
 
 
 def freecontrol_baseline_samples(wildcards):
