@@ -139,10 +139,12 @@ def synthesise(model: ConditionalDDPM, guide: dict[int, torch.Tensor], bases: Ba
                null: torch.Tensor, settings: FreeControlConfig, *, generator: torch.Generator,
                start: torch.Tensor | None = None) -> torch.Tensor:
     """Images in [-1, 1] of ``labels`` whose structure follows the guidance features ``guide`` ({t: F_t^g} from
-    ``invert``). Eq. 6: eps-hat = eps_cfg + sqrt(1 - alpha-bar_t) grad_{x_t}(lambda_s g_s + lambda_a g_a) in the
-    guided steps (the sqrt(1 - alpha-bar) factor and the sign that lowers the energies are Dhariwal & Nichol's
-    eq. 14, which the reference code's scheduler follows); DDIM (eta 0) steps otherwise. With both scales 0 this
-    is plain DDIM from the same noise: ``model.sample`` with the same generator, bitwise."""
+    ``invert``). Eq. 6: eps-hat = eps_cfg + lambda_s g_s + lambda_a g_a in the guided steps, with g the energies'
+    gradients w.r.t. x_t scaled by sqrt(1 - alpha-bar_t) (Dhariwal & Nichol's eq. 14). As in the reference
+    code's scheduler, the shift enters the eps of DDIM's direction term only, after x0-hat is taken from eps_cfg,
+    and with the sign that lowers the energies there: added to the whole eps, x0 clipping at large t discarded
+    it (benchmarks/README.md, "FreeControl"). DDIM (eta 0) steps otherwise. With both scales 0 this is plain
+    DDIM from the same noise: ``model.sample`` with the same generator, bitwise."""
     sampler = _ddim(model, settings.steps)
     cfg = SamplerConfig(algo="ddim", steps=settings.steps, guidance=settings.guidance)
     condition = null if settings.guidance == 0.0 else labels
