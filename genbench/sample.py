@@ -76,7 +76,7 @@ def run_sampling(checkpoint: Path, *, sampler_name: str, sampler: SamplerConfig,
     save_grid(images[:64], out.with_suffix(".png"))
     record = {"sampler": sampler_name, "algo": sampler.algo, "steps": model.network_evaluations(sampler),
               "eta": sampler.eta, "psi": sampler.psi, "truncation": sampler.truncation,
-              "guidance": sampler.guidance, "n": n,
+              "guidance": sampler.guidance, "temperature": sampler.temperature, "n": n,
               "label_kind": model.label_kind,
               "batch_size": batch_size, "seed": seed, "seconds": round(seconds, 3),
               "images_per_second": round(n / seconds, 3), "checkpoint": str(checkpoint),

@@ -54,13 +54,16 @@ class SamplerConfig:
     # eps = eps(x, null) + s (eps(x, y) - eps(x, null)); 1 = the conditional model alone, 0 = unconditional.
     # The paper's w is s - 1.
     guidance: float = 1.0
+    # Temperature T of a flow's prior (Kingma & Dhariwal 2018, Glow, sec. 5 and Fig. 8): z ~ N(mu, (T sigma)^2);
+    # 1 = the model's own distribution, lower trades diversity for smoother samples, as truncation does.
+    temperature: float = 1.0
     # Images this setting draws for evaluation; 0 = evaluation.n_fake. Lets a costly sweep (DDPM over all
     # 1000 steps on a CPU) use fewer images; every metric records the n it used.
     n: int = 0
     # Of a cascaded model (t2i): "" = the whole cascade, "base" = its first (low-resolution) stage only.
     stage: str = ""
-    # Draw nothing: take the first ``n`` images of this other setting of the preset, drawn alike (same algo,
-    # steps, eta, psi, truncation, guidance, stage) from the same checkpoint and seed. A sweep point at a
+    # Draw nothing: take the first ``n`` images of this other setting of the preset, drawn alike (same algo, steps,
+    # eta, psi, truncation, guidance, temperature, stage) from the same checkpoint and seed. A sweep point at a
     # smaller n then costs no sampling (the step and guidance sweeps compare settings at one n).
     first_of: str = ""
 

@@ -217,6 +217,29 @@ class TrainingCurveConfig:
 
 
 @dataclass(frozen=True)
+class LikelihoodConfig:
+    """Bits/dim of the models with a likelihood or a bound on it (genbench.evaluate_likelihood): the first ``n``
+    test images of their dataset, the same rows for every family; PixelCNN and flow exactly (the flow through
+    uniform dequantisation), the VAE's ELBO and IWAE bound, the DDPM's variational bound L_vlb."""
+
+    presets: tuple[str, ...] = ()  # presets of families with a likelihood (genbench list); () = none
+    n: int = 1000
+    batch_size: int = 100
+    iwae_k: int = 100  # importance samples per image of the VAE's IWAE bound (Burda et al. 2016 eq. 8)
+    dequantisation_draws: int = 1  # uniform-noise draws per image of a flow (their mean is still a bound)
+    # Timesteps of the DDPM bound: 0 = all T of the model (Ho et al. sec. 3.3); fewer = the bound of the
+    # respaced chain over that many evenly spaced steps (Nichol & Dhariwal 2021, sec. 4), cheaper and looser.
+    vlb_steps: int = 0
+
+    def __post_init__(self) -> None:
+        for key in ("n", "batch_size", "iwae_k", "dequantisation_draws"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"key 'likelihood.{key}' must be >= 1, got {getattr(self, key)}")
+        if self.vlb_steps < 0 or self.vlb_steps == 1:
+            raise ConfigError(f"key 'likelihood.vlb_steps' must be 0 (all T) or >= 2, got {self.vlb_steps}")
+
+
+@dataclass(frozen=True)
 class ReportConfig:
     """What ``reports/all`` shows beyond the result files' numbers."""
 
@@ -245,6 +268,7 @@ class ProfileConfig:
     experiments: ExperimentsConfig = ExperimentsConfig()
     memorisation: MemorisationConfig = MemorisationConfig()
     training_curve: TrainingCurveConfig = TrainingCurveConfig()
+    likelihood: LikelihoodConfig = LikelihoodConfig()
     report: ReportConfig = ReportConfig()
     overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     # A preset named here runs on these datasets only, e.g. an MNIST-only model, or an image-to-image family

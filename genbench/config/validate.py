@@ -58,7 +58,7 @@ def validate_all(profile: ProfileConfig, *, profile_source: str, preset_dir: Pat
         for dataset in datasets:
             check_dataset_name(dataset, source=f"{profile_source}: key 'preset_datasets.{preset}'")
     for key, presets in (("memorisation", profile.memorisation.presets),
-                         ("training_curve", profile.training_curve.presets)):
+                         ("training_curve", profile.training_curve.presets), ("likelihood", profile.likelihood.presets)):
         for preset in presets:
             if preset not in profile.presets:
                 raise ConfigError(f"{profile_source}: key '{key}.presets' names '{preset}', not in 'presets' "
@@ -73,6 +73,11 @@ def validate_all(profile: ProfileConfig, *, profile_source: str, preset_dir: Pat
     _check_init_from(profile, presets, profile_source=profile_source)
     _check_experiments(profile.experiments, presets, profile_source=profile_source)
     _check_freecontrol(profile, presets, profile_source=profile_source)
+    for name in profile.likelihood.presets:
+        preset = presets[name]
+        cls = family_class(preset.family)
+        cls.check_likelihood(from_dict(cls.Config, dict(preset.model), source=f"preset '{name}'", prefix="model."),
+                             source=f"{profile_source}: key 'likelihood.presets', preset '{name}'")
 
 
 def _check_dataset_arrays(profile: ProfileConfig, presets: Mapping[str, PresetConfig], *, profile_source: str) -> None:

@@ -13,13 +13,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from genbench.config import SamplerConfig, TrainConfig
+from genbench.config import LikelihoodConfig, SamplerConfig, TrainConfig
 from genbench.errors import ConfigError
 from genbench.models.layers import cpu_randn
 
 
 #: SamplerConfig knobs that only some families honour (listed in their ``sampler_options``)
-SAMPLER_OPTIONS = ("psi", "truncation", "guidance", "stage")
+SAMPLER_OPTIONS = ("psi", "truncation", "guidance", "temperature", "stage")
 
 
 def to_model_range(images_uint8: torch.Tensor) -> torch.Tensor:
@@ -150,6 +150,30 @@ class GenerativeModel(nn.Module):
         """(N, F) features of images in [-1, 1] from the discriminator's body (before its output layer)."""
         raise NotImplementedError(f"family '{self.family}' has no discriminator")
 
+    #: the likelihood estimates ``negative_log_likelihood`` returns, tightest first (the report's bits/dim column
+    #: shows the first): "nll" (exact: PixelCNN; a flow's by dequantisation), "iwae" and "elbo" (VAE), "vlb" (DDPM)
+    likelihood_estimators: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def check_likelihood(cls, cfg: Any, *, source: str) -> None:
+        """Reject a likelihood evaluation of this family (with model config ``cfg``) that cannot be made."""
+        if not cls.likelihood_estimators:
+            raise ConfigError(f"{source}: family '{cls.family}' has no likelihood (genbench list names those "
+                              "that have); remove it from likelihood.presets")
+
+    def negative_log_likelihood(self, images: torch.Tensor, *, generator: torch.Generator,
+                                settings: LikelihoodConfig) -> dict[str, torch.Tensor]:
+        """Per-image negative log-likelihoods in nats of 8-bit ``images`` (uint8 (N, C, H, W) on the model's
+        device): each estimate of ``likelihood_estimators`` as an (N,) tensor of -log P(x), P the probability of
+        the discrete image (or an upper bound on -log P), so that / (D ln 2) is bits/dim
+        (genbench.metrics.bits_per_dim); more entries may break an estimate into its terms. Random draws
+        (latents, dequantisation noise, diffusion noise) come from the CPU ``generator``."""
+        raise NotImplementedError(f"family '{self.family}' has no likelihood")
+
+    def likelihood_protocol(self, settings: LikelihoodConfig) -> dict[str, str]:
+        """How each entry of ``negative_log_likelihood`` is computed, in words, for the report."""
+        return {}
+
     @classmethod
     def has_latents(cls) -> bool:
         return cls.generate is not GenerativeModel.generate
@@ -187,6 +211,9 @@ class GenerativeModel(nn.Module):
             raise ConfigError(f"{source}: key 'psi' must be in [0, 1] (1 = no truncation), got {sampler.psi}")
         if sampler.truncation < 0.0:
             raise ConfigError(f"{source}: key 'truncation' must be >= 0 (0 = off), got {sampler.truncation}")
+        if sampler.temperature <= 0.0:
+            raise ConfigError(f"{source}: key 'temperature' must be > 0 (1 = the model's own prior), "
+                              f"got {sampler.temperature}")
         if sampler.guidance < 0.0:
             raise ConfigError(f"{source}: key 'guidance' must be >= 0 (1 = no guidance), got {sampler.guidance}")
         if sampler.n < 0:

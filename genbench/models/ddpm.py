@@ -14,10 +14,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from genbench.config import SamplerConfig, TrainConfig
+from genbench.config import LikelihoodConfig, SamplerConfig, TrainConfig
 from genbench.errors import ConfigError
 from genbench.models import FAMILIES
-from genbench.models.base import GenerativeModel, ImageSpec
+from genbench.models.base import GenerativeModel, ImageSpec, to_model_range
+from genbench.models.diffusion_bound import vlb_terms
 from genbench.models.layers import ResBlock, cpu_randn, group_norm, timestep_embedding
 from genbench.samplers import Sampler, make_sampler
 from genbench.samplers.schedule import BETA_SCHEDULES, NoiseSchedule
@@ -159,6 +160,7 @@ class DDPM(GenerativeModel):
     kind = "diffusion"
     Config = Config
     sampler_algos = ("ddpm", "ddim")
+    likelihood_estimators = ("vlb",)  # conditional and latent subclasses have none (they reset it)
     #: the diffusion runs on pixels in [-1, 1] (so samplers clip x_0 there, and pixel-space experiments apply)
     pixel_space: ClassVar[bool] = True
 
@@ -229,6 +231,25 @@ class DDPM(GenerativeModel):
 
     def sampling_module(self) -> nn.Module:
         return self.unet
+
+    def negative_log_likelihood(self, images: torch.Tensor, *, generator: torch.Generator,
+                                settings: LikelihoodConfig) -> dict[str, torch.Tensor]:
+        """The variational bound L_vlb (genbench.models.diffusion_bound) and its three groups of terms."""
+        if settings.vlb_steps > self.cfg.timesteps:
+            raise ConfigError(f"key 'likelihood.vlb_steps' is {settings.vlb_steps}, but {self.family} has "
+                              f"model.timesteps {self.cfg.timesteps}; use 0 (all) or fewer")
+        terms = vlb_terms(self.predict_noise, to_model_range(images), self.schedule.alphas_cumprod,
+                          generator=generator, steps=settings.vlb_steps)
+        return {"vlb": terms.sum(dim=1), "vlb_decoder": terms[:, 0], "vlb_denoising": terms[:, 1:-1].sum(dim=1),
+                "vlb_prior": terms[:, -1]}
+
+    def likelihood_protocol(self, settings: LikelihoodConfig) -> dict[str, str]:
+        steps = settings.vlb_steps or self.cfg.timesteps
+        chain = "all T" if steps == self.cfg.timesteps else f"a respaced chain of {steps} of the T"
+        return {"vlb": f"variational bound L_vlb (Ho et al. 2020 eq. 5) over {chain}={self.cfg.timesteps} steps, "
+                       "one x_t draw per step, sigma_t^2 = posterior variance, discretised Gaussian decoder L_0",
+                "vlb_decoder": "L_0 = -log p(x_0|x_1)", "vlb_denoising": "sum of L_1 .. L_{T-1}",
+                "vlb_prior": "L_T = KL(q(x_T|x_0) || N(0, I))"}
 
     def preview_sampler(self) -> SamplerConfig:
         return SamplerConfig(algo="ddim", steps=min(20, self.cfg.timesteps))  # deterministic DDIM-20

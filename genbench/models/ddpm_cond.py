@@ -56,6 +56,7 @@ class Config(DDPMConfig):
 class ConditionalDDPM(DDPM):
     family = "ddpm_cond"
     Config = Config
+    likelihood_estimators = ()  # log p(x | y) is not the unconditional likelihood the others report
     label_kind = "class"
     sampler_options = frozenset({"guidance"})
 

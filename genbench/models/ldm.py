@@ -80,6 +80,7 @@ class Autoencoder(nn.Module):
 class LatentDiffusion(DDPM):
     family = "ldm"
     Config = Config
+    likelihood_estimators = ()  # the bound would be on latents, not on 8-bit pixels
     pixel_space = False
 
     def __init__(self, cfg: Config, image: ImageSpec) -> None:

@@ -62,6 +62,7 @@ def upsample(low: torch.Tensor) -> torch.Tensor:
 class TextToImage(DDPM):
     family = "t2i"
     Config = Config
+    likelihood_estimators = ()  # conditional on captions: not the unconditional likelihood
     label_kind = "class"
     sampler_options = frozenset({"guidance", "stage"})
 

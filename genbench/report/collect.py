@@ -124,6 +124,7 @@ def read_sampler(directory: Path, sampler: str) -> tuple[dict[str, Any], dict[st
     row["sample_images_per_second"] = _number(_key(samples, "images_per_second", samples_path))
     row["psi"], row["truncation"] = _number(samples.get("psi", 1.0)), _number(samples.get("truncation", 0.0))
     row["guidance"] = _number(samples.get("guidance", 1.0))
+    row["temperature"] = _number(samples.get("temperature", 1.0))
     row["stage"] = samples.get("stage", "")
     row["grid_captions"] = samples.get("grid_captions")
     code = record.get("code_version") or {}  # genbench.code_version of the training and the measuring code
@@ -196,7 +197,7 @@ def collect(root: Path, *, datasets: Sequence[str], presets: Sequence[str], seed
                     protocols += [(dataset, name, p) for name, p in metric_protocols.items()]
     summary = pd.DataFrame(rows)
     metrics = metric_order(m for _, m, _ in protocols)
-    columns = KEYS + ["algo", "eta", "psi", "truncation", "guidance", "stage", "task", "target_dataset", "n_samples"]
+    columns = KEYS + ["algo", "eta", "psi", "truncation", "guidance", "temperature", "stage", "task", "target_dataset", "n_samples"]
     columns += [c for m in metrics for c in (m, f"{m}_std") if c in summary.columns]
     columns += list(PROTOCOL_COLUMNS) + list(PERF_COLUMNS) + ["train_steps", "device", "mlflow_run_id", "code_train",
                                                               "code_metrics"]
