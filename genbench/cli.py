@@ -241,6 +241,29 @@ def cmd_training_curve(args: argparse.Namespace) -> None:
                                                      for p in record["points"]))
 
 
+def cmd_likelihood(args: argparse.Namespace) -> None:
+    from genbench import tracking
+    from genbench.code_version import code_version
+    from genbench.evaluate import read_train_summary
+    from genbench.evaluate_likelihood import run_likelihood
+
+    profile = _profile(args)
+    summary = read_train_summary(args.train_summary)
+    identity = {key: summary[key] for key in ("dataset", "preset", "family", "seed")}
+    code = {"train": summary.get("code_version", "unrecorded"), "metrics": code_version("likelihood")}
+    record = run_likelihood(args.checkpoint, args.data, profile.likelihood, seed=summary["seed"],
+                            device=profile.device, threads=_threads(args, profile),
+                            identity=identity | {"code_version": code}, out=args.out)
+    values = {f"bits_per_dim_{name}": e["bits_per_dim"] for name, e in record["estimates"].items()}
+    tracking.log_evaluation_run(
+        profile.mlflow, model_run_id=summary["mlflow_run_id"],
+        name=f"{identity['dataset']}/{identity['preset']}/seed{identity['seed']}/likelihood",
+        params=identity | {"protocol": record["protocol"]}, metrics=values,
+        tags={f"code_version.{part}": version for part, version in code.items()})
+    print(f"likelihood {args.out}: " + ", ".join(f"{name} {e['bits_per_dim']:.4f} bits/dim"
+                                                 for name, e in record["estimates"].items()))
+
+
 def cmd_metrics(args: argparse.Namespace) -> None:
     """Runs anywhere: without ``--profile`` it needs no params file and measures by the standard protocol."""
     from genbench.device import available_cpus
@@ -392,6 +415,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", type=Path, default=None,
                    help="the sampler's sample file: its first images are the final point's when drawn alike")
     p.add_argument("--out", type=Path, required=True)
+    p = command("likelihood", cmd_likelihood, "bits/dim of a model with a likelihood (or a bound) on the first "
+                "likelihood.n test images of its dataset")
+    p.add_argument("--checkpoint", type=Path, required=True)
+    p.add_argument("--data", type=Path, required=True, help="the prepared dataset it was trained on")
+    p.add_argument("--train-summary", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True, help="likelihood.json (likelihood.npz beside it)")
     p = command("train", cmd_train, "train one (dataset, preset, seed)")
     p.add_argument("--dataset", required=True)
     p.add_argument("--preset", required=True)

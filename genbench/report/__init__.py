@@ -66,6 +66,7 @@ def build_report(results_root: str | Path, out_dir: str | Path, *, profile: str,
     from genbench.report.finetune import finetune_section
     from genbench.report.freecontrol import freecontrol_sections
     from genbench.report.html import render_html
+    from genbench.report.likelihood import likelihood_section
     from genbench.report.hype import hype_images, render_hype_page
     from genbench.report.markdown import render_markdown
     from genbench.report.memorisation import memorisation_section
@@ -83,7 +84,7 @@ def build_report(results_root: str | Path, out_dir: str | Path, *, profile: str,
     sections = gan_sections(results, experiments, datasets) + wgan_sections(results, Path(results_root))
     sections += diffusion_sections(results, experiments, datasets)
     sections += translation_sections(results) + freecontrol_sections(experiments["freecontrol"])
-    extra = (style_transfer_section(Path(results_root)), training_curve_section(results, Path(results_root)),
+    extra = (likelihood_section(results), style_transfer_section(Path(results_root)), training_curve_section(results, Path(results_root)),
              finetune_section(results, Path(results_root)), memorisation_section(results, Path(results_root)))
     sections += [s for s in extra if s is not None] + [references_section(results)]
     timeline = timeline_section(Path(results_root), None if logs_root is None else Path(logs_root),

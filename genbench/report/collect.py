@@ -20,6 +20,7 @@ KEYS = ["dataset", "preset", "family", "sampler", "seed"]
 KNOWN_METRICS = ("fd_domain", "kid_domain", "is_domain", "precision_domain", "recall_domain",
                  "class_accuracy_domain", "code_accuracy_domain")
 PROTOCOL_COLUMNS = ("n_real", "n_fake", "feature_space", "reference_split", "extractor_sha256")
+LIKELIHOOD_COLUMN = "bits_per_dim"  # the model's tightest likelihood estimate (likelihood.json), n/a without one
 PERF_COLUMNS = ("sampler_steps", "train_seconds", "peak_rss_mb", "train_images_per_second",
                 "sample_images_per_second", "n_parameters")
 
@@ -35,6 +36,8 @@ class Results:
     metrics: list[str]
     grids: dict[str, Path] = field(default_factory=dict)  # "<dataset>_<preset>_<sampler>.png" -> source PNG
     captions: dict[str, list[str]] = field(default_factory=dict)  # grid name -> what each image was asked for
+    # one row per (dataset, preset, family, seed, estimate) of the models with a likelihood.json
+    likelihood: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def _key(record: Mapping[str, Any], key: str, path: Path) -> Any:
@@ -84,6 +87,24 @@ def read_train(directory: Path, dataset: str, preset: str, seed: int) -> dict[st
             "train_images_per_second": _number(_key(record, "images_per_second", path)),
             "n_parameters": _key(record, "n_parameters", path), "device": record.get("device", ""),
             "mlflow_run_id": record.get("mlflow_run_id", "")}
+
+
+def read_likelihood(directory: Path) -> list[dict[str, Any]]:
+    """The estimates of ``likelihood.json`` (genbench.evaluate_likelihood), primary first; [] when the model has none."""
+    path = directory / "likelihood.json"
+    if not path.is_file():
+        return []
+    record = read_json(path)
+    primary, estimates = _key(record, "primary", path), _key(record, "estimates", path)
+    protocol = _key(record, "protocol", path)
+    if primary not in estimates:
+        raise InputError(f"{path}: its primary estimate '{primary}' is not among its estimates; re-run its rule")
+    names = [primary] + [name for name in estimates if name != primary]
+    return [{"estimate": name, "primary": name == primary,
+             "bits_per_dim": _number(_key(estimates[name], "bits_per_dim", path)),
+             "standard_error": _number(estimates[name].get("standard_error")), "how": estimates[name].get("how", ""),
+             "n": _key(protocol, "n", path), "seconds": _number(record.get("seconds")),
+             "images_per_second": _number(record.get("images_per_second"))} for name in names]
 
 
 def read_losses(directory: Path) -> pd.DataFrame:
@@ -168,7 +189,7 @@ def collect(root: Path, *, datasets: Sequence[str], presets: Sequence[str], seed
             preset_datasets: Mapping[str, Sequence[str]] | None = None) -> Results:
     """Read every file the report needs; ``samplers`` (preset -> names) defaults to the ``samples/*.json`` found."""
     root = Path(root)
-    rows, losses, protocols, grids, captions = [], [], [], {}, {}
+    rows, losses, protocols, grids, captions, likelihood = [], [], [], {}, {}, []
     preset_datasets = preset_datasets or {}
     run_datasets = list(dict.fromkeys([*datasets, *(d for p in presets for d in preset_datasets.get(p, ()))]))
     # A dataset has a domain classifier when it is a profile dataset or image-to-image outputs were measured
@@ -183,6 +204,10 @@ def collect(root: Path, *, datasets: Sequence[str], presets: Sequence[str], seed
                 directory = run_dir(root, dataset, preset, seed)
                 train = read_train(directory, dataset, preset, seed)
                 losses.append(read_losses(directory).assign(dataset=dataset, preset=preset, seed=seed))
+                estimates = read_likelihood(directory)
+                likelihood += [{"dataset": dataset, "preset": preset, "family": train["family"], "seed": seed, **e}
+                               for e in estimates]
+                bits = estimates[0]["bits_per_dim"] if estimates else math.nan
                 for sampler in sampler_names(directory, (samplers or {}).get(preset)):
                     sampler_row, metric_protocols = read_sampler(directory, sampler)
                     grid = directory / "samples" / f"{sampler}.png"
@@ -193,14 +218,14 @@ def collect(root: Path, *, datasets: Sequence[str], presets: Sequence[str], seed
                     if grid_captions:
                         captions.setdefault(f"{dataset}_{preset}_{sampler}.png", list(grid_captions))
                     rows.append({"dataset": dataset, "preset": preset, "family": train["family"], "sampler": sampler,
-                                 "seed": seed, **sampler_row, **train})
+                                 "seed": seed, **sampler_row, **train, LIKELIHOOD_COLUMN: bits})
                     protocols += [(dataset, name, p) for name, p in metric_protocols.items()]
     summary = pd.DataFrame(rows)
     metrics = metric_order(m for _, m, _ in protocols)
     columns = KEYS + ["algo", "eta", "psi", "truncation", "guidance", "temperature", "stage", "task", "target_dataset", "n_samples"]
-    columns += [c for m in metrics for c in (m, f"{m}_std") if c in summary.columns]
+    columns += [c for m in metrics for c in (m, f"{m}_std") if c in summary.columns] + [LIKELIHOOD_COLUMN]
     columns += list(PROTOCOL_COLUMNS) + list(PERF_COLUMNS) + ["train_steps", "device", "mlflow_run_id", "code_train",
                                                               "code_metrics"]
     return Results(summary=summary.reindex(columns=columns), losses=pd.concat(losses, ignore_index=True),
                    classifiers=classifiers, protocols=shared_protocols(protocols), metrics=metrics, grids=grids,
-                   captions=captions)
+                   captions=captions, likelihood=pd.DataFrame(likelihood))

@@ -53,6 +53,18 @@ REFERENCES = (
     PublishedResult("ddpm", "Song et al. 2021 (DDIM), Table 1", "CIFAR-10, DDIM eta=0, FID at 10 / 50 / 1000 steps",
                     "13.36 / 4.67 / 4.04", "fd_domain",
                     _INCEPTION.format(data="CIFAR-10") + "; the step sweep below is the analogue"),
+    PublishedResult("ddpm", "Ho et al. 2020, Table 2", "CIFAR-10, NLL bound L_vlb (test), L_simple training",
+                    "<= 3.75 bits/dim", "bits_per_dim",
+                    "protocol differs: CIFAR-10 32x32 colour; here 28x28 grey, a CPU-sized UNet and few steps "
+                    "(same unit and bound, all T steps)"),
+    PublishedResult("pixelcnn", "van den Oord et al. 2016 (PixelRNN), Table 4", "binarised MNIST, NLL in nats per "
+                    "image", "81.30 nats", "bits_per_dim",
+                    "protocol differs: binarised digits and nats per image, not bits/dim of 8-bit grey levels; "
+                    "not comparable"),
+    PublishedResult("flow", "Grathwohl et al. 2019 (FFJORD), Table 2: Glow (Kingma & Dhariwal 2018)",
+                    "MNIST, dequantised 8-bit, test bits/dim (RealNVP 1.06)", "1.05 bits/dim", "bits_per_dim",
+                    "protocol differs in model size and training only (same data, unit and dequantisation): "
+                    "their Glow has 3 levels x 32 steps x 512 channels and ~100x the training"),
     PublishedResult("ldm", "Rombach et al. 2022, Table 1", "CelebA-HQ 256x256, LDM-4, FID", "5.11", "fd_domain",
                     _INCEPTION.format(data="CelebA-HQ")),
     PublishedResult("t2i", "Saharia et al. 2022 (Imagen), Table 1", "MS-COCO zero-shot, FID-30K", "7.27",

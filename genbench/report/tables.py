@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from genbench.report.collect import PERF_COLUMNS, Results
+from genbench.report.collect import LIKELIHOOD_COLUMN, PERF_COLUMNS, Results
 
 MODEL_KEYS = ["dataset", "preset", "family", "sampler"]
 LOWER_IS_BETTER = ("fd_", "kid_")
@@ -18,7 +18,8 @@ PERF_HEADERS = {"sampler_steps": "net evals/image", "train_seconds": "train s", 
 
 def numeric_columns(results: Results) -> list[str]:
     stds = [f"{m}_std" for m in results.metrics]
-    return [c for c in results.summary.columns if c in results.metrics or c in stds or c in PERF_COLUMNS]
+    return [c for c in results.summary.columns
+            if c in results.metrics or c in stds or c in PERF_COLUMNS or c == LIKELIHOOD_COLUMN]
 
 
 def by_model(results: Results) -> pd.DataFrame:
@@ -63,12 +64,16 @@ def display_table(results: Results, models: pd.DataFrame, dataset: str) -> tuple
     metrics = [m for m in results.metrics if f"{m}_mean" in rows.columns and rows[f"{m}_mean"].notna().any()]
     arrows = {m: " ↓" if m.startswith(LOWER_IS_BETTER) else " ↑" for m in metrics}
     headers = ["model", "family", "sampler", "seeds"] + [m + arrows[m] for m in metrics]
+    # the model's likelihood (a bound for most families) on the test images: n/a for the GANs and the rest
+    with_bits = f"{LIKELIHOOD_COLUMN}_mean" in rows.columns and rows[f"{LIKELIHOOD_COLUMN}_mean"].notna().any()
+    headers += ["bits/dim ↓"] if with_bits else []
     headers += [PERF_HEADERS[c] for c in PERF_COLUMNS] + ["code (train/metrics)"]
     summary = results.summary
     cells = []
     for _, row in rows.iterrows():
         line = [row["preset"], row["family"], row["sampler"], str(int(row["n_seeds"]))]
         line += [_cell(row, m) for m in metrics]
+        line += [fmt(row[f"{LIKELIHOOD_COLUMN}_mean"], 4)] if with_bits else []
         line += [_perf(row, c) for c in PERF_COLUMNS]
         same = summary[(summary["dataset"] == dataset) & (summary["preset"] == row["preset"])
                        & (summary["sampler"] == row["sampler"])]
@@ -150,6 +155,10 @@ METHOD_NOTES = [
     "spread (KID over subsets, IS over splits). ↓ lower is better, ↑ higher is better.",
     "Training seconds and images/s come from each training job; peak RSS (MB) from Snakemake's benchmark file "
     "(n/a when absent); sample img/s from the sampling job.",
+    "bits/dim: the model's negative log-likelihood of the first n test images, -log2 P(x) per 8-bit sub-pixel "
+    "(8 = uniform over the 256 levels), exact for PixelCNN and an upper bound for the others (the tightest the "
+    "family has: flow by dequantisation, VAE IWAE, DDPM L_vlb); n/a for families without a likelihood. "
+    "Section 'Likelihood vs sample quality' lists every estimate and its protocol.",
     "code (train/metrics): the first 8 hex digits of the checksums of the genbench source that trained the model "
     "and that measured it (genbench.code_version); the report warns when rows mix versions.",
 ]

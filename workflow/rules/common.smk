@@ -251,6 +251,15 @@ def memorisation_outputs():
     return per_generative_run(PROFILE.memorisation, "memorisation")
 
 
+LIKELIHOOD_KEYS = ("n", "batch_size", "iwae_k", "dequantisation_draws", "vlb_steps")  # what its numbers depend on
+
+
+def likelihood_outputs():
+    """``<run>/likelihood.json`` of every run of the presets in likelihood.presets."""
+    return sorted(f"{RESULTS}/{d}/{p}/seed{s}/likelihood.json" for p in PROFILE.likelihood.presets
+                  for d in PROFILE.datasets_of(p) for s in PROFILE.seeds)
+
+
 def training_curve_outputs():
     """Plus, per run fine-tuned from another dataset (train.init_dataset), its source trained on the same data
     from scratch at the fine-tune's sampler setting, where the source has it alike: the report's "Fine-tuning"

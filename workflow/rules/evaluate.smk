@@ -114,6 +114,35 @@ rule memorisation:
         "--settings {params.settings:q} > {log} 2>&1"
 
 
+rule likelihood:
+    # bits/dim on the first likelihood.n test images, for the presets in likelihood.presets
+    wildcard_constraints:
+        preset=preset_pattern(translators=False),
+    input:
+        checkpoint=f"{RUN_DIR}/checkpoint.pt",
+        test="data/{dataset}/test.npz",
+        summary=f"{RUN_DIR}/train_summary.json",
+    output:
+        record=f"{RUN_DIR}/likelihood.json",
+        per_image=f"{RUN_DIR}/likelihood.npz",
+    params:
+        code=code("likelihood", per_preset=True),
+        # not likelihood.presets: adding a preset there must not re-run the others
+        settings=lambda w: settings("threads", "device", *(f"likelihood.{k}" for k in LIKELIHOOD_KEYS), "mlflow"),
+    log:
+        f"{LOGS}/{{dataset}}/{{preset}}/seed{{seed}}/likelihood.log",
+    benchmark:
+        f"{RUN_DIR}/likelihood.benchmark.tsv"
+    threads: THREADS
+    conda:
+        "../envs/genbench.yaml"
+    resources:
+        mem_mb=3000,
+    shell:
+        "genbench likelihood --checkpoint {input.checkpoint} --data data/{wildcards.dataset} "
+        "--train-summary {input.summary} --out {output.record} --settings {params.settings:q} > {log} 2>&1"
+
+
 rule training_curve:
     wildcard_constraints:
         preset=preset_pattern(translators=False),

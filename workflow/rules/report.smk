@@ -10,6 +10,7 @@ rule report:
         classifiers=expand(f"{DOMAIN_DIR}/classifier.json", dataset=classifier_datasets()),
         experiments=experiment_outputs(),
         memorisation=memorisation_outputs(),
+        likelihood=likelihood_outputs(),
         training_curves=training_curve_outputs(),
         # hype.html: generated images of each model, real test images of each dataset
         sample_arrays=expand_runs(f"{RUN_DIR}/samples/{{sampler}}.npz"),
