@@ -63,7 +63,8 @@ def cmd_list(args: argparse.Namespace) -> None:
         cls = FAMILIES.get(name)
         extras = [f"labels={cls.label_kind}"] if cls.label_kind else []
         extras += [f"sampler options: {', '.join(sorted(cls.sampler_options))}"] if cls.sampler_options else []
-        print(f"  {name:<10} {cls.kind or '-':<11} samplers: {', '.join(cls.sampler_algos)}"
+        extras += [f"likelihood: {', '.join(cls.likelihood_estimators)}"] if cls.likelihood_estimators else []
+        print(f"  {name:<10} {cls.kind or '-':<14} samplers: {', '.join(cls.sampler_algos)}"
               + "".join(f"; {extra}" for extra in extras))
     print("feature spaces: " + ", ".join(EXTRACTORS.names()))
     print("datasets: " + ", ".join(DATASETS.names()))

@@ -67,7 +67,8 @@ class GenerativeModel(nn.Module):
     Config: ClassVar[type]
     #: sampler algorithms this family accepts in a preset's ``samplers:`` section
     sampler_algos: ClassVar[tuple[str, ...]] = ("direct",)
-    #: what kind of generator, for the report's grouping: "gan", "vae", "diffusion" (or "" for none of these)
+    #: what kind of generator, for the report's grouping: "gan", "vae", "autoregressive", "flow", "diffusion",
+    #: "translation" (or "" for none of these)
     kind: ClassVar[str] = ""
     #: what ``labels`` of ``sample`` mean: "" (nothing), "class" or "code" (see above)
     label_kind: ClassVar[str] = ""
