@@ -15,9 +15,12 @@ SPEC = ImageSpec(channels=1, height=28, width=28, num_classes=10)
 FAST_MODEL = {"ddpm": {"timesteps": 50}, "ddpm_cond": {"timesteps": 50}, "ldm": {"timesteps": 50, "autoencoder_steps": 1},
               "t2i": {"timesteps": 50, "base_channels": 8, "sr_base_channels": 8},
               "progan": {"latent_dim": 32, "base_channels": 8, "max_channels": 32},
-              "stylegan": {"latent_dim": 32, "w_dim": 32, "mapping_layers": 2, "base_channels": 8, "max_channels": 32}}
+              "stylegan": {"latent_dim": 32, "w_dim": 32, "mapping_layers": 2, "base_channels": 8, "max_channels": 32},
+              "pixelcnn": {"channels": 8, "layers": 2, "head_channels": 16},
+              "flow": {"steps_per_level": 2, "hidden_channels": 16}}
 FAST_SAMPLER = {"ddpm": SamplerConfig(algo="ddim", steps=5), "ddpm_cond": SamplerConfig(algo="ddim", steps=5, guidance=3.0),
-                "ldm": SamplerConfig(algo="ddim", steps=5), "t2i": SamplerConfig(algo="ddim", steps=3, guidance=3.0)}
+                "ldm": SamplerConfig(algo="ddim", steps=5), "t2i": SamplerConfig(algo="ddim", steps=3, guidance=3.0),
+                "pixelcnn": SamplerConfig(algo="ancestral"), "flow": SamplerConfig(algo="inverse", temperature=0.7)}
 
 
 GENERATIVE = [name for name in FAMILIES.names() if family_class(name).kind != "translation"]
@@ -157,5 +160,5 @@ def test_genbench_list_names_every_family_with_its_kind(capsys) -> None:
     lines = capsys.readouterr().out.splitlines()
     for name in FAMILIES.names():
         kind = family_class(name).kind
-        assert kind in ("gan", "vae", "diffusion", "translation"), f"{name}: kind {kind!r}"
+        assert kind in ("gan", "vae", "autoregressive", "flow", "diffusion", "translation"), f"{name}: kind {kind!r}"
         assert any(line.split()[:2] == [name, kind] for line in lines), name

@@ -175,3 +175,23 @@ def test_rows_of_different_code_versions_are_flagged():
     assert len(warnings) == 2
     assert "2 versions of the metric code (mmmmmmmm: 2 rows, nnnnnnnn: 1 rows)" in warnings[0]
     assert "family dcgan was trained by 2 versions of its code (aaaaaaaa, bbbbbbbb)" in warnings[1]
+
+
+def test_bits_per_dim_column_and_likelihood_section(tmp_path):
+    write_results(tmp_path / "results")
+    for dataset, bits in (("mnist", 1.25), ("fashion_mnist", 3.5)):
+        write_json(tmp_path / "results" / dataset / "ddpm" / "seed0" / "likelihood.json", {
+            "primary": "vlb", "protocol": {"n": 100, "unit": "bits/dim"}, "seconds": 10.0, "images_per_second": 10.0,
+            "estimates": {"vlb_prior": {"bits_per_dim": 0.001, "standard_error": 0.0, "how": "L_T"},
+                          "vlb": {"bits_per_dim": bits, "standard_error": 0.02, "how": "variational bound"}}})
+    out = _build(tmp_path)
+    with open(out / "summary.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    bits = {(r["dataset"], r["preset"], r["sampler"]): r["bits_per_dim"] for r in rows}
+    assert bits[("mnist", "ddpm", "ddim50")] == bits[("mnist", "ddpm", "ddpm1000")] == "1.25"
+    assert bits[("mnist", "dcgan", "direct")] == "n/a"  # a GAN has no likelihood
+    markdown = (out / "report.md").read_text()
+    assert "bits/dim ↓" in markdown and "### Likelihood vs sample quality" in markdown
+    section = markdown.split("### Likelihood vs sample quality")[1]
+    assert "| mnist | ddpm | ddpm | vlb * | 1.25 |" in section and "vlb_prior" in section
+    assert (out / "figures").is_dir() and not (out / "figures" / "likelihood_vs_fd_mnist.png").exists()  # one point
