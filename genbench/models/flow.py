@@ -30,6 +30,7 @@ from genbench.models import FAMILIES
 from genbench.models.base import GenerativeModel, ImageSpec
 from genbench.models.layers import cpu_randn
 from genbench.models.likelihood import per_image, standard_normal_log_density
+from genbench.models.losses import descend
 
 
 @dataclass(frozen=True)
@@ -236,9 +237,7 @@ class Glow(GenerativeModel):
         dims = images[0].numel()
         # -log p(x) <= -log p(y) + D log 256 (bits_per_dim.dequantised_nll), per dimension
         loss = (-self.log_density(y).mean() + dims * math.log(LEVELS)) / dims
-        optimizers["flow"].zero_grad(set_to_none=True)
-        loss.backward()
-        optimizers["flow"].step()
+        descend(optimizers["flow"], loss)
         return {"loss": loss.item(), "bits_per_dim": loss.item() / math.log(2.0)}
 
     def sample(self, n: int, *, generator: torch.Generator, sampler: SamplerConfig,

@@ -22,6 +22,7 @@ passes (each row's vertical pass is also cropped to the rows that reach it).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -34,6 +35,7 @@ from genbench.errors import ConfigError
 from genbench.models import FAMILIES
 from genbench.models.base import GenerativeModel, ImageSpec, to_model_range
 from genbench.models.likelihood import per_image, to_levels
+from genbench.models.losses import descend
 
 LEVELS = 256
 
@@ -140,10 +142,8 @@ class PixelCNN(GenerativeModel):
     def train_step(self, images: torch.Tensor, labels: torch.Tensor,
                    optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, float]:
         loss = F.cross_entropy(self(images), to_levels(images)[:, 0])  # nats per pixel: maximum likelihood
-        optimizers["pixelcnn"].zero_grad(set_to_none=True)
-        loss.backward()
-        optimizers["pixelcnn"].step()
-        return {"loss": loss.item(), "bits_per_dim": loss.item() / torch.log(torch.tensor(2.0)).item()}
+        descend(optimizers["pixelcnn"], loss)
+        return {"loss": loss.item(), "bits_per_dim": loss.item() / math.log(2.0)}
 
     def sample(self, n: int, *, generator: torch.Generator, sampler: SamplerConfig,
                labels: torch.Tensor | None = None) -> torch.Tensor:
