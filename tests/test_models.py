@@ -51,6 +51,7 @@ def test_family_trains_and_samples(family: str) -> None:
     assert torch.equal(first, second)
     assert not torch.equal(first, draw(model, 1))
     assert isinstance(model.sampling_module(), torch.nn.Module)
+    type(model).check_sampler(model.preview_sampler(), source=f"{family}.preview_sampler", cfg=model.cfg)
 
 
 @pytest.mark.parametrize("family", FAMILIES.names())

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import re
 import shutil
@@ -69,7 +70,7 @@ def test_report_renders_in_headless_chromium_with_every_section(ci_run: Path, ch
     titles = [e.text for e in driver.find_elements(By.TAG_NAME, "h3")]
     for wanted in ("GANs:", "Sampler step sweep", "Classifier-free guidance", "Image-to-image, FCN-score",
                    "Unpaired translation", "Super-resolution", "Neural style transfer", "Memorisation check",
-                   "FD over training steps", "Published reference numbers"):
+                   "FD over training steps", "Likelihood vs sample quality", "Published reference numbers"):
         assert any(t.startswith(wanted) for t in titles), f"no section '{wanted}' in {titles}"
     broken = driver.execute_script(
         "return [...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.alt)")
@@ -120,6 +121,23 @@ def test_training_curve_has_every_milestone_and_the_final_step(ci_run: Path) -> 
     assert not (ci_run / "results/ci/mnist/vae/seed0/training_curve").exists()
     markdown = (ci_run / "reports/all/report.md").read_text()
     assert "FD over training steps" in markdown and "training_curve_mnist.png" in markdown
+
+
+def test_likelihood_of_each_family_with_one_is_measured_and_reported(ci_run: Path) -> None:
+    from genbench.config import load_profile_file
+
+    cfg = load_profile_file(REPO / "params/ci.yaml").likelihood
+    expected = {"pixelcnn": {"nll"}, "flow": {"nll"}, "vae": {"iwae", "elbo"},
+                "ddpm": {"vlb", "vlb_decoder", "vlb_denoising", "vlb_prior"}}
+    assert set(cfg.presets) == set(expected)
+    for preset, estimates in expected.items():
+        record = json.loads((ci_run / f"results/ci/mnist/{preset}/seed0/likelihood.json").read_text())
+        assert set(record["estimates"]) == estimates and record["protocol"]["n"] == cfg.n
+        assert all(math.isfinite(e["bits_per_dim"]) and e["bits_per_dim"] >= 0 and e["how"]
+                   for e in record["estimates"].values())
+    markdown = (ci_run / "reports/all/report.md").read_text()
+    assert "bits/dim ↓" in markdown and "### Likelihood vs sample quality" in markdown
+    assert "likelihood_vs_fd_mnist.png" in markdown
 
 
 def test_every_metric_carries_its_protocol(ci_run: Path) -> None:

@@ -247,6 +247,9 @@ class Glow(GenerativeModel):
         levels = torch.floor((y + 0.5) * LEVELS).clamp(0, LEVELS - 1)  # the bin y fell in
         return levels / 127.5 - 1.0
 
+    def preview_sampler(self) -> SamplerConfig:
+        return SamplerConfig(algo="inverse")  # temperature 1: the model's own distribution
+
     def negative_log_likelihood(self, images: torch.Tensor, *, generator: torch.Generator,
                                 settings: LikelihoodConfig) -> dict[str, torch.Tensor]:
         x = images.float() / 127.5 - 1.0

@@ -169,6 +169,9 @@ class PixelCNN(GenerativeModel):
                 row = self.horizontal_features(x[:, :, r:r + 1, :c + 1], [link[..., :c + 1] for link in links])
                 yield r, c, self.head(row[..., c:]).flatten(1)
 
+    def preview_sampler(self) -> SamplerConfig:
+        return SamplerConfig(algo="ancestral")
+
     def network_evaluations(self, sampler: SamplerConfig) -> int:
         return self.image.height * self.image.width  # one sequential step per pixel
 
