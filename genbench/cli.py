@@ -171,7 +171,8 @@ def cmd_sample(args: argparse.Namespace) -> None:
                           n=profile.evaluation.n_fake,
                           batch_size=profile.evaluation.batch_size, seed=args.seed, device=profile.device,
                           threads=_threads(args, profile), out=args.out, data_dir=args.data,
-                          parent_samples=args.parent_samples)
+                          parent_samples=args.parent_samples,
+                          diversity=(profile.evaluation.diversity_inputs, profile.evaluation.diversity_styles))
     print(f"sampled {record['n']} images with '{args.sampler}' at {record['images_per_second']} images/s")
 
 

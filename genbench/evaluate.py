@@ -233,12 +233,13 @@ class TaskFiles:
 
     data_dir: Path | None = None  # the prepared dataset the outputs translate (its test split)
     segmenter: Path | None = None  # FCN-score network (outputs that are MNIST-M images)
-    lpips: Path | None = None  # LPIPS weights (super-resolution)
+    lpips: Path | None = None  # LPIPS weights (super-resolution; diversity of unpaired translators)
 
 
 def task_metrics(task: str, sample_arrays: dict, files: TaskFiles, *, batch_size: int, device, source: Path) -> dict:
-    """FCN-score (outputs in MNIST-M, given a segmenter) or the super-resolution metrics of translator outputs."""
-    from genbench.evaluate_translation import fcn_score_metrics, super_resolution_metrics
+    """FCN-score (outputs in MNIST-M, given a segmenter), diversity (unpaired outputs under several styles) or the
+    super-resolution metrics of translator outputs."""
+    from genbench.evaluate_translation import diversity_metrics, fcn_score_metrics, super_resolution_metrics
 
     if files.data_dir is None or "index" not in sample_arrays:
         raise InputError(f"{source}: '{task}' outputs need --data (the dataset they translate) and an 'index' "
@@ -249,9 +250,16 @@ def task_metrics(task: str, sample_arrays: dict, files: TaskFiles, *, batch_size
             raise InputError(f"{source}: super-resolution outputs need --lpips (genbench fetch-weights lpips)")
         return super_resolution_metrics(images, index, files.data_dir, files.lpips, batch_size=batch_size,
                                         device=device)
+    values = {}
+    if "diversity_images" in sample_arrays:  # unpaired translators: outputs of one input under several styles
+        if files.lpips is None:
+            raise InputError(f"{source}: diversity outputs need --lpips (genbench fetch-weights lpips)")
+        values |= diversity_metrics(sample_arrays["diversity_images"], files.lpips, batch_size=batch_size,
+                                    device=device)
     if files.segmenter is None:  # outputs outside MNIST-M (CycleGAN's backward digits): FD and labels only
-        return {}
-    return fcn_score_metrics(images, index, files.data_dir, files.segmenter, batch_size=batch_size, device=device)
+        return values
+    return values | fcn_score_metrics(images, index, files.data_dir, files.segmenter, batch_size=batch_size,
+                                      device=device)
 
 
 def final_metric_values(result: dict) -> dict[str, float]:

@@ -5,6 +5,8 @@
   test images of the same rows is the "ground truth" row (``*_real``), the ceiling of the score.
 - Super-resolution (SRGAN Table 2): PSNR, SSIM and LPIPS of the outputs against the high-resolution test
   images, each beside the bicubic upscale of the same low-resolution inputs (``*_bicubic``).
+- Diversity of unpaired translators (MUNIT Table 1): mean LPIPS between outputs of one input under different
+  random styles (``diversity_images`` of the sample file), 0 for a deterministic family.
 
 FD and label preservation in the target domain come from ``genbench.evaluate`` (domain features; the
 outputs carry their source's labels). The maths is in ``genbench.metrics``; this module lines the outputs
@@ -24,6 +26,9 @@ from genbench.io import InputError, sha256_file
 
 SR_CROP = 4  # pixels cropped at each border before PSNR/SSIM: the scale factor, as SR papers do
 PSNR_CAP_DB = 100.0  # an exact reconstruction counts as 100 dB, so the mean stays finite
+# Diversity's LPIPS at 28x28 would see VGG's relu5_3 as one pixel and relu4_3 as 3x3; upscaled to the 64x64 patches
+# LPIPS was trained on (Zhang et al. 2018, sec. 2: BAPPS 64x64 patches), every layer keeps a spatial extent.
+DIVERSITY_SIZE = 64
 
 
 def fcn_score_metrics(outputs: np.ndarray, index: np.ndarray, data_dir: Path, segmenter_file: Path, *,
@@ -71,6 +76,33 @@ def super_resolution_metrics(outputs: np.ndarray, index: np.ndarray, data_dir: P
         values[f"lpips{suffix}"] = {"value": float(lpips_distances(lpips, images, hr, batch_size=batch_size,
                                                                    device=device).mean())}
     return {name: {**record, "protocol": protocol} for name, record in values.items()}
+
+
+def diversity_metrics(outputs: np.ndarray, lpips_file: Path, *, batch_size: int,
+                      device: torch.device) -> dict[str, dict]:
+    """``diversity``: mean LPIPS (VGG) of consecutive outputs of each input, ``outputs`` (inputs, styles, C, H, W)."""
+    from genbench.features.lpips import load_lpips, lpips_distances
+
+    lpips = None
+
+    def distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        nonlocal lpips  # loaded on the first pair that differs: a deterministic family never needs it
+        if lpips is None:
+            lpips = load_lpips(heads_path=lpips_file, device=device)
+        return lpips_distances(lpips, _lpips_view(a), _lpips_view(b), batch_size=batch_size, device=device)
+
+    inputs, styles = outputs.shape[:2]
+    protocol = {"n_inputs": int(inputs), "styles_per_input": int(styles), "pairs_per_input": int(styles - 1),
+                "pairs": "consecutive outputs (j, j+1) of each input, styles drawn N(0, I) by the sample job's seed",
+                "lpips": "VGG16, lin heads v0.1", "lpips_sha256": sha256_file(lpips_file),
+                "resize": f"grey repeated to RGB, PIL bicubic to {DIVERSITY_SIZE}x{DIVERSITY_SIZE}",
+                "identical_pairs": "distance 0, not measured"}
+    return {"diversity": {"value": metrics.diversity(outputs, distance), "protocol": protocol}}
+
+
+def _lpips_view(images: np.ndarray) -> np.ndarray:
+    rgb = np.repeat(images, 3, axis=1) if images.shape[1] == 1 else images
+    return resize_bicubic(rgb, DIVERSITY_SIZE, DIVERSITY_SIZE)
 
 
 def _rows(array: np.ndarray, index: np.ndarray, data_dir: Path) -> np.ndarray:

@@ -39,11 +39,13 @@ def draw_images(model: GenerativeModel, sampler: SamplerConfig, n: int, *, batch
 
 def run_sampling(checkpoint: Path, *, sampler_name: str, sampler: SamplerConfig, n: int, batch_size: int, seed: int,
                  device: str, threads: int, out: Path, data_dir: Path | None = None,
-                 parent_samples: Path | None = None) -> dict:
+                 parent_samples: Path | None = None, diversity: tuple[int, int] = (0, 0)) -> dict:
     """Draw ``n`` images (the sampler's own ``n`` where it sets one) in batches from one seeded CPU generator;
     writes ``out`` plus ``.json`` and ``.png`` beside it. An image-to-image family translates the first ``n``
     test inputs of ``data_dir`` instead (``genbench.translate``); a ``first_of`` setting takes the first ``n``
     images of ``parent_samples``, its parent setting's file (``take_first``).
+
+    ``diversity`` (inputs, styles per input) sizes an unpaired translator's diversity outputs.
 
     ``sampler`` is the setting named ``sampler_name`` as the preset defines it now (the checkpoint keeps only
     the training recipe). The images depend on (checkpoint, sampler, n, batch_size, seed); all five are recorded.
@@ -59,7 +61,7 @@ def run_sampling(checkpoint: Path, *, sampler_name: str, sampler: SamplerConfig,
             raise ConfigError(f"{checkpoint}: family '{model.family}' translates test inputs: give --data "
                               f"data/{run_cfg.dataset}")
         return run_translation(model, run_cfg, checkpoint=checkpoint, data_dir=data_dir, sampler_name=sampler_name,
-                               sampler=sampler, n=n, batch_size=batch_size, out=out)
+                               sampler=sampler, n=n, batch_size=batch_size, out=out, seed=seed, diversity=diversity)
     if sampler.first_of:
         if parent_samples is None:
             raise ConfigError(f"{checkpoint}: sampler '{sampler_name}' takes the first images of "

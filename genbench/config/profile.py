@@ -59,6 +59,18 @@ class EvaluationConfig:
     is_splits: int = 10
     pr_k: int = 3  # Kynkaanniemi et al. 2019
     dc_k: int = 5  # Naeem et al. 2020
+    # Diversity of unpaired translators (MUNIT Table 1, BicycleGAN's protocol: 19 pairs of outputs for each of 100
+    # inputs): each of the first diversity_inputs test inputs translated diversity_styles times, mean LPIPS of
+    # consecutive outputs (genbench.metrics.diversity). 0 inputs = not measured.
+    diversity_inputs: int = 100
+    diversity_styles: int = 20
+
+    def __post_init__(self) -> None:
+        if self.diversity_inputs < 0:
+            raise ConfigError(f"key 'evaluation.diversity_inputs' must be >= 0 (0 = off), got {self.diversity_inputs}")
+        if self.diversity_styles < 2:
+            raise ConfigError(f"key 'evaluation.diversity_styles' must be >= 2 (a pair of outputs), "
+                              f"got {self.diversity_styles}")
 
 
 @dataclass(frozen=True)

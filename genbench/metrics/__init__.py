@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from genbench.metrics._checks import MetricInputError
 from genbench.metrics.density_coverage import density_coverage
+from genbench.metrics.diversity import diversity
 from genbench.metrics.fcn_score import class_scores, confusion_matrix, fcn_scores
 from genbench.metrics.frechet import feature_statistics, frechet_distance, frechet_distance_from_stats
 from genbench.metrics.inception_score import inception_score
@@ -25,6 +26,7 @@ __all__ = [
     "confusion_matrix",
     "code_accuracy",
     "density_coverage",
+    "diversity",
     "effective_subset_size",
     "fcn_scores",
     "feature_statistics",

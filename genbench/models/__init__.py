@@ -23,7 +23,7 @@ def build_model(family: str, model_cfg: dict, image: ImageSpec, *, source: str =
 
 
 # Registration happens on import; keep this list alphabetical.
-from genbench.models import (cgan, cyclegan, dcgan, ddpm, ddpm_cond, flow, infogan, ldm,  # noqa: E402,F401
+from genbench.models import (cgan, cyclegan, dcgan, ddpm, ddpm_cond, flow, infogan, ldm, munit,  # noqa: E402,F401
                              pix2pix, pixelcnn, progan, sngan, srgan, stylegan, t2i, vae, wgan, wgan_gp)
 
 __all__ = ["FAMILIES", "GenerativeModel", "ImageSpec", "build_model", "family_class"]

@@ -159,7 +159,7 @@ class CycleGAN(Translator):
     def translation_inputs(self, arrays: Mapping[str, np.ndarray], direction: str) -> torch.Tensor:
         name, channels = (X_ARRAY, X_CHANNELS) if direction == "forward" else (Y_ARRAY, self.image.channels)
         if arrays[name].shape[1:] != (channels, self.image.height, self.image.width):
-            raise ConfigError(f"cyclegan: array '{name}' has rows of shape {arrays[name].shape[1:]}, expected "
+            raise ConfigError(f"{self.family}: array '{name}' has rows of shape {arrays[name].shape[1:]}, expected "
                               f"{(channels, self.image.height, self.image.width)}")
         return to_model_range(torch.from_numpy(arrays[name]))
 
@@ -192,7 +192,8 @@ class CycleGAN(Translator):
         return {"loss_g_gan": loss_gan.item(), "loss_cycle_x": cycle_x.item(), "loss_cycle_y": cycle_y.item(),
                 "loss_idt": loss_idt.item(), "loss_d_x": loss_d_x.item(), "loss_d_y": loss_d_y.item()}
 
-    def translate(self, source: torch.Tensor, *, direction: str = "forward") -> torch.Tensor:
+    def translate(self, source: torch.Tensor, *, direction: str = "forward",
+                  generator: torch.Generator | None = None) -> torch.Tensor:
         if direction not in self.sampler_algos:
             raise ConfigError(f"cyclegan: unknown direction '{direction}' (valid: {', '.join(self.sampler_algos)})")
         net = self.generators["G" if direction == "forward" else "F"]

@@ -150,7 +150,8 @@ class Pix2Pix(Translator):
         return {"loss_d": loss_d.item(), "loss_g_gan": loss_gan.item(), "loss_l1": loss_l1.item(),
                 "d_real": torch.sigmoid(real_logits).mean().item(), "d_fake": torch.sigmoid(fake_logits).mean().item()}
 
-    def translate(self, source: torch.Tensor, *, direction: str = "forward") -> torch.Tensor:
+    def translate(self, source: torch.Tensor, *, direction: str = "forward",
+                  generator: torch.Generator | None = None) -> torch.Tensor:
         return self.generator(source.to(self.device)).clamp(-1.0, 1.0)
 
     def sampling_module(self) -> nn.Module:

@@ -203,7 +203,8 @@ class SRGAN(Translator):
         descend(optimizers["generator"], loss_g)
         return {"loss_content": content.item(), "pixel_mse": pixel_mse.item(), **losses}
 
-    def translate(self, source: torch.Tensor, *, direction: str = "forward") -> torch.Tensor:
+    def translate(self, source: torch.Tensor, *, direction: str = "forward",
+                  generator: torch.Generator | None = None) -> torch.Tensor:
         return self.generator(source.to(self.device)).clamp(-1.0, 1.0)
 
     def sampling_module(self) -> nn.Module:

@@ -7,7 +7,10 @@ EMA), with three differences:
 - ``training_arrays`` names the dataset arrays it learns from and ``training_tensors`` turns them into the
   (source, target) pair of tensors whose rows ``train_step(source, target, optimizers)`` gets in batches;
 - the sample job does not call ``sample`` but ``translate`` on ``translation_inputs`` of the test split, in
-  a ``direction`` (a preset sampler's ``algo``: "forward", or "backward" for a two-way family);
+  a ``direction`` (a preset sampler's ``algo``: "forward", or "backward" for a two-way family), with the job's
+  seeded ``generator`` (a multimodal family draws its style codes from it; deterministic ones ignore it). An
+  algo may be a variant of a data direction (MUNIT's "forward_fixed"): ``direction_of`` names the direction
+  whose arrays, targets and target dataset it uses;
 - ``task`` says how the evaluation measures it: "paired" (FCN-score against the input label map, as in
   pix2pix Table 1), "unpaired" (FD in the target domain and label preservation, CycleGAN) or
   "super_resolution" (PSNR / SSIM / LPIPS against the high-resolution image, SRGAN).
@@ -59,8 +62,16 @@ class Translator(GenerativeModel):
         """uint8 real counterparts of the rows of ``arrays`` in ``direction``."""
         return arrays[self.target_arrays[direction]]
 
-    def translate(self, source: torch.Tensor, *, direction: str = "forward") -> torch.Tensor:
-        """Images in [-1, 1] from a batch of sources; called in eval mode under ``torch.no_grad()``."""
+    @classmethod
+    def direction_of(cls, algo: str) -> str:
+        """The data direction ("forward", "backward") of a sampler algo: the key of ``target_arrays`` and
+        ``target_datasets``, and what ``translation_inputs`` reads. The algo itself unless a family has variants."""
+        return algo
+
+    def translate(self, source: torch.Tensor, *, direction: str = "forward",
+                  generator: torch.Generator | None = None) -> torch.Tensor:
+        """Images in [-1, 1] from a batch of sources; called in eval mode under ``torch.no_grad()``. ``direction``
+        is a sampler algo; ``generator`` (seeded by the sample job) is where a random translation draws from."""
         raise NotImplementedError
 
     def sample(self, n: int, *, generator: torch.Generator, sampler: SamplerConfig,

@@ -1,5 +1,6 @@
 """The image-to-image sections of the report: FCN-score rows as in pix2pix Table 1 / CycleGAN Table 2,
-CycleGAN's two directions, the super-resolution table beside bicubic, and input | output | target grids.
+CycleGAN's and MUNIT's two directions (with their diversity and MUNIT's grids of styles), the super-resolution
+table beside bicubic, and input | output | target grids.
 
 Views of the per-sampler rows already collected: a row belongs here when its sample record has a ``task``
 (``genbench.translate``). The papers' own numbers are on other data (Cityscapes, Set5/Set14/BSD100), so
@@ -8,7 +9,9 @@ they are quoted for orientation under "protocol differs", never compared cell by
 from __future__ import annotations
 
 import math
+from functools import partial
 from pathlib import Path
+from typing import Mapping
 
 import pandas as pd
 
@@ -64,19 +67,35 @@ def fcn_section(rows: pd.DataFrame, dataset: str) -> Section | None:
     return section
 
 
-def cycle_section(rows: pd.DataFrame, dataset: str) -> Section | None:
+def cycle_section(rows: pd.DataFrame, dataset: str, grids: Mapping[str, Path] | None = None) -> Section | None:
     rows = rows[rows["task"] == "unpaired"]
     if rows.empty:
         return None
     section = Section(f"Unpaired translation (CycleGAN): {dataset}",
                       "Each direction measured in its target domain: FD with that domain's classifier features, "
                       "and label preservation = the fraction of outputs that classifier labels as the input's digit "
-                      "(the paper's target: >= 70 % both ways here).",
-                      ["model / direction", "target domain", "FD ↓", "label preservation ↑", "n"])
+                      "(the paper's target: >= 70 % both ways here). Diversity (MUNIT Table 1): mean LPIPS between "
+                      "outputs of one input under different random styles; CycleGAN is deterministic, so its "
+                      "diversity is 0 by construction, as is that of a fixed style (MUNIT's *_fixed rows). Grids: "
+                      "one input per row, then its translations under several random styles.",
+                      ["model / direction", "target domain", "FD ↓", "label preservation ↑", "diversity ↑", "n"])
     for _, row in rows.iterrows():
         section.rows.append([_direction(row), str(row.get("target_dataset") or dataset), fmt(_value(row, "fd_domain")),
-                             fmt(_value(row, "class_accuracy_domain"), 3), str(row["n_samples"])])
+                             fmt(_value(row, "class_accuracy_domain"), 3), fmt(_value(row, "diversity"), 3),
+                             str(row["n_samples"])])
+        styles = _styles_grid(grids or {}, row, dataset)
+        if styles is not None:
+            section.figures[f"styles_{dataset}_{row['preset']}_{row['sampler']}.png"] = styles.read_bytes()
     return section
+
+
+def _styles_grid(grids: Mapping[str, Path], row: pd.Series, dataset: str) -> Path | None:
+    """The translate job's one-input-several-styles grid beside the sampler's grid, where the styles differ."""
+    grid = grids.get(f"{dataset}_{row['preset']}_{row['sampler']}.png")
+    if grid is None or not _value(row, "diversity") > 0:
+        return None
+    styles = grid.with_name(f"{row['sampler']}_styles.png")
+    return styles if styles.is_file() else None
 
 
 def super_resolution_section(rows: pd.DataFrame, dataset: str) -> Section | None:
@@ -102,7 +121,7 @@ def translation_sections(results: Results) -> list[Section]:
     translated = summary[summary["task"].fillna("") != ""]
     sections: list[Section] = []
     for dataset, rows in translated.groupby("dataset", sort=False):
-        for build in (fcn_section, cycle_section, super_resolution_section):
+        for build in (fcn_section, partial(cycle_section, grids=results.grids), super_resolution_section):
             section = build(rows, dataset)
             if section is not None:
                 sections.append(section)

@@ -102,12 +102,14 @@ def classifier_datasets():
 
 def translation_metric_inputs(wildcards):
     """The evaluate_translation job's files: domain network and reference of the target domain (none for
-    super-resolution), the test split, and the FCN-score network or the LPIPS weights its task needs."""
+    super-resolution), the test split, and the FCN-score network or the LPIPS weights its task needs (LPIPS:
+    super-resolution, and the diversity of unpaired translators)."""
     preset = PRESETS[wildcards.preset]
     cls = family_class(preset.family)
-    direction = preset.samplers[wildcards.sampler].algo
+    direction = cls.direction_of(preset.samplers[wildcards.sampler].algo)
     target = cls.target_datasets.get(direction, wildcards.dataset)
     domain = cls.task != "super_resolution"
+    lpips = not domain or (cls.task == "unpaired" and PROFILE.evaluation.diversity_inputs > 0)
     fcn = domain and cls.target_arrays[direction] == "images" and "label_maps" in DATASETS.get(wildcards.dataset).arrays
     return {
         "samples": f"{RUN_DIR}/samples/{{sampler}}.npz".format(**wildcards),
@@ -116,7 +118,7 @@ def translation_metric_inputs(wildcards):
         "references": [REFERENCE.format(dataset=target, space=s) for s in SPACES] if domain else [],
         "extractors": [extractor_file(s, target) for s in SPACES] if domain else [],
         "segmenter": [SEGMENTER.format(dataset=wildcards.dataset)] if fcn else [],
-        "lpips": [LPIPS_WEIGHTS, VGG16_WEIGHTS] if not domain else [],
+        "lpips": [LPIPS_WEIGHTS, VGG16_WEIGHTS] if lpips else [],
     }
 
 
