@@ -106,6 +106,16 @@ def test_flow_is_invertible():
     torch.testing.assert_close(back, y, rtol=0, atol=1e-5)
 
 
+def test_flow_inverse_stays_finite_on_extreme_latents():
+    flow = _flow()
+    with torch.no_grad():
+        for step in flow.levels[0]:  # a coupling that contracts hard: the inverse divides by ~0
+            step.layers[2].net[-1].bias.fill_(-200.0)
+        images = flow.sample(4, generator=torch.Generator().manual_seed(0),
+                             sampler=SamplerConfig(algo="inverse", temperature=3.0))
+    assert torch.isfinite(images).all() and images.min() >= -1 and images.max() <= 1
+
+
 def test_flow_log_determinant_matches_the_autograd_jacobian():
     flow = _flow(torch.float64)
     y = torch.rand(2, 1, 4, 4, dtype=torch.float64) - 0.5

@@ -102,6 +102,15 @@ class InvertibleConv1x1(nn.Module):
         return F.conv2d(y, torch.linalg.inv(self.weight)[:, :, None, None])
 
 
+# A float32 inverse can overflow on rare latents (exploding inverses: Behrmann et al. 2021,
+# https://arxiv.org/abs/2006.09347): a coupling that contracts strongly in the forward direction divides by its
+# small scale, and the blow-up compounds over the steps (~1 image in 1,000 at T 0.7 after 600 training steps).
+# Sampling bounds each inverted activation (an image lies in [-0.5, 0.5]; latents are O(1)), so such a draw becomes
+# a saturated image rather than NaN; the forward pass, and with it every likelihood, is untouched.
+INVERSE_BOUND = 1e4
+SCALE_FLOOR = 1e-12
+
+
 class AffineCoupling(nn.Module):
     """x = [x_a, x_b]: y_a = x_a, y_b = (x_b + t(x_a)) * sigmoid(s(x_a) + 2) (Glow Table 1 and its code's
     sigmoid scale, which keeps each step's scale in (0, 1) and starts it near 1)."""
@@ -125,7 +134,7 @@ class AffineCoupling(nn.Module):
     def inverse(self, y: torch.Tensor) -> torch.Tensor:
         y_a, y_b = y[:, :self.half], y[:, self.half:]
         shift, scale = self._shift_scale(y_a)
-        return torch.cat([y_a, y_b / scale - shift], dim=1)
+        return torch.cat([y_a, y_b / scale.clamp(min=SCALE_FLOOR) - shift], dim=1)
 
 
 class FlowStep(nn.Module):
@@ -142,7 +151,7 @@ class FlowStep(nn.Module):
 
     def inverse(self, y: torch.Tensor) -> torch.Tensor:
         for layer in reversed(self.layers):
-            y = layer.inverse(y)
+            y = layer.inverse(y).clamp(-INVERSE_BOUND, INVERSE_BOUND)
         return y
 
 
