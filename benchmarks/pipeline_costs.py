@@ -4,7 +4,7 @@
 
 Training images/s per family (train_summary.json), sampling images/s per sampler (samples/*.json),
 wall time and peak RSS of every job (Snakemake benchmark: files), metric time (metrics/*.benchmark.tsv), the
-memorisation checks and FD-over-training curves.
+memorisation checks, FD-over-training curves and the likelihood jobs (bits/dim).
 """
 from __future__ import annotations
 
@@ -51,6 +51,12 @@ def collect(results: Path) -> list[str]:
             bench = read_benchmark(run / "evaluate.benchmark.tsv", run_logs / "evaluate.log")
             lines.append(f"| evaluate | {summary['dataset']} | {summary['preset']} (every sampler) | "
                          f"{bench['seconds']:.1f} | {bench['max_rss_mb']} |  |")
+        if (run / "likelihood.benchmark.tsv").is_file():  # bits/dim on the test rows (genbench.evaluate_likelihood)
+            bench = read_benchmark(run / "likelihood.benchmark.tsv", run_logs / "likelihood.log")
+            record = json.loads((run / "likelihood.json").read_text())
+            bits = ", ".join(f"{name} {e['bits_per_dim']:.3f}" for name, e in record["estimates"].items())
+            lines.append(f"| likelihood | {summary['dataset']} | {summary['preset']} | {bench['seconds']:.1f} | "
+                         f"{bench['max_rss_mb']} | n {record['protocol']['n']}: {bits} bits/dim |")
         for job, folder, log_prefix in (("evaluate", "metrics", "evaluate_"), ("memorisation", "memorisation",
                                         "memorisation_"), ("training_curve", "training_curve", "training_curve_")):
             for bench_path in sorted((run / folder).glob("*.benchmark.tsv")):
