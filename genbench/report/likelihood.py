@@ -39,8 +39,9 @@ def _scatter(points: pd.DataFrame, dataset: str) -> bytes:
         ax.scatter(row.bits_per_dim, row.fd, s=30)
         ax.annotate(f"{row.preset} ({row.estimate})", (row.bits_per_dim, row.fd), fontsize=8,
                     xytext=(4, 3), textcoords="offset points")
+    ax.margins(x=0.2, y=0.12)  # room for the labels at the edges
     ax.set_xlabel("bits/dim on test images (lower = more likely)")
-    ax.set_ylabel(f"{QUALITY} of the best sampler (lower = better samples)")
+    ax.set_ylabel(f"{QUALITY}, best sampler (lower = better)")
     ax.set_title(f"{dataset}: likelihood vs sample quality", fontsize=10)
     return figure_png(fig)
 
