@@ -53,7 +53,7 @@ REFERENCES = (
     PublishedResult("ddpm", "Song et al. 2021 (DDIM), Table 1", "CIFAR-10, DDIM eta=0, FID at 10 / 50 / 1000 steps",
                     "13.36 / 4.67 / 4.04", "fd_domain",
                     _INCEPTION.format(data="CIFAR-10") + "; the step sweep below is the analogue"),
-    PublishedResult("ddpm", "Ho et al. 2020, Table 2", "CIFAR-10, NLL bound L_vlb (test), L_simple training",
+    PublishedResult("ddpm", "Ho et al. 2020, Table 1", "CIFAR-10, NLL bound L_vlb (test), L_simple training",
                     "<= 3.75 bits/dim", "bits_per_dim",
                     "protocol differs: CIFAR-10 32x32 colour; here 28x28 grey, a CPU-sized UNet and few steps "
                     "(same unit and bound, all T steps)"),
