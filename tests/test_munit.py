@@ -19,7 +19,7 @@ from genbench.models.munit import MUNIT
 from test_translation_pipeline import MNIST_M_LIKE, _Run, tiny_mnist_m  # noqa: F401 -- the fixture
 
 TINY = {"base_channels": 4, "res_blocks": 1, "style_downsamples": 2, "mlp_dim": 8, "d_base_channels": 4,
-        "d_scales": 2}
+        "d_scales": 2, "cycle_weight": 10.0}
 
 
 def tiny(seed: int = 0) -> MUNIT:
@@ -45,7 +45,8 @@ def test_train_step_and_translation_shapes() -> None:
     model.train()
     for _ in range(2):
         losses = model.train_step(inputs("forward"), inputs("backward"), optimizers)
-        assert set(losses) == {"loss_g_gan", "loss_recon_x", "loss_recon_c", "loss_recon_s", "loss_d_x", "loss_d_y"}
+        assert set(losses) == {"loss_g_gan", "loss_recon_x", "loss_recon_c", "loss_recon_s", "loss_cycle", "loss_d_x",
+                               "loss_d_y"}
         assert all(np.isfinite(v) for v in losses.values()), losses
     for algo, channels in (("forward", 3), ("backward", 1), ("forward_fixed", 3), ("backward_fixed", 1)):
         out = translate(model, algo, seed=0)
@@ -93,7 +94,7 @@ def test_a_bad_setting_is_a_one_line_config_error_naming_the_key(key: str, value
 def test_the_preset_has_the_papers_settings() -> None:
     spec = load_preset("munit")
     assert (spec.model["image_weight"], spec.model["content_weight"], spec.model["style_weight"]) == (10.0, 1.0, 1.0)
-    assert spec.model["style_dim"] == 8 and spec.train.lr == 1e-4 and tuple(spec.train.betas) == (0.5, 0.999)
+    assert spec.model["style_dim"] == 8 and spec.model["cycle_weight"] == 0 and spec.train.lr == 1e-4 and tuple(spec.train.betas) == (0.5, 0.999)
     assert {s.algo for s in spec.samplers.values()} == set(MUNIT.sampler_algos)
 
 

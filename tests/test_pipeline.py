@@ -34,7 +34,7 @@ def ci_evaluation():
     return load_profile_file(REPO / "params/ci.yaml").evaluation
 
 
-TRANSLATORS = ("pix2pix", "cyclegan", "srresnet", "srgan")  # the image-to-image presets of params/ci.yaml
+TRANSLATORS = ("pix2pix", "cyclegan", "munit", "srresnet", "srgan")  # the image-to-image presets of params/ci.yaml
 
 
 def ci_dataset(preset: str) -> str:
@@ -214,6 +214,32 @@ def test_image_to_image_families_are_measured_as_their_papers_do_and_reported(ci
     for title in ("### Image-to-image, FCN-score: mnist_m", "### Unpaired translation (CycleGAN): mnist_m",
                   "### Super-resolution x4: photo_patches", "### Neural style transfer (Gatys et al.)"):
         assert title in markdown, title
+
+
+def test_munit_styles_change_the_outputs_and_the_report_shows_them(ci_run: Path) -> None:
+    """A random style per input changes MUNIT's outputs (diversity > 0), a fixed style and CycleGAN do not (exactly
+    0). That the label survives a style swap needs a trained model: the 5-step smoke cut keeps no label, so the
+    default profile's run measures it (label preservation both ways, benchmarks/README.md)."""
+    import numpy as np
+
+    results = ci_run / "results/ci/mnist_m"
+
+    def metrics(preset: str, sampler: str) -> dict:
+        return json.loads((results / f"{preset}/seed0/metrics/{sampler}.json").read_text())["metrics"]
+
+    random_style = metrics("munit", "forward")["diversity"]
+    assert random_style["value"] > 0 and random_style["protocol"]["n_inputs"] == 4
+    assert random_style["protocol"]["styles_per_input"] == 3
+    assert metrics("munit", "forward_fixed")["diversity"]["value"] == 0.0
+    for sampler in ("forward", "backward"):  # deterministic: identical outputs, not measured
+        assert metrics("cyclegan", sampler)["diversity"]["value"] == 0.0
+    digits = metrics("munit", "backward")
+    mnist_classifier = json.loads((ci_run / "results/ci/mnist/domain/classifier.json").read_text())["sha256"]
+    assert digits["fd_domain"]["protocol"]["extractor_sha256"] == mnist_classifier and digits["diversity"]["value"] > 0
+    with np.load(results / "munit/seed0/samples/forward.npz") as samples:
+        assert samples["diversity_images"].shape == (4, 3, 3, 28, 28) and str(samples["label_kind"]) == "class"
+    assert (ci_run / "reports/all/figures/styles_mnist_m_munit_forward.png").is_file()
+    assert not (ci_run / "reports/all/figures/styles_mnist_m_cyclegan_forward.png").exists()
 
 
 def test_report_labels_both_feature_spaces(ci_run: Path) -> None:

@@ -13,6 +13,8 @@ decoders G_1, G_2 = ``decoders.X``, ``decoders.Y`` [gen_a.dec, with its MLP], D_
 - Objective eq. 5: L_GAN^{x1} + L_GAN^{x2} + lambda_x (L_recon^{x1} + L_recon^{x2}) + lambda_c (L_recon^{c1} +
   L_recon^{c2}) + lambda_s (L_recon^{s1} + L_recon^{s2}), the reconstructions L1 (eqs. 1-3), the GAN loss
   least-squares (appendix B.2: LSGAN, as the reference code's ``gan_type: lsgan``; D's loss not halved there).
+  ``cycle_weight`` adds the reference code's explicit style-augmented cycle loss (``recon_x_cyc_w``): 0 in eq. 5
+  and the preset; a short CPU run needs it to keep the digit (params/default.yaml).
 - Unpaired as CycleGAN here: X from one half of the training rows, Y from the other (``unpaired_rows``).
 - Architecture (appendix B.1): content encoder c7s1-64, d128, d256, R256 x 4 with instance norm; style encoder
   c7s1-64, d128, d256, d256, d256, global average pooling, fc8, no instance norm (it would remove the style);
@@ -66,6 +68,9 @@ class Config:
     image_weight: float = 10.0  # lambda_x of eq. 5
     content_weight: float = 1.0  # lambda_c
     style_weight: float = 1.0  # lambda_s
+    # The reference code's explicit style-augmented cycle loss [recon_x_cyc_w]: x -> G_2(c_1, s_2) -> E^c_2 -> G_1(., s_1)
+    # back to x, L1. Eq. 5 has none (0, the paper's setting): its latent reconstructions imply it only at convergence.
+    cycle_weight: float = 0.0
 
     def __post_init__(self) -> None:
         for key in ("base_channels", "downsamples", "style_dim", "style_downsamples", "mlp_dim", "d_base_channels",
@@ -74,7 +79,7 @@ class Config:
                 raise ConfigError(f"munit: key 'model.{key}' must be >= 1, got {getattr(self, key)}")
         if self.res_blocks < 0:
             raise ConfigError(f"munit: key 'model.res_blocks' must be >= 0, got {self.res_blocks}")
-        for key in ("image_weight", "content_weight", "style_weight"):
+        for key in ("image_weight", "content_weight", "style_weight", "cycle_weight"):
             if getattr(self, key) < 0:
                 raise ConfigError(f"munit: key 'model.{key}' must be >= 0, got {getattr(self, key)}")
 
@@ -225,19 +230,22 @@ class MUNIT(Translator):
         prior = {d: torch.randn(len(images[d]), cfg.style_dim, device=x.device) for d in images}
         fakes = {target: decoders[target](codes[source][0], prior[target]) for source, target in DIRECTIONS.values()}
         loss_x = sum(l1_loss(decoders[d](*codes[d]), images[d]) for d in images)  # eq. 1, within-domain
-        loss_c = loss_s = torch.zeros((), device=x.device)
+        loss_c = loss_s = loss_cyc = torch.zeros((), device=x.device)
         for source, target in DIRECTIONS.values():  # eqs. 2-3: encode the translation again
-            loss_c = loss_c + l1_loss(content[target](fakes[target]), codes[source][0])
+            content_again = content[target](fakes[target])
+            loss_c = loss_c + l1_loss(content_again, codes[source][0])
             loss_s = loss_s + l1_loss(style[target](fakes[target]), prior[target])
+            if cfg.cycle_weight > 0:  # back with the source's own style
+                loss_cyc = loss_cyc + l1_loss(decoders[source](content_again, codes[source][1]), images[source])
         with frozen(self.discriminators):
             loss_gan = sum(lsgan(self.discriminators[d](fakes[d]), 1.0) for d in images)  # eq. 4
         descend(optimizers["generator"], loss_gan + cfg.image_weight * loss_x + cfg.content_weight * loss_c
-                + cfg.style_weight * loss_s)
+                + cfg.style_weight * loss_s + cfg.cycle_weight * loss_cyc)
         loss_d = {d: lsgan(D(images[d]), 1.0) + lsgan(D(fakes[d].detach()), 0.0)
                   for d, D in self.discriminators.items()}
         descend(optimizers["discriminator"], loss_d["X"] + loss_d["Y"])
         return {"loss_g_gan": loss_gan.item(), "loss_recon_x": loss_x.item(), "loss_recon_c": loss_c.item(),
-                "loss_recon_s": loss_s.item(), "loss_d_x": loss_d["X"].item(), "loss_d_y": loss_d["Y"].item()}
+                "loss_recon_s": loss_s.item(), "loss_cycle": loss_cyc.item(), "loss_d_x": loss_d["X"].item(), "loss_d_y": loss_d["Y"].item()}
 
     def translate(self, source: torch.Tensor, *, direction: str = "forward",
                   generator: torch.Generator | None = None) -> torch.Tensor:
