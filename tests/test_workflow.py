@@ -47,11 +47,15 @@ def test_default_profile_plans_every_family_dataset_and_sampler(default_dry_run:
     # the train features of its dataset (2).
     # Issue 24 added wgan on both datasets (a train, sample, evaluate, walks, memorisation and curve job each),
     # ddpm_ft on Fashion-MNIST (train, its one sampler, evaluate, memorisation, curve) and one freecontrol job.
+    # Issue 25 added pixelcnn and flow on both datasets (a train, evaluate and memorisation job each; pixelcnn one
+    # sampler, flow two and a curve: pixelcnn's pixel-by-pixel sampling stays off the curves), a likelihood job for
+    # pixelcnn, flow, vae and ddpm on each dataset (8), and munit on mnist_m (a train; forward and backward with a
+    # random style and with a fixed one: 4 translations, each measured).
     assert jobs == {"prepare_data": 4, "train_domain_classifier": 3, "reference_features": 3,
-                    "train": 29, "sample": 67, "evaluate": 25, "fetch_text_encoder": 1, "walks": 14, "steering": 2, "probe": 2,
+                    "train": 34, "sample": 73, "evaluate": 29, "fetch_text_encoder": 1, "walks": 14, "steering": 2, "probe": 2,
                     "augmentation": 2, "loss_guidance": 2, "sdedit": 2, "freecontrol": 1, "report": 1,
-                    "translate": 5, "evaluate_translation": 5, "train_segmenter": 1, "fetch_vgg16": 1, "fetch_lpips": 1,
-                    "style_transfer": 1, "memorisation": 25, "train_features": 2, "training_curve": 25}
+                    "translate": 9, "evaluate_translation": 9, "train_segmenter": 1, "fetch_vgg16": 1, "fetch_lpips": 1,
+                    "style_transfer": 1, "memorisation": 29, "train_features": 2, "training_curve": 27, "likelihood": 8}
 
 
 def test_train_chain_starts_first(default_dry_run: subprocess.CompletedProcess) -> None:
@@ -61,7 +65,7 @@ def test_train_chain_starts_first(default_dry_run: subprocess.CompletedProcess) 
     result = default_dry_run
     assert result.returncode == 0, result.stderr
     jobs = re.findall(r"^rule train:\n(.*?)(?=^\S|\Z)", result.stdout, flags=re.M | re.S)
-    assert len(jobs) == 29
+    assert len(jobs) == 34
     priorities = {int(m.group(1)) if (m := re.search(r"priority: (\d+)", job)) else 0 for job in jobs}
     prioritised = {re.search(r"preset=(\w+)", job).group(1) for job in jobs if "priority: " in job}
     assert priorities == {0, 1} and prioritised == {"srresnet", "srgan", "ddpm", "ddpm_ft"}
