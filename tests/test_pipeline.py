@@ -264,12 +264,16 @@ def test_mlflow_has_one_finished_run_per_model_with_metrics_and_grid(ci_run: Pat
     pipelines = {run_id: status for run_id, _, status in runs if kind.get(run_id) == "pipeline"}
     assert {"KILLED", "FINISHED"} <= set(pipelines.values()) and "RUNNING" not in pipelines.values()
     assert all(parent.get(run_id) in pipelines for run_id, _, _ in models)
-    # one child run per evaluation (model x sampler setting), under its model's run
+    # one child run per evaluation (model x sampler setting, and each likelihood job), under its model's run
     model_ids = {run_id for run_id, _, status in models if status == "FINISHED"}
     evaluations = [name for run_id, name, status in runs if kind.get(run_id) == "evaluation"
                    and status == "FINISHED" and parent.get(run_id) in model_ids]
-    assert sorted(evaluations) == sorted(f"{ci_dataset(preset)}/{preset}/seed0/{sampler}"
-                                         for preset, spec in ci_presets().items() for sampler in spec.samplers)
+    from genbench.config import load_profile_file
+
+    likelihood = load_profile_file(REPO / "params/ci.yaml").likelihood.presets
+    assert sorted(evaluations) == sorted([f"{ci_dataset(preset)}/{preset}/seed0/{sampler}"
+                                          for preset, spec in ci_presets().items() for sampler in spec.samplers]
+                                         + [f"{ci_dataset(preset)}/{preset}/seed0/likelihood" for preset in likelihood])
     ddpm = next(run_id for run_id, name, status in models if name == "mnist/ddpm/seed0" and status == "FINISHED")
     keys = {k for (k,) in db.execute("SELECT DISTINCT key FROM metrics WHERE run_uuid = ?", (ddpm,))}
     assert {"loss", "ddim50/fd_domain", "ddpm/fd_domain"} <= keys
