@@ -62,9 +62,13 @@ def test_report_renders_in_headless_chromium_with_every_section(ci_run: Path, ch
     import numpy as np
     from PIL import Image
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     driver = chromium.driver
     driver.get((ci_run / "reports/all/index.html").as_uri())
+    # A multi-MB page of inline images can hand control back before it is parsed to its last section.
+    WebDriverWait(driver, 120).until(lambda d: d.execute_script("return document.readyState") == "complete"
+                                     and d.find_elements(By.ID, "grids"))
     sections = {e.get_attribute("id") for e in driver.find_elements(By.TAG_NAME, "h2")}
     assert {"protocol", "results", "tasks", "classifiers", "losses", "grids"} <= sections
     titles = [e.text for e in driver.find_elements(By.TAG_NAME, "h3")]
