@@ -47,7 +47,9 @@ def write_results(root: Path, seeds=(0,), *, benchmark: bool = True) -> None:
                     write_json(run / "samples" / f"{sampler}.json", {
                         "sampler": sampler, "algo": sampler.rstrip("0123456789"), "steps": 50, "eta": 0.0,
                         "n": 64, "seconds": 1.0, "images_per_second": 64.0})
-                    save_grid(rng.integers(0, 256, (4, 1, 8, 8), dtype=np.uint8), run / "samples" / f"{sampler}.png")
+                    images = rng.integers(0, 256, (8, 1, 8, 8), dtype=np.uint8)
+                    save_grid(images[:4], run / "samples" / f"{sampler}.png")
+                    np.savez(run / "samples" / f"{sampler}.npz", images=images)
                     fd = float(rng.uniform(1, 50))
                     write_json(run / "metrics" / f"{sampler}.json", {
                         "dataset": dataset, "preset": preset, "family": preset, "sampler": sampler, "seed": seed,
@@ -82,19 +84,27 @@ def test_report_tables_figures_and_pages(tmp_path):
         assert [r["dataset"] for r in csv.DictReader(fh)] == list(DATASETS)
     figures = sorted(p.name for p in (out / "figures").iterdir())
     assert "losses_mnist_dcgan.png" in figures and "fd_fashion_mnist.png" in figures
-    assert "precision_recall_mnist.png" in figures and len(figures) == 2 * 2 + 2 * 2 + 1  # + timeline.png
+    # losses, FD and precision/recall, timeline.png; per dataset the glance's quality-vs-cost figure, mosaic and a
+    # thumbnail per model (dcgan, ddpm at its best sampler)
+    assert "precision_recall_mnist.png" in figures and len(figures) == 2 * 2 + 2 * 2 + 1 + 2 * 2 + 2 * 2
+    assert {"quality_cost_mnist.png", "mosaic_fashion_mnist.png", "thumb_mnist_dcgan_direct.png"} <= set(figures)
     assert sorted(p.name for p in (out / "grids").iterdir())[:2] == ["fashion_mnist_dcgan_direct.png",
                                                                       "fashion_mnist_ddpm_ddim50.png"]
     markdown = (out / "report.md").read_text()
     assert "| model | family | sampler |" in markdown and "|---|" in markdown
+    # the glance table first, the protocol last
+    assert markdown.index("## At a glance") < markdown.index("| unconditional model | FD ↓ |") < markdown.index(
+        "## Results") < markdown.index("## How it was measured") < markdown.index("n_real=64")
     assert "n_real=64" in markdown and SHA["mnist"] in markdown and "Warning" not in markdown
     page = (out / "index.html").read_text()
     assert not re.search(r"(src|href)\s*=\s*[\"']?https?://", page)
-    assert "http://" not in page and "https://" not in page and "<link" not in page and "<script" not in page
+    assert "http://" not in page and "https://" not in page and "<link" not in page
+    assert page.count("<script") == 1 and "<script>" in page  # the inline sorting script, nothing loaded
     sources = re.findall(r'src="([^"]*)"', page)
     assert len(sources) == len(figures) + 6 and all(s.startswith("data:image/png;base64,") for s in sources)
     # results and GAN table per dataset, timeline (of the train.benchmark.tsv files), references, classifiers
-    assert page.count("<table>") == 2 * len(DATASETS) + 3
+    assert page.count("<table>") == len(DATASETS) + 3
+    assert page.count('<table class="glance">') == page.count('<table class="sortable">') == len(DATASETS)
     assert "<h3>GANs: mnist</h3>" in page and "### GANs: mnist" in markdown
 
 
@@ -104,7 +114,7 @@ def test_html_tables_are_sorted_by_fd_and_escaped(tmp_path):
     summary.write_text(summary.read_text().replace('"family": "dcgan"', '"family": "<b>gan</b>"'))
     page = (_build(tmp_path) / "index.html").read_text()
     assert "<b>gan</b>" not in page and "&lt;b&gt;gan&lt;/b&gt;" in page
-    mnist = page.split("<h3>mnist</h3>")[1].split("</table>")[0]
+    mnist = page.split("<h3>mnist: unconditional</h3>")[1].split("</table>")[0]
     fds = [float(cells[4].split(" ")[0]) for cells in re.findall(r"<tr>((?:<td>[^<]*</td>)+)</tr>", mnist)
            for cells in [re.findall(r"<td>([^<]*)</td>", cells)]]
     assert len(fds) == 3 and fds == sorted(fds)

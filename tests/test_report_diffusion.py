@@ -32,6 +32,7 @@ def write_run(root: Path, preset: str, samplers: dict, dataset: str = "mnist") -
             "sampler": name, "algo": algo, "steps": steps, "eta": eta, "guidance": guidance, "n": n,
             "seconds": 1.0, "images_per_second": 1000.0 / steps})
         save_grid(np.zeros((4, 1, 8, 8), dtype=np.uint8), run / "samples" / f"{name}.png")
+        np.savez(run / "samples" / f"{name}.npz", images=np.zeros((8, 1, 8, 8), dtype=np.uint8))
         protocol = {"feature_space": "domain", "extractor_sha256": SHA, "n_real": 1000, "n_fake": n,
                     "reference_split": "test"}
         metrics = {"fd_domain": {"value": fd}, "is_domain": {"value": 9.0 * (accuracy or 0.5)},
@@ -73,6 +74,15 @@ def test_step_and_guidance_sweeps_get_a_table_and_a_figure(tmp_path: Path) -> No
     assert "Classifier-free guidance" not in markdown[:markdown.index("### Sampler step sweep")]  # ddpm has none
     assert "### Sampler step sweep: mnist / ddpm_cond" not in markdown  # its step counts differ only by guidance
     assert "### Pixel vs latent diffusion" not in markdown  # one unconditional diffusion family only
+    # the glance: one row per model at its lowest-FD setting, conditional models apart from unconditional ones
+    glance = markdown[markdown.index("## At a glance"):markdown.index("## Results")]
+    unconditional, conditional = glance.split("| unconditional model |")[1].split("| conditional model |")
+    assert [line.split(" | ")[:2] for line in unconditional.splitlines() if line.startswith("| ddpm")] == [
+        ["| ddpm / ddim50", "20"]]
+    assert conditional.startswith(" FD ↓ | precision / recall ↑ | class accuracy ↑ | train s |")
+    assert [line.split(" | ")[:4] for line in conditional.splitlines() if line.startswith("| ddpm")] == [
+        ["| ddpm_cond / ddim50_s0", "20", "0.7 / 0.5", "0.1"]]
+    assert "![quality_cost_mnist.png](figures/quality_cost_mnist.png)" in glance and "mosaic_mnist.png" in glance
 
 
 def test_pixel_and_latent_diffusion_are_compared_on_shared_samplers(tmp_path: Path) -> None:
@@ -130,6 +140,9 @@ def test_text_to_image_gets_alignment_rows_grids_and_their_captions(tmp_path: Pa
     assert "| t2i | ddim50_s3 | cascade | 3 | 1000 | 0.97 |" in section
     assert "| t2i | base_ddim50_s3 | base | 3 | 1000 | 0.97 |" in section
     assert "first row: a photo of a 0; a photo of a 1" in section
+    glance = markdown[markdown.index("## At a glance"):markdown.index("## Results")]
+    assert "| text-to-image model | FD ↓ | precision / recall ↑ | caption alignment ↑ |" in glance
+    assert "unconditional model" not in glance and sum(line.startswith("| t2i /") for line in glance.splitlines()) == 1
     assert {"t2i_mnist_t2i_ddim50_s3.png", "t2i_mnist_t2i_base_ddim50_s3.png"} <= {p.name for p in (out / "figures").iterdir()}
 
 

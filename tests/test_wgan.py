@@ -83,6 +83,7 @@ def _write_run(root: Path, family: str, fd: float) -> None:
     write_json(run / "samples" / "direct.json", {"sampler": "direct", "algo": "direct", "n": 64, "steps": 1,
                                                  "seconds": 1.0, "images_per_second": 64.0})
     save_grid(np.zeros((4, 1, 8, 8), np.uint8), run / "samples" / "direct.png")
+    np.savez(run / "samples" / "direct.npz", images=np.zeros((8, 1, 8, 8), np.uint8))
     write_json(run / "metrics" / "direct.json", {"dataset": "mnist", "preset": family, "family": family,
                                                  "sampler": "direct", "seed": 0, "metrics": {
         name: {"value": value, "protocol": protocol} for name, value in

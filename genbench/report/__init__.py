@@ -65,6 +65,7 @@ def build_report(results_root: str | Path, out_dir: str | Path, *, profile: str,
     from genbench.report.figures import render_figures
     from genbench.report.finetune import finetune_section
     from genbench.report.freecontrol import freecontrol_sections
+    from genbench.report.glance import glance_sections
     from genbench.report.html import render_html
     from genbench.report.likelihood import likelihood_section
     from genbench.report.hype import hype_images, render_hype_page
@@ -80,6 +81,7 @@ def build_report(results_root: str | Path, out_dir: str | Path, *, profile: str,
                       preset_datasets=preset_datasets)
     models = tables.by_model(results)
     figures = render_figures(results, models)
+    glances = glance_sections(results, models, Path(results_root))
     experiments = collect_experiments(Path(results_root), datasets=datasets, presets=presets, seeds=seeds)
     sections = gan_sections(results, experiments, datasets) + wgan_sections(results, Path(results_root))
     sections += diffusion_sections(results, experiments, datasets)
@@ -91,6 +93,8 @@ def build_report(results_root: str | Path, out_dir: str | Path, *, profile: str,
                                 None if snakemake_logs is None else Path(snakemake_logs))
     for section in sections + ([timeline] if timeline else []):
         figures |= section.figures
+    for glance in glances:
+        figures |= glance.figures
     grids = {name: path.read_bytes() for name, path in results.grids.items()}
     hype = None if data_root is None else render_hype_page(
         hype_images(results, Path(results_root), Path(data_root), images_per_model=settings.hype_images_per_model,
@@ -106,10 +110,10 @@ def build_report(results_root: str | Path, out_dir: str | Path, *, profile: str,
         for name, png in grids.items():
             write_bytes(tmp / "grids" / name, png)
         markdown = render_markdown(results, models, profile=profile, figures=list(figures), grids=list(grids),
-                                   sections=sections, timeline=timeline)
+                                   sections=sections, timeline=timeline, glances=glances)
         write_bytes(tmp / "report.md", markdown.encode())
         page = render_html(results, models, profile=profile, figures=figures, grids=grids, sections=sections,
-                           timeline=timeline)
+                           timeline=timeline, glances=glances)
         write_bytes(tmp / "index.html", page.encode())
         if hype is not None:
             write_bytes(tmp / "hype.html", hype.encode())

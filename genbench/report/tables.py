@@ -74,7 +74,7 @@ def display_table(results: Results, models: pd.DataFrame, dataset: str) -> tuple
         line = [row["preset"], row["family"], row["sampler"], str(int(row["n_seeds"]))]
         line += [_cell(row, m) for m in metrics]
         line += [fmt(row[f"{LIKELIHOOD_COLUMN}_mean"], 4)] if with_bits else []
-        line += [_perf(row, c) for c in PERF_COLUMNS]
+        line += [perf_cell(row, c) for c in PERF_COLUMNS]
         same = summary[(summary["dataset"] == dataset) & (summary["preset"] == row["preset"])
                        & (summary["sampler"] == row["sampler"])]
         line.append(", ".join(dict.fromkeys(f"{r.code_train[:8]}/{r.code_metrics[:8]}" for r in same.itertuples())))
@@ -82,7 +82,7 @@ def display_table(results: Results, models: pd.DataFrame, dataset: str) -> tuple
     return headers, cells
 
 
-def _perf(row: pd.Series, column: str) -> str:
+def perf_cell(row: pd.Series, column: str) -> str:
     value = row[f"{column}_mean"]
     if column in ("n_parameters", "sampler_steps") and not math.isnan(value):
         return f"{int(round(value)):,}"
@@ -94,6 +94,12 @@ def classifier_table(results: Results) -> tuple[list[str], list[list[str]]]:
     cells = [[str(r["dataset"]), fmt(float(r["test_accuracy"])), str(r["n_train"]), str(r["n_test"]),
               str(r["epochs"]), str(r["sha256"])] for _, r in results.classifiers.iterrows()]
     return headers, cells
+
+
+def protocol_datasets(results: Results) -> list[str]:
+    """Every dataset with metric protocols: those of the models, then those only measured in (MNIST-M's classifier)."""
+    names = [*results.summary["dataset"], *results.classifiers["dataset"]]
+    return [d for d in dict.fromkeys(names) if (results.protocols["dataset"] == d).any()]
 
 
 def protocol_lines(results: Results, dataset: str) -> list[str]:
