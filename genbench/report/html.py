@@ -24,7 +24,9 @@ code { font-size: 0.85rem; word-break: break-all; }
 .warn { color: #a00; } figure { display: inline-block; margin: 0.5rem; vertical-align: top; max-width: 100%; }
 figcaption { font-size: 0.85rem; text-align: center; } img { max-width: 100%; }
 img.grid { image-rendering: pixelated; width: 16rem; }
-.scroll { overflow-x: auto; max-width: 100%; margin: 0.5rem 0 1.5rem; } .scroll table { margin: 0; }
+.scroll { overflow-x: auto; max-width: 100%; margin: 0.5rem 0 1.5rem; }
+.scroll table { margin: 0; border-collapse: separate; border-spacing: 0; border-width: 1px 0 0 1px; border-style: solid;
+  border-color: #ccc; } .scroll th, .scroll td { border-width: 0 1px 1px 0; }
 .scroll tr > :first-child { position: sticky; left: 0; background: #fff; text-align: left; }
 .scroll tr > th:first-child { background: #f0f0f0; }
 table.glance td:nth-child(-n+3) { text-align: right; } table.glance td:first-child { text-align: left; }
