@@ -33,11 +33,12 @@ class Task:
     metric: str  # the task's own metric, as the report's task section names it
     label: str
     generative: bool = True  # a sampler setting is a choice (best one kept); else a direction, each kept
+    digits: int = 3
 
 
 TASKS = (Task("unconditional", "is_domain", "IS ↑"), Task("conditional", "class_accuracy_domain", "class accuracy ↑"),
          Task("image-to-image", "class_accuracy_domain", "label preservation ↑", generative=False),
-         Task("super-resolution", "psnr", "PSNR dB ↑", generative=False),
+         Task("super-resolution", "psnr", "PSNR dB ↑", generative=False, digits=4),
          Task("text-to-image", "class_accuracy_domain", "caption alignment ↑"))
 # GenerativeModel.kind (the family registry's grouping) -> the four kinds the figures colour by; the image-to-image
 # families (pix2pix, CycleGAN, MUNIT, SRGAN) train adversarially
@@ -158,7 +159,7 @@ def _model_label(row: pd.Series, targets: dict) -> str:
 def _cells(row: pd.Series, task: Task, label: str) -> list[str]:
     precision, recall = _value(row, "precision_domain"), _value(row, "recall_domain")
     pr = fmt(math.nan) if math.isnan(precision) and math.isnan(recall) else f"{fmt(precision, 3)} / {fmt(recall, 3)}"
-    return [label, fmt(_value(row, "fd_domain")), pr, fmt(_value(row, task.metric), 3),
+    return [label, fmt(_value(row, "fd_domain")), pr, fmt(_value(row, task.metric), task.digits),
             perf_cell(row, "train_seconds"), _rate(_value(row, "sample_images_per_second")), perf_cell(row, "n_parameters")]
 
 
