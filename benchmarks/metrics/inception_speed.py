@@ -50,14 +50,16 @@ def read_pngs(folder: Path) -> np.ndarray:
     return np.stack([np.asarray(Image.open(p))[None] for p in sorted(folder.glob("*.png"))])
 
 
-def cleanfid_features(folder: Path, torchscript, *, workers: int, batch_size: int) -> np.ndarray:
+def cleanfid_features(folder: Path, torchscript, *, workers: int, batch_size: int, device: str | torch.device = "cpu"
+                      ) -> np.ndarray:
+    """clean-fid's ``get_folder_features`` in "clean" mode with the archive's network (``torchscript``, on ``device``)."""
     from cleanfid import fid
 
     def model(x: torch.Tensor) -> torch.Tensor:  # clean-fid's InceptionV3W.forward for mode "clean"
         return torchscript((x - 128) / 128)
 
     return fid.get_folder_features(str(folder), model=model, num_workers=workers, batch_size=batch_size,
-                                   device=torch.device("cpu"), mode="clean", verbose=False)
+                                   device=torch.device(device), mode="clean", verbose=False)
 
 
 def resize_timings(images: np.ndarray, threads: int) -> dict[str, float]:
