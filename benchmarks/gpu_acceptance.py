@@ -61,7 +61,7 @@ def train_presets(record: dict, names: list[str], *, deadline: float, args: argp
     """Each preset with each setting in ``names``, while time is left; results and errors into ``record``."""
     profile = load_profile_file(FULL)
     configs = settings(profile.cuda)
-    for preset in profile.presets:
+    for preset in args.presets or profile.presets:
         entry = record["families"].setdefault(preset, {"settings": {}})
         if time.monotonic() > deadline:
             record["skipped"].append(f"{preset}: {', '.join(names)}")
@@ -69,7 +69,7 @@ def train_presets(record: dict, names: list[str], *, deadline: float, args: argp
         try:
             built = build_preset(profile, preset)
         except Exception as err:  # noqa: BLE001 - a preset that cannot build is a result of the run
-            entry["error"] = _error(err)
+            entry |= _failure(err)
             continue
         batch = args.batch_size * getattr(built.model.cfg, "n_critic", 1) if args.batch_size else 0
         entry |= {"family": built.run_cfg.spec.family, "dataset": built.dataset,
@@ -79,7 +79,7 @@ def train_presets(record: dict, names: list[str], *, deadline: float, args: argp
                 run = train_speed(built, configs[name], device=device, steps=args.steps, warmup=args.warmup,
                                   batch_size=batch)
             except Exception as err:  # noqa: BLE001
-                run = {"error": _error(err)}
+                run = _failure(err)
             entry["settings"][name] = run
             print(f"{preset:10s} {name:16s} {_brief(run)}", flush=True)
         entry["speedups"] = speedups(entry["settings"])
@@ -116,6 +116,9 @@ def main() -> int:
     if args.fetch:
         fetch_missing(profile)
         return 0
+    unknown = sorted(set(args.presets or ()) - set(profile.presets))
+    if unknown:
+        sys.exit(f"gpu_acceptance: --presets {unknown[0]} is not in {FULL} ({', '.join(profile.presets)})")
     lacking = missing(profile)
     if lacking:
         sys.exit(f"gpu_acceptance: missing {', '.join(lacking)}: copy data/ and .cache/ from a prepared checkout "
@@ -204,6 +207,7 @@ def parse_args() -> argparse.Namespace:
                                                        "--tiny 1800)")
     parser.add_argument("--sections", nargs="+", default=["inception", "train", "dag"],
                         choices=["inception", "train", "dag"], help="a rerun may take only some")
+    parser.add_argument("--presets", nargs="+", help="of params/full.yaml (default: all of them)")
     parser.add_argument("--steps", type=int, help="timed steps per preset and setting (default 30; --tiny 1)")
     parser.add_argument("--warmup", type=int, help="untimed steps before them (default 5; --tiny 1)")
     parser.add_argument("--batch-size", type=int, help="0 = as the preset says (default; --tiny 2, x n_critic)")
@@ -232,13 +236,21 @@ def _guarded(fn: Callable[[], dict]) -> dict:
     try:
         return fn()
     except Exception as err:  # noqa: BLE001 - recorded; the other sections still run
-        return {"error": _error(err)}
+        return _failure(err)
 
 
 def _error(err: BaseException) -> str:
-    where = traceback.extract_tb(err.__traceback__)[-1:] or [None]
-    at = f" (at {Path(where[0].filename).name}:{where[0].lineno})" if where[0] else ""
-    return f"{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}{at}"
+    """The exception's first line and where in genbench's code it was raised (the last frame of genbench/ or
+    benchmarks/)."""
+    ours = (str(REPO / "genbench"), str(REPO / "benchmarks"))
+    frames = [f for f in traceback.extract_tb(err.__traceback__) if f.filename.startswith(ours)]
+    at = f" (at {Path(frames[-1].filename).relative_to(REPO)}:{frames[-1].lineno})" if frames else ""
+    text = str(err).strip()
+    return f"{type(err).__name__}: {text.splitlines()[0] if text else ''}{at}"
+
+
+def _failure(err: BaseException) -> dict[str, str]:
+    return {"error": _error(err), "traceback": "".join(traceback.format_exception(err))[-3000:]}
 
 
 def _brief(run: dict) -> str:
