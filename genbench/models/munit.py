@@ -13,8 +13,9 @@ decoders G_1, G_2 = ``decoders.X``, ``decoders.Y`` [gen_a.dec, with its MLP], D_
 - Objective eq. 5: L_GAN^{x1} + L_GAN^{x2} + lambda_x (L_recon^{x1} + L_recon^{x2}) + lambda_c (L_recon^{c1} +
   L_recon^{c2}) + lambda_s (L_recon^{s1} + L_recon^{s2}), the reconstructions L1 (eqs. 1-3), the GAN loss
   least-squares (appendix B.2: LSGAN, as the reference code's ``gan_type: lsgan``; D's loss not halved there).
-  ``cycle_weight`` adds the reference code's explicit style-augmented cycle loss (``recon_x_cyc_w``): 0 in eq. 5
-  and the preset; a short CPU run needs it to keep the digit (params/default.yaml).
+  ``cycle_weight`` and ``cycle_weight_y`` add the reference code's explicit style-augmented cycle loss
+  (``recon_x_cyc_w``, one weight there) from each domain: 0 in eq. 5 and the preset; a short CPU run needs them
+  to keep the digit (params/default.yaml).
 - Unpaired as CycleGAN here: X from one half of the training rows, Y from the other (``unpaired_rows``).
 - Architecture (appendix B.1): content encoder c7s1-64, d128, d256, R256 x 4 with instance norm; style encoder
   c7s1-64, d128, d256, d256, d256, global average pooling, fc8, no instance norm (it would remove the style);
@@ -25,15 +26,14 @@ decoders G_1, G_2 = ``decoders.X``, ``decoders.Y`` [gen_a.dec, with its MLP], D_
 - Adam 1e-4, betas (0.5, 0.999), weight decay 1e-4, batch 1 (sec. 5.1 / the reference config); Kaiming
   init of the generators, N(0, 0.02) of the discriminators (the reference ``init`` settings). The halving of
   the learning rate every 100k iterations is not applied (the generic loop keeps the rate constant).
-- UNIT (Liu et al. 2017) is the special case with no style code (a fully shared latent space, sec. 2): not
-  built here; MUNIT at ``style_dim`` 8 is what is measured.
+- UNIT (Liu et al. 2017) is the special case with no style code (a fully shared latent space, sec. 2). Its
+  weight sharing, which implements that assumption, is ``shared_blocks``: the content encoders' residual blocks
+  and the decoders' residual convolutions serve both domains. MUNIT at ``style_dim`` 8 is what is measured.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
 
-import numpy as np
 import torch
 from torch import nn
 from torch.nn.functional import avg_pool2d, l1_loss
@@ -71,6 +71,14 @@ class Config:
     # The reference code's explicit style-augmented cycle loss [recon_x_cyc_w]: x -> G_2(c_1, s_2) -> E^c_2 -> G_1(., s_1)
     # back to x, L1. Eq. 5 has none (0, the paper's setting): its latent reconstructions imply it only at convergence.
     cycle_weight: float = 0.0
+    # The same from the MNIST-M side, y -> G_1(c_2, s_1) -> E^c_1 -> G_2(., s_2) (one weight for both in the reference
+    # code). An 8-number style cannot carry a photo background, so this cycle asks the digit to (CycleGAN's
+    # cycle_weight_y, Chu et al. 2017).
+    cycle_weight_y: float = 0.0
+    # UNIT's shared-latent assumption as weight sharing (Liu et al. 2017, sec. 3 and fig. 2): the content encoders'
+    # residual blocks, and the convolutions of the decoders' residual blocks (their AdaIN parameters stay per
+    # domain), are one set of weights for both domains; off in the MUNIT paper.
+    shared_blocks: bool = False
 
     def __post_init__(self) -> None:
         for key in ("base_channels", "downsamples", "style_dim", "style_downsamples", "mlp_dim", "d_base_channels",
@@ -79,7 +87,7 @@ class Config:
                 raise ConfigError(f"munit: key 'model.{key}' must be >= 1, got {getattr(self, key)}")
         if self.res_blocks < 0:
             raise ConfigError(f"munit: key 'model.res_blocks' must be >= 0, got {self.res_blocks}")
-        for key in ("image_weight", "content_weight", "style_weight", "cycle_weight"):
+        for key in ("image_weight", "content_weight", "style_weight", "cycle_weight", "cycle_weight_y"):
             if getattr(self, key) < 0:
                 raise ConfigError(f"munit: key 'model.{key}' must be >= 0, got {getattr(self, key)}")
 
@@ -88,16 +96,20 @@ class Config:
         return self.base_channels * 2**self.downsamples
 
 
-def content_encoder(cfg: Config, in_channels: int) -> nn.Sequential:
-    """c7s1-64, d128, d256 (4x4 stride-2 convs), R256 x 4; instance norm throughout (appendix B.1)."""
+def content_blocks(cfg: Config) -> list[nn.Module]:
+    return [ResidualBlock(cfg.content_channels, norm=instance_norm, act=relu, padding_mode=PAD)
+            for _ in range(cfg.res_blocks)]
+
+
+def content_encoder(cfg: Config, in_channels: int, blocks: list[nn.Module]) -> nn.Sequential:
+    """c7s1-64, d128, d256 (4x4 stride-2 convs), then ``blocks`` (R256 x 4); instance norm throughout (appendix
+    B.1)."""
     w = cfg.base_channels
     layers = [conv_norm_act(in_channels, w, 7, norm=instance_norm, act=relu, padding_mode=PAD)]
     for i in range(cfg.downsamples):
         layers.append(conv_norm_act(w * 2**i, w * 2**(i + 1), 4, stride=2, padding=1, norm=instance_norm, act=relu,
                                     padding_mode=PAD))
-    layers += [ResidualBlock(cfg.content_channels, norm=instance_norm, act=relu, padding_mode=PAD)
-               for _ in range(cfg.res_blocks)]
-    return nn.Sequential(*layers)
+    return nn.Sequential(*layers, *blocks)
 
 
 def style_encoder(cfg: Config, in_channels: int) -> nn.Sequential:
@@ -128,13 +140,18 @@ class AdaINResidualBlock(nn.Module):
         return x + adain(self.conv2(h), s2, b2, eps=1e-5)
 
 
-class Decoder(nn.Module):
-    """G: (content, style) -> image (appendix B.1). The MLP maps the style code to every AdaIN parameter."""
+def decoder_blocks(cfg: Config) -> list[AdaINResidualBlock]:
+    return [AdaINResidualBlock(cfg.content_channels) for _ in range(cfg.res_blocks)]
 
-    def __init__(self, cfg: Config, out_channels: int) -> None:
+
+class Decoder(nn.Module):
+    """G: (content, style) -> image (appendix B.1): ``blocks`` (R256 x 4), then the upsampling. The MLP maps the
+    style code to every AdaIN parameter."""
+
+    def __init__(self, cfg: Config, out_channels: int, blocks: list[AdaINResidualBlock]) -> None:
         super().__init__()
         width = cfg.content_channels
-        self.blocks = nn.ModuleList(AdaINResidualBlock(width) for _ in range(cfg.res_blocks))
+        self.blocks = nn.ModuleList(blocks)
         self.mlp = nn.Sequential(nn.Linear(cfg.style_dim, cfg.mlp_dim), nn.ReLU(inplace=True),
                                  nn.Linear(cfg.mlp_dim, cfg.mlp_dim), nn.ReLU(inplace=True),
                                  nn.Linear(cfg.mlp_dim, 4 * width * max(cfg.res_blocks, 1)))
@@ -205,11 +222,13 @@ class MUNIT(Translator):
     def __init__(self, cfg: Config, image: ImageSpec) -> None:
         super().__init__(cfg, image)
         channels = {"X": X_CHANNELS, "Y": image.channels}
+        shared = (content_blocks(cfg), decoder_blocks(cfg)) if cfg.shared_blocks else None
+        blocks = {d: shared or (content_blocks(cfg), decoder_blocks(cfg)) for d in channels}
         # one ModuleDict of all encoders and decoders: what the generator's optimiser and the EMA cover
         self.generators = nn.ModuleDict({
-            "content": nn.ModuleDict({d: content_encoder(cfg, c) for d, c in channels.items()}),
+            "content": nn.ModuleDict({d: content_encoder(cfg, c, blocks[d][0]) for d, c in channels.items()}),
             "style": nn.ModuleDict({d: style_encoder(cfg, c) for d, c in channels.items()}),
-            "decoders": nn.ModuleDict({d: Decoder(cfg, c) for d, c in channels.items()})})
+            "decoders": nn.ModuleDict({d: Decoder(cfg, c, blocks[d][1]) for d, c in channels.items()})})
         self.discriminators = nn.ModuleDict({d: MultiScaleDiscriminator(cfg, c) for d, c in channels.items()})
         kaiming_init_(self.generators)
         init_normal_(self.discriminators)
@@ -231,21 +250,24 @@ class MUNIT(Translator):
         fakes = {target: decoders[target](codes[source][0], prior[target]) for source, target in DIRECTIONS.values()}
         loss_x = sum(l1_loss(decoders[d](*codes[d]), images[d]) for d in images)  # eq. 1, within-domain
         loss_c = loss_s = loss_cyc = torch.zeros((), device=x.device)
+        cycle_weights = {"X": cfg.cycle_weight, "Y": cfg.cycle_weight_y}  # by the cycle's source domain
         for source, target in DIRECTIONS.values():  # eqs. 2-3: encode the translation again
             content_again = content[target](fakes[target])
             loss_c = loss_c + l1_loss(content_again, codes[source][0])
             loss_s = loss_s + l1_loss(style[target](fakes[target]), prior[target])
-            if cfg.cycle_weight > 0:  # back with the source's own style
-                loss_cyc = loss_cyc + l1_loss(decoders[source](content_again, codes[source][1]), images[source])
+            if cycle_weights[source] > 0:  # back with the source's own style
+                back = decoders[source](content_again, codes[source][1])
+                loss_cyc = loss_cyc + cycle_weights[source] * l1_loss(back, images[source])
         with frozen(self.discriminators):
             loss_gan = sum(lsgan(self.discriminators[d](fakes[d]), 1.0) for d in images)  # eq. 4
-        descend(optimizers["generator"], loss_gan + cfg.image_weight * loss_x + cfg.content_weight * loss_c
-                + cfg.style_weight * loss_s + cfg.cycle_weight * loss_cyc)
+        descend(optimizers["generator"], loss_gan + cfg.image_weight * loss_x
+                + cfg.content_weight * loss_c + cfg.style_weight * loss_s + loss_cyc)
         loss_d = {d: lsgan(D(images[d]), 1.0) + lsgan(D(fakes[d].detach()), 0.0)
                   for d, D in self.discriminators.items()}
         descend(optimizers["discriminator"], loss_d["X"] + loss_d["Y"])
         return {"loss_g_gan": loss_gan.item(), "loss_recon_x": loss_x.item(), "loss_recon_c": loss_c.item(),
-                "loss_recon_s": loss_s.item(), "loss_cycle": loss_cyc.item(), "loss_d_x": loss_d["X"].item(), "loss_d_y": loss_d["Y"].item()}
+                "loss_recon_s": loss_s.item(), "loss_cycle": loss_cyc.item(),  # the cycles' weighted sum
+                "loss_d_x": loss_d["X"].item(), "loss_d_y": loss_d["Y"].item()}
 
     def translate(self, source: torch.Tensor, *, direction: str = "forward",
                   generator: torch.Generator | None = None) -> torch.Tensor:
