@@ -4,8 +4,8 @@ config errors that the small profiles hide (params/ci.yaml and default.yaml shri
 Kept cheap, since what is checked is the shapes: random arrays shaped like each dataset's prepared splits, the
 batch cut to 2 images (2 x n_critic for the WGAN critics, which take n_critic slices of one batch), untrained
 stand-ins for the pinned networks (VGG16, the text encoder: no download). At the batch sizes as written, one step
-of every preset took 74 s on one CPU thread (PixelCNN 34 s, StyleGAN 10 s); at 2 images this file takes 13 s of
-CPU (21 s wall, one thread, the 2 cores shared).
+of every preset took 74 s on one CPU thread (PixelCNN 34 s, StyleGAN 10 s); at 2 images this file takes 12 s
+(one thread; 21 s with the 2 cores shared).
 LDM takes two steps, one per stage: model.autoencoder_steps is cut to 1 (5000 at full size, and training must
 outlast it). benchmarks/gpu_acceptance.py trains the same presets on the prepared data (--tiny in .ci/run).
 """
