@@ -109,6 +109,17 @@ def cmd_train_domain(args: argparse.Namespace) -> None:
     print(f"domain classifier {args.out}: test accuracy {record['test_accuracy']:.4f}")
 
 
+def cmd_train_judges(args: argparse.Namespace) -> None:
+    from genbench.features.judge import run_judges_training
+
+    profile = _profile(args)
+    record = run_judges_training(args.data, profile.judges, profile.domain, device=profile.device,
+                                 threads=_threads(args, profile), guide_out=args.guide, judge_out=args.judge,
+                                 record_out=args.record)
+    print(f"guide {args.guide}: test accuracy {record['guide']['test_accuracy']:.4f}; judge {args.judge}: "
+          f"{record['judge']['test_accuracy']:.4f}; they agree on {record['test_agreement']:.4f} of the test split")
+
+
 def cmd_train_segmenter(args: argparse.Namespace) -> None:
     from genbench.features.segmentation import run_segmenter_training
 
@@ -195,7 +206,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     results = run_evaluation(args.samples, args.reference, args.extractor_file, profile.evaluation,
                              device=profile.device, threads=_threads(args, profile),
                              identities=[model | {"sampler": name, "code_version": code} for name in samplers],
-                             outs=outs, task_files=task_files)
+                             outs=outs, task_files=task_files, judge_file=args.judge)
     tracking.log_final_metrics(summary["mlflow_run_id"],
                                {k: v for result in results for k, v in final_metric_values(result).items()},
                                tracking_uri_cfg=profile.mlflow)
@@ -289,7 +300,8 @@ def cmd_experiment(args: argparse.Namespace) -> None:
 
     profile = _profile(args)
     common = {"device": profile.device, "threads": _threads(args, profile), "out": args.out}
-    needed = {"steering": ["classifier"], "probe": ["data"], "augmentation": ["data"], "loss_guidance": ["classifier"],
+    judged = ["guide", "judge", "classifier", "reference"]  # optimised against the guide, scored by the judge
+    needed = {"steering": judged, "probe": ["data"], "augmentation": ["data"], "loss_guidance": judged,
               "sdedit": ["data", "classifier", "reference"],
               "freecontrol": ["data", "classifier", "reference", "baseline_samples"]}.get(args.kind, [])
     for name in needed:
@@ -305,10 +317,12 @@ def cmd_experiment(args: argparse.Namespace) -> None:
         raise ConfigError(f"experiment {args.kind}: needs --checkpoint")
     if args.kind == "walks":
         record = jobs.run_walks_job(args.checkpoint, **common)
-    elif args.kind == "steering":
-        record = jobs.run_steering_job(args.checkpoint, args.classifier, profile.experiments, **common)
-    elif args.kind == "loss_guidance":
-        record = jobs.run_loss_guidance_job(args.checkpoint, args.classifier, profile.experiments, **common)
+    elif args.kind in ("steering", "loss_guidance"):
+        from genbench.experiments.judging import ScoringFiles
+
+        run = jobs.run_steering_job if args.kind == "steering" else jobs.run_loss_guidance_job
+        record = run(args.checkpoint, ScoringFiles(args.guide, args.judge, args.classifier, args.reference),
+                     profile.experiments, pr_k=profile.evaluation.pr_k, **common)
     elif args.kind == "sdedit":
         record = jobs.run_sdedit_job(args.checkpoint, args.data, args.classifier, args.reference, profile.experiments,
                                      **common)
@@ -385,6 +399,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("train-domain", cmd_train_domain, "train the per-dataset domain classifier")
     p.add_argument("--data", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)
+    p = command("train-judges", cmd_train_judges, "train the per-dataset guide and judge classifiers (disjoint "
+                "halves of the train split) of steering and guidance")
+    p.add_argument("--data", type=Path, required=True)
+    p.add_argument("--guide", type=Path, required=True, help="the guide's .pt")
+    p.add_argument("--judge", type=Path, required=True, help="the judge's .pt")
+    p.add_argument("--record", type=Path, required=True, help="judges.json: accuracies, halves, agreement")
     p = command("train-segmenter", cmd_train_segmenter, "train the per-dataset FCN-score segmenter (label_maps)")
     p.add_argument("--data", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)
@@ -450,6 +470,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", type=Path, help="image-to-image outputs: the dataset whose test rows they translate")
     p.add_argument("--segmenter", type=Path, help="outputs that are MNIST-M images: the FCN-score network")
     p.add_argument("--lpips", type=Path, help="super-resolution outputs: the LPIPS weights")
+    p.add_argument("--judge", type=Path, help="class-conditional models: the judge.pt whose class accuracy is a "
+                   "second opinion (genbench.features.judge)")
     # no default profile: without --profile (or --settings) it measures by the standard protocol, anywhere
     p = command("metrics", cmd_metrics, "metrics of any two inputs: image folders, image or feature .npz files",
                 default_profile=())
@@ -468,9 +490,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--vgg16", type=Path, help="converted VGG16 weights (style_transfer)")
     p.add_argument("--classifier", type=Path,
                    help="domain classifier.pt (steering, loss_guidance, sdedit, freecontrol)")
+    p.add_argument("--guide", type=Path, help="the guide.pt steering and loss_guidance optimise against")
+    p.add_argument("--judge", type=Path, help="the judge.pt that scores steering and loss_guidance")
     p.add_argument("--data", type=Path, help="prepared dataset folder (probe, augmentation, sdedit; freecontrol: the "
                    "source domain's)")
-    p.add_argument("--reference", type=Path, help="domain reference features .npz (sdedit, freecontrol)")
+    p.add_argument("--reference", type=Path, help="domain reference features .npz (steering, loss_guidance, sdedit, "
+                   "freecontrol)")
     p.add_argument("--baseline-samples", type=Path, help="the image-to-image baseline's outputs .npz (freecontrol)")
     p.add_argument("--out", type=Path, required=True, help="the JSON record; figures go beside it")
     p = command("compare", cmd_compare, "the MLflow runs of a profile side by side, one line per model")

@@ -159,9 +159,33 @@ def load_feature_spaces(spaces: Sequence[str], references: Sequence[Path], extra
     return loaded
 
 
+@dataclass(frozen=True)
+class Judge:
+    """The judge classifier (genbench.features.judge), loaded once per evaluation job."""
+
+    model: Any
+    sha256: str
+
+    @classmethod
+    def load(cls, path: Path, *, device: torch.device) -> Judge:
+        from genbench.features.judge import load_judge
+
+        return cls(load_judge(path, device=device)[0], sha256_file(path))
+
+    def class_accuracy(self, images: np.ndarray, labels: np.ndarray, samples_sha: str) -> dict[str, dict]:
+        from genbench.features.judge import classify
+
+        protocol = {"scorer": "judge: another architecture, trained on the other half of the train split",
+                    "judge_sha256": self.sha256, "n_fake": int(len(images)), "samples_sha256": samples_sha}
+        return {"class_accuracy_judge": {"value": metrics.class_accuracy(classify(self.model, images), labels),
+                                         "protocol": protocol}}
+
+
 def measure_samples(samples: Path, spaces: Sequence[FeatureSpace], cfg: EvaluationConfig, *, device: torch.device,
-                    identity: dict, out: Path, task_files: TaskFiles | None = None) -> dict:
-    """Metrics of one sample file in each loaded feature space (plus its task metrics), written to ``out``."""
+                    identity: dict, out: Path, task_files: TaskFiles | None = None,
+                    judge: Judge | None = None) -> dict:
+    """Metrics of one sample file in each loaded feature space (plus its task metrics, and the judge's class
+    accuracy of a class-conditional model's images), written to ``out``."""
     sample_arrays = load_npz(samples, required=("images",))
     task = str(sample_arrays["task"]) if "task" in sample_arrays else ""
     if task == "super_resolution":
@@ -189,6 +213,8 @@ def measure_samples(samples: Path, spaces: Sequence[FeatureSpace], cfg: Evaluati
         if "labels" in sample_arrays and fake_logits is not None:
             values |= with_protocol(label_metrics(fake_logits, sample_arrays["labels"][:n_fake],
                                                   str(sample_arrays["label_kind"]), space=space.name), protocol)
+    if judge is not None and "labels" in sample_arrays and str(sample_arrays["label_kind"]) == "class":
+        values |= judge.class_accuracy(fake, sample_arrays["labels"][:n_fake], samples_sha)
     if task:
         values |= task_metrics(task, sample_arrays, task_files or TaskFiles(), batch_size=cfg.batch_size,
                                device=device, source=samples)
@@ -199,7 +225,8 @@ def measure_samples(samples: Path, spaces: Sequence[FeatureSpace], cfg: Evaluati
 
 def run_evaluation(samples: Sequence[Path], references: Sequence[Path], extractor_files: Sequence[Path],
                    cfg: EvaluationConfig, *, device: str, threads: int, identities: Sequence[dict],
-                   outs: Sequence[Path], task_files: TaskFiles | None = None) -> list[dict]:
+                   outs: Sequence[Path], task_files: TaskFiles | None = None,
+                   judge_file: Path | None = None) -> list[dict]:
     """Metrics of each sample file against each reference (one per ``cfg.feature_spaces``, same order as
     ``extractor_files``); ``identities[i]`` (dataset, preset, family, sampler, seed) is copied into ``outs[i]``.
 
@@ -207,14 +234,16 @@ def run_evaluation(samples: Sequence[Path], references: Sequence[Path], extracto
     most of an evaluation's cost (the metric maths on 1000 x 128 features takes well under a second).
     Outputs of an image-to-image family (``task`` in the file) add their task metrics from ``task_files``;
     super-resolution outputs are photos, measured against their high-resolution targets only (no domain
-    network: give no references)."""
+    network: give no references). A ``judge_file`` (genbench.features.judge) adds a second opinion on the class
+    accuracy of class-conditional models: a network of another design, trained on other images."""
     set_threads(threads)
     dev = resolve_device(device)
     photos = _task_of(samples[0]) == "super_resolution"
     spaces = load_feature_spaces(() if photos else cfg.feature_spaces, references, extractor_files, device=dev,
                                  source=str(samples[0]))
-    return [measure_samples(path, spaces, cfg, device=dev, identity=identity, out=out, task_files=task_files)
-            for path, identity, out in zip(samples, identities, outs, strict=True)]
+    judge = Judge.load(judge_file, device=dev) if judge_file is not None else None
+    return [measure_samples(path, spaces, cfg, device=dev, identity=identity, out=out, task_files=task_files,
+                            judge=judge) for path, identity, out in zip(samples, identities, outs, strict=True)]
 
 
 def _task_of(samples: Path) -> str:

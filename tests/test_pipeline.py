@@ -226,6 +226,8 @@ def test_gan_experiments_run_and_are_reported(ci_run: Path) -> None:
     run = ci_run / "results/ci/mnist"
     steering = json.loads((run / "dcgan/seed0/experiments/steering.json").read_text())
     assert steering["targets"] == list(range(10)) and len(steering["delta"]) == 10
+    assert [row["steps"] for row in steering["rows"]] == [0, steering["steps"]]
+    assert all(len(row["judge_rate_per_class"]) == 10 for row in steering["rows"])
     probe = json.loads((run / "dcgan/seed0/experiments/probe.json").read_text())
     assert 0 <= probe["untrained_accuracy"] <= 1 and 0 <= probe["trained_accuracy"] <= 1
     augmentation = json.loads((run / "cgan/seed0/experiments/augmentation.json").read_text())
@@ -242,11 +244,13 @@ def test_diffusion_sweeps_and_experiments_run_and_are_reported(ci_run: Path) -> 
     run = ci_run / "results/ci/mnist"
     guided = json.loads((run / "ddpm/seed0/experiments/loss_guidance.json").read_text())
     assert [row["scale"] for row in guided["rows"]] == [0.0, 3.0]
-    assert all(0 <= row["target_rate"] <= 1 for row in guided["rows"])
+    assert all(0 <= row[key] <= 1 for row in guided["rows"] for key in ("guide_rate", "judge_rate", "precision_domain"))
+    assert guided["scoring"]["guide_sha256"] != guided["scoring"]["judge_sha256"]
     edited = json.loads((run / "ddpm/seed0/experiments/sdedit.json").read_text())
     assert [row["strength"] for row in edited["rows"]] == [0.0, 0.5, 1.0] and edited["rows"][0]["ssim"] == 1.0
     cond = json.loads((run / "ddpm_cond/seed0/metrics/ddim50_s3.json").read_text())
     assert 0 <= cond["metrics"]["class_accuracy_domain"]["value"] <= 1
+    assert 0 <= cond["metrics"]["class_accuracy_judge"]["value"] <= 1  # the judge's second opinion
     markdown = (ci_run / "reports/all/report.md").read_text()
     t2i = json.loads((run / "t2i/seed0/samples/ddim50_s3.json").read_text())
     assert len(t2i["grid_captions"]) == min(64, ci_evaluation().n_fake)  # the grid shows at most 64

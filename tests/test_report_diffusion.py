@@ -108,16 +108,22 @@ def test_loss_guidance_and_sdedit_records_get_their_sections(tmp_path: Path) -> 
     identity = {"dataset": "mnist", "preset": "ddpm", "family": "ddpm", "seed": 0}
     for name in ("loss_guidance", "sdedit"):
         save_grid(np.zeros((4, 1, 8, 8), dtype=np.uint8), folder / f"{name}.png")
-    write_json(folder / "loss_guidance.json", {**identity, "n": 20, "steps": 25, "figure": "loss_guidance.png",
-                                               "rows": [{"scale": 0.0, "target_rate": 0.1, "mean_p_target": 0.1},
-                                                        {"scale": 3.0, "target_rate": 0.93, "mean_p_target": 0.9}]})
+    scored = {"fd_domain": 20.0, "precision_domain": 0.8}
+    write_json(folder / "loss_guidance.json", {
+        **identity, "n": 20, "steps": 25, "figure": "loss_guidance.png", "scoring": {"pr_k": 3, "n_real": 1000},
+        "rows": [{"scale": 0.0, "guide_rate": 0.1, "judge_rate": 0.1, "mean_p_target": 0.1, **scored},
+                 {"scale": 3.0, "guide_rate": 0.93, "judge_rate": 0.9, "mean_p_target": 0.9, **scored},
+                 {"scale": 10.0, "guide_rate": 0.99, "judge_rate": 0.41, "mean_p_target": 0.97, **scored}]})
     write_json(folder / "sdedit.json", {**identity, "n": 200, "figure": "sdedit.png", "rows": [
         {"strength": s, "ssim": 1 - s, "feature_distance": 10 * s, "label_kept": 1 - s / 2, "fd_domain": 5 + 100 * s}
         for s in (1.0, 0.0, 0.5)]})
     out = tmp_path / "all"
     build_report(root, out, profile="test", datasets=("mnist",), presets=("ddpm",), seeds=(0,))
     markdown = (out / "report.md").read_text()
-    assert "| ddpm | 0 | 3 | 0.93 | 0.9 | 20 | 25 |" in markdown
+    assert "| ddpm | 0 | 3 | 0.93 | 0.9 | 20 | 0.8 | 20 | 25 |" in markdown
+    # the judge's 41 % against the guide's 99 % at scale 10 is stated beside the table; scale 3 (3 points) is not
+    assert "ddpm, scale 10: the judge confirms 41% where the guide reports 99%" in markdown
+    assert "scale 3:" not in markdown
     sdedit = markdown[markdown.index("### img2img (SDEdit): mnist"):markdown.index("### Published reference numbers")]
     assert [line.split(" | ")[1] for line in sdedit.splitlines() if line.startswith("| ddpm")] == ["0", "0.5", "1"]
     figures = {p.name for p in (out / "figures").iterdir()}

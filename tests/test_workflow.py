@@ -51,7 +51,8 @@ def test_default_profile_plans_every_family_dataset_and_sampler(default_dry_run:
     # sampler, flow two and a curve: pixelcnn's pixel-by-pixel sampling stays off the curves), a likelihood job for
     # pixelcnn, flow, vae and ddpm on each dataset (8), and munit on mnist_m (a train; forward and backward with a
     # random style and with a fixed one: 4 translations, each measured).
-    assert jobs == {"prepare_data": 4, "train_domain_classifier": 3, "reference_features": 3,
+    # Issue 28 added a guide and a judge per dataset of the steered, guided and class-conditional models (2).
+    assert jobs == {"prepare_data": 4, "train_domain_classifier": 3, "train_judges": 2, "reference_features": 3,
                     "train": 34, "sample": 73, "evaluate": 29, "fetch_text_encoder": 1, "walks": 14, "steering": 2, "probe": 2,
                     "augmentation": 2, "loss_guidance": 2, "sdedit": 2, "freecontrol": 1, "report": 1,
                     "translate": 9, "evaluate_translation": 9, "train_segmenter": 1, "fetch_vgg16": 1, "fetch_lpips": 1,

@@ -24,7 +24,8 @@ from genbench.config.parse import deep_merge, from_dict, read_yaml, to_dict
 from genbench.config.preset import (PRESET_DIR, PresetConfig, SamplerConfig, TrainConfig, main_sampler,
                                     milestone_steps, read_preset)
 from genbench.config.profile import (METRIC_NAMES, AugmentationConfig, CheckpointConfig, CudaConfig, DomainConfig,
-                                     EvaluationConfig, ExperimentsConfig, FreeControlConfig, LikelihoodConfig,
+                                     EvaluationConfig, ExperimentsConfig, FreeControlConfig, JudgesConfig,
+                                     LikelihoodConfig,
                                      LossGuidanceConfig, MemorisationConfig, MlflowConfig, NeuralStyleConfig, ProbeConfig, ProfileConfig,
                                      ReportConfig, RunConfig, SdeditConfig, SegmenterConfig, SteeringConfig,
                                      TrainingCurveConfig, load_profile, load_profile_file, run_config_from_json)
@@ -41,7 +42,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = ["METRIC_NAMES", "PRESET_DIR", "AugmentationConfig", "CheckpointConfig", "ConfigError", "CudaConfig",
-           "DomainConfig", "EvaluationConfig", "ExperimentsConfig", "FreeControlConfig", "LikelihoodConfig", "LossGuidanceConfig",
+           "DomainConfig", "JudgesConfig", "EvaluationConfig", "ExperimentsConfig", "FreeControlConfig", "LikelihoodConfig", "LossGuidanceConfig",
            "MemorisationConfig",
            "MlflowConfig", "NeuralStyleConfig", "PresetConfig", "ProbeConfig", "ProfileConfig", "ReportConfig",
            "RunConfig", "SamplerConfig", "SdeditConfig", "SegmenterConfig", "SteeringConfig", "TrainConfig",

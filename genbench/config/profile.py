@@ -26,6 +26,22 @@ class DomainConfig:
 
 
 @dataclass(frozen=True)
+class JudgesConfig:
+    """The guide and the judge of experiments that optimise against a classifier (genbench.features.judge).
+
+    The train split is cut in two halves by ``split_seed``: the guide (the domain classifier's architecture and
+    recipe, ``guide_seed``) learns from one, the judge (another architecture, ``judge_seed``) from the other, so
+    that a rate the judge reports was not optimised for.
+    """
+
+    split_seed: int = 0
+    guide_seed: int = 1
+    judge_seed: int = 2
+    judge_width: int = 24
+    judge_epochs: int = 3
+
+
+@dataclass(frozen=True)
 class SegmenterConfig:
     """The FCN-score segmentation network trained per dataset with label maps (genbench.features.segmentation).
 
@@ -272,6 +288,7 @@ class ProfileConfig:
     # (genbench.worker): ~2-3 s of a core less per job, the same results; false runs each in its own process.
     worker: bool = True
     domain: DomainConfig = DomainConfig()
+    judges: JudgesConfig = JudgesConfig()
     segmenter: SegmenterConfig = SegmenterConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
     mlflow: MlflowConfig = MlflowConfig()

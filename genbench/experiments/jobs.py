@@ -17,8 +17,10 @@ from genbench.data import load_split, seeded_subset
 from genbench.device import resolve_device, set_threads
 from genbench.errors import ConfigError
 from genbench.experiments import augmentation, loss_guidance, probe, sdedit, steering, walks
+from genbench.experiments.judging import Scorers, ScoringFiles
 from genbench.features import domain
 from genbench.features.domain import load_classifier
+from genbench.features.judge import classify
 from genbench.grid import save_grid
 from genbench.io import load_npz, sha256_file, write_json
 from genbench.models import build_model
@@ -44,21 +46,29 @@ def run_walks_job(checkpoint: Path, *, device: str, threads: int, out: Path) -> 
     return record
 
 
-def run_steering_job(checkpoint: Path, classifier_file: Path, cfg: ExperimentsConfig, *, device: str, threads: int,
-                     out: Path) -> dict:
+def run_steering_job(checkpoint: Path, scoring: ScoringFiles, cfg: ExperimentsConfig, *, pr_k: int, device: str,
+                     threads: int, out: Path) -> dict:
+    """Every class as the target of latent steering by the guide; scored by guide and judge, with realism, before
+    (n fresh latents per class) and after the steps."""
     set_threads(threads)
     dev = resolve_device(device)
     model, run_cfg = load_for_sampling(checkpoint, dev)
-    classifier, _ = load_classifier(classifier_file, device=dev)
+    scorers = Scorers.load(scoring, device=dev)
     settings = cfg.steering
-    results = steering.steering_matrix(model, classifier, n=settings.n, steps=settings.steps,
+    results = steering.steering_matrix(model, scorers.guide, n=settings.n, steps=settings.steps,
                                        step_size=settings.step_size, seed=run_cfg.seed)
+    steered = [to_uint8(torch.from_numpy(r.images)) for r in results]
+    with torch.no_grad():  # as many unsteered images, for a realism baseline at the same n
+        z = model.draw_latents(len(results) * settings.n, generator=torch.Generator().manual_seed(run_cfg.seed))
+        unsteered = to_uint8(model.generate(z).cpu()).reshape(len(results), settings.n, *steered[0].shape[1:])
+    rows = [{"steps": 0, **scorers.score(list(unsteered), pr_k=pr_k)},
+            {"steps": settings.steps, **scorers.score(steered, pr_k=pr_k)}]
     # One row per target: the first 10 steered images, so a row shows where the push went.
-    grid = np.concatenate([to_uint8(torch.from_numpy(r.images[:10])) for r in results])
-    save_grid(grid, out.with_suffix(".png"), nrow=min(10, settings.n))
+    save_grid(np.concatenate([images[:10] for images in steered]), out.with_suffix(".png"),
+              nrow=min(10, settings.n))
     record = {**_identity(checkpoint, run_cfg), "n": settings.n, "steps": settings.steps,
-              "step_size": settings.step_size, "classifier_sha256": sha256_file(classifier_file),
-              "targets": [r.target for r in results],
+              "step_size": settings.step_size, "guided_by": "guide", "scoring": {**scorers.protocol, "pr_k": pr_k},
+              "targets": [r.target for r in results], "rows": rows,
               "p_target_before": [float(r.before[r.target]) for r in results],
               "p_target_after": [float(r.after[r.target]) for r in results],
               "delta": [(r.after - r.before).tolist() for r in results], "figure": out.with_suffix(".png").name}
@@ -108,37 +118,35 @@ def run_augmentation_job(checkpoint: Path, data_dir: Path, cfg: ExperimentsConfi
     return record
 
 
-def run_loss_guidance_job(checkpoint: Path, classifier_file: Path, cfg: ExperimentsConfig, *, device: str,
-                          threads: int, out: Path) -> dict:
-    """Every class as the target of -log p(target | x0_hat) guidance at each scale: the rate at which the domain
-    classifier then sees the target (scale 0 = unguided, about 1 / classes)."""
+def run_loss_guidance_job(checkpoint: Path, scoring: ScoringFiles, cfg: ExperimentsConfig, *, pr_k: int,
+                          device: str, threads: int, out: Path) -> dict:
+    """Every class as the target of -log p(target | x0_hat) guidance by the guide at each scale, scored by guide and
+    judge, with the realism of all targets' images (scale 0 = unguided: rates about 1 / classes)."""
     set_threads(threads)
     dev = resolve_device(device)
     model, run_cfg = load_for_sampling(checkpoint, dev)
-    classifier, _ = load_classifier(classifier_file, device=dev)
-    for parameter in (*model.parameters(), *classifier.parameters()):
+    scorers = Scorers.load(scoring, device=dev)
+    guide = scorers.guide
+    for parameter in (*model.parameters(), *guide.parameters()):
         parameter.requires_grad_(False)  # gradients w.r.t. x_t only
     settings = cfg.loss_guidance
     sampler = SamplerConfig(algo="ddim", steps=settings.steps)
-    num_classes = classifier.head.out_features
     rows, grid_rows = [], []
     for scale in settings.scales:
-        rates, p_target = [], []
-        for target in range(num_classes):
+        images_by_target, p_target = [], []
+        for target in range(guide.head.out_features):
             generator = torch.Generator().manual_seed(run_cfg.seed)  # the same starting noise for every setting
-            images = loss_guidance.guided_sample(model, loss_guidance.class_loss(classifier, target), settings.n,
+            images = loss_guidance.guided_sample(model, loss_guidance.class_loss(guide, target), settings.n,
                                                  scale=scale, sampler=sampler, generator=generator)
-            with torch.no_grad():
-                probabilities = torch.softmax(classifier(images), dim=1)
-            rates.append(float((probabilities.argmax(dim=1) == target).float().mean()))
-            p_target.append(float(probabilities[:, target].mean()))
-            if scale == max(settings.scales):
-                grid_rows.append(to_uint8(images[:10].cpu()))
-        rows.append({"scale": scale, "target_rate": float(np.mean(rates)), "mean_p_target": float(np.mean(p_target)),
-                     "target_rate_per_class": rates})
+            images_by_target.append(to_uint8(images.cpu()))
+            p_target.append(float(classify(guide, images_by_target[-1])[:, target].mean()))
+        rows.append({"scale": scale, "mean_p_target": float(np.mean(p_target)),
+                     **scorers.score(images_by_target, pr_k=pr_k)})
+        if scale == max(settings.scales):
+            grid_rows = [images[:10] for images in images_by_target]
     save_grid(np.concatenate(grid_rows), out.with_suffix(".png"), nrow=min(10, settings.n))
     record = {**_identity(checkpoint, run_cfg), "n": settings.n, "steps": settings.steps, "sampler": "ddim eta 0",
-              "loss": "-log p(target | x0_hat), domain classifier", "classifier_sha256": sha256_file(classifier_file),
+              "loss": "-log p(target | x0_hat) under the guide", "scoring": {**scorers.protocol, "pr_k": pr_k},
               "rows": rows, "figure": out.with_suffix(".png").name}
     write_json(out, record)
     return record

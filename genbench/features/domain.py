@@ -27,7 +27,7 @@ import json
 import math
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -110,8 +110,8 @@ def _seeded_subset(n: int, size: int, generator: torch.Generator) -> torch.Tenso
 
 
 @torch.inference_mode()
-def _accuracy(model: DomainClassifier, images: torch.Tensor, labels: torch.Tensor, batch_size: int,
-              device: torch.device) -> float:
+def classification_accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int,
+                            device: torch.device) -> float:
     model.eval()
     correct = 0
     for start in range(0, len(images), batch_size):
@@ -120,42 +120,17 @@ def _accuracy(model: DomainClassifier, images: torch.Tensor, labels: torch.Tenso
     return correct / len(images)
 
 
-def train_domain_classifier(train_images: np.ndarray, train_labels: np.ndarray, test_images: np.ndarray,
-                            test_labels: np.ndarray, cfg: DomainConfig, *, device: torch.device | str,
-                            num_classes: int | None = None) -> tuple[DomainClassifier, dict[str, Any]]:
-    """Train the classifier with Adam and a cosine learning-rate decay; returns (model in eval mode, info).
-
-    ``num_classes`` defaults to the largest label + 1. Initialisation, the optional subset
-    (``cfg.max_train_images``), the shuffling and dropout all derive from ``cfg.seed``; the global RNG
-    state is restored afterwards. On CPU the weights are bit-identical across runs with the same thread
-    count. ``info["train_seconds"]`` is wall time, so keep it out of anything that must be reproducible.
-    """
-    device = torch.device(device)
-    _check_images(train_images, "train_images")
-    _check_images(test_images, "test_images", channels=train_images.shape[1])
-    if train_images.shape[2] != train_images.shape[3] or test_images.shape[2:] != train_images.shape[2:]:
-        raise ValueError(f"expected square images of one size, got {train_images.shape} and {test_images.shape}")
-    train_y = torch.as_tensor(np.asarray(train_labels, dtype=np.int64))
-    test_y = torch.as_tensor(np.asarray(test_labels, dtype=np.int64))
-    if train_y.shape != (len(train_images),) or test_y.shape != (len(test_images),):
-        raise ValueError(f"expected one label per image, got {tuple(train_y.shape)} for {len(train_images)} train "
-                         f"and {tuple(test_y.shape)} for {len(test_images)} test images")
-    num_classes = int(max(train_y.max(), test_y.max())) + 1 if num_classes is None else num_classes
-    if int(min(train_y.min(), test_y.min())) < 0 or int(max(train_y.max(), test_y.max())) >= num_classes:
-        raise ValueError(f"labels must lie in [0, {num_classes})")
-
-    generator = torch.Generator().manual_seed(cfg.seed)
-    subset = _seeded_subset(len(train_images), cfg.max_train_images, generator)
-    train_x = torch.as_tensor(train_images)[subset]
-    train_y = train_y[subset]
+def fit_classifier(build: Callable[[], nn.Module], train_x: torch.Tensor, train_y: torch.Tensor, cfg: DomainConfig,
+                   *, generator: torch.Generator, device: torch.device) -> tuple[nn.Module, float]:
+    """The classifiers' recipe: ``build()`` under ``cfg.seed``, Adam with a cosine decay to 0 over ``cfg.epochs``
+    of shuffles drawn from ``generator``; returns (model in train mode, wall seconds). The global RNG state is
+    restored afterwards. Images enter as uint8 (``to_input``), so any network taking [-1, 1] inputs fits."""
     steps_per_epoch = math.ceil(len(train_x) / cfg.batch_size)
     total_steps = cfg.epochs * steps_per_epoch
-
     fork_devices = [device.index or 0] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=fork_devices):
         torch.manual_seed(cfg.seed)  # weight init and dropout masks
-        model = DomainClassifier(in_channels=train_images.shape[1], num_classes=num_classes, width=cfg.width,
-                                 image_size=train_images.shape[2]).to(device, memory_format=torch.channels_last)
+        model = build().to(device, memory_format=torch.channels_last)
         optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
         # Cosine decay to 0 over all steps: a few epochs reach the accuracy of many at a constant rate.
         schedule = torch.optim.lr_scheduler.LambdaLR(
@@ -172,8 +147,52 @@ def train_domain_classifier(train_images: np.ndarray, train_labels: np.ndarray, 
                 loss.backward()
                 optimizer.step()
                 schedule.step()
-        train_seconds = time.perf_counter() - started
-    accuracy = _accuracy(model, torch.as_tensor(test_images), test_y, max(cfg.batch_size, 256), device)
+    return model, time.perf_counter() - started
+
+
+def check_training_arrays(train_images: np.ndarray, train_labels: np.ndarray, test_images: np.ndarray,
+                          test_labels: np.ndarray, num_classes: int | None) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """(train labels, test labels, number of classes) of a classifier's training arrays, or a ValueError."""
+    _check_images(train_images, "train_images")
+    _check_images(test_images, "test_images", channels=train_images.shape[1])
+    if train_images.shape[2] != train_images.shape[3] or test_images.shape[2:] != train_images.shape[2:]:
+        raise ValueError(f"expected square images of one size, got {train_images.shape} and {test_images.shape}")
+    train_y = torch.as_tensor(np.asarray(train_labels, dtype=np.int64))
+    test_y = torch.as_tensor(np.asarray(test_labels, dtype=np.int64))
+    if train_y.shape != (len(train_images),) or test_y.shape != (len(test_images),):
+        raise ValueError(f"expected one label per image, got {tuple(train_y.shape)} for {len(train_images)} train "
+                         f"and {tuple(test_y.shape)} for {len(test_images)} test images")
+    num_classes = int(max(train_y.max(), test_y.max())) + 1 if num_classes is None else num_classes
+    if int(min(train_y.min(), test_y.min())) < 0 or int(max(train_y.max(), test_y.max())) >= num_classes:
+        raise ValueError(f"labels must lie in [0, {num_classes})")
+    return train_y, test_y, num_classes
+
+
+def train_domain_classifier(train_images: np.ndarray, train_labels: np.ndarray, test_images: np.ndarray,
+                            test_labels: np.ndarray, cfg: DomainConfig, *, device: torch.device | str,
+                            num_classes: int | None = None) -> tuple[DomainClassifier, dict[str, Any]]:
+    """Train the classifier with Adam and a cosine learning-rate decay; returns (model in eval mode, info).
+
+    ``num_classes`` defaults to the largest label + 1. Initialisation, the optional subset
+    (``cfg.max_train_images``), the shuffling and dropout all derive from ``cfg.seed``; the global RNG
+    state is restored afterwards. On CPU the weights are bit-identical across runs with the same thread
+    count. ``info["train_seconds"]`` is wall time, so keep it out of anything that must be reproducible.
+    """
+    device = torch.device(device)
+    train_y, test_y, num_classes = check_training_arrays(train_images, train_labels, test_images, test_labels,
+                                                         num_classes)
+
+    generator = torch.Generator().manual_seed(cfg.seed)
+    subset = _seeded_subset(len(train_images), cfg.max_train_images, generator)
+    train_x = torch.as_tensor(train_images)[subset]
+    train_y = train_y[subset]
+
+    def build() -> DomainClassifier:
+        return DomainClassifier(in_channels=train_images.shape[1], num_classes=num_classes, width=cfg.width,
+                                image_size=train_images.shape[2])
+
+    model, train_seconds = fit_classifier(build, train_x, train_y, cfg, generator=generator, device=device)
+    accuracy = classification_accuracy(model, torch.as_tensor(test_images), test_y, max(cfg.batch_size, 256), device)
     info = {"test_accuracy": accuracy, "n_train": len(train_x), "n_test": len(test_images), "epochs": cfg.epochs,
             "train_seconds": round(train_seconds, 3)}
     return model.eval(), info

@@ -18,7 +18,7 @@ from genbench.io import InputError, read_json
 
 KEYS = ["dataset", "preset", "family", "sampler", "seed"]
 KNOWN_METRICS = ("fd_domain", "kid_domain", "is_domain", "precision_domain", "recall_domain",
-                 "class_accuracy_domain", "code_accuracy_domain")
+                 "class_accuracy_domain", "class_accuracy_judge", "code_accuracy_domain")
 PROTOCOL_COLUMNS = ("n_real", "n_fake", "feature_space", "reference_split", "extractor_sha256")
 LIKELIHOOD_COLUMN = "bits_per_dim"  # the model's tightest likelihood estimate (likelihood.json), n/a without one
 PERF_COLUMNS = ("sampler_steps", "train_seconds", "peak_rss_mb", "train_images_per_second",

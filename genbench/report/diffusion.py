@@ -16,6 +16,7 @@ from matplotlib.figure import Figure
 from genbench.report.collect import Results
 from genbench.report.experiments import Section, family_kind, read_png
 from genbench.report.figures import figure_png
+from genbench.report.judged import JUDGED_HEADERS, judged_cells, judged_notes, scoring_text
 from genbench.report.tables import fmt
 
 __all__ = ["diffusion_sections"]
@@ -65,8 +66,8 @@ def guidance_section(rows: pd.DataFrame, dataset: str, preset: str) -> Section |
     """Classifier-free guidance scale against fidelity (IS, class accuracy, precision) and diversity (recall, FD)."""
     if rows["guidance"].nunique() < 2:
         return None
-    metrics = [m for m in ("fd_domain", "is_domain", "class_accuracy_domain", "precision_domain", "recall_domain")
-               if m in rows.columns and rows[m].notna().any()]
+    metrics = [m for m in ("fd_domain", "is_domain", "class_accuracy_domain", "class_accuracy_judge", "precision_domain",
+                           "recall_domain") if m in rows.columns and rows[m].notna().any()]
     table = (rows.groupby(["n_fake", "guidance", "sampler"], sort=False)[metrics].mean().reset_index()
              .sort_values(["n_fake", "guidance"], key=lambda c: c.astype(float)))
     # The figure compares settings at one n (FD grows as n shrinks): the n that covers the most scales.
@@ -75,8 +76,10 @@ def guidance_section(rows: pd.DataFrame, dataset: str, preset: str) -> Section |
     sweep = table[table["n_fake"] == n_plotted]
     section = Section(f"Classifier-free guidance: {dataset} / {preset}",
                       "Guidance scale s (eps_null + s (eps_y - eps_null); 0 = unconditional, 1 = conditional "
-                      "alone): higher s trades diversity (recall, FD) for fidelity (IS, class accuracy). Compare "
-                      f"rows at the same n only; the figure shows n={n_plotted}.",
+                      "alone): higher s trades diversity (recall, FD) for fidelity (IS, class accuracy). Class "
+                      "accuracy by the domain classifier and, as a second opinion, by the judge (another architecture "
+                      "trained on half the train split). Compare rows at the same n only; the figure shows "
+                      f"n={n_plotted}.",
                       ["s", "sampler", "n", *metrics],
                       [[fmt(r["guidance"]), r["sampler"], str(r["n_fake"]), *(fmt(r[m]) for m in metrics)]
                        for _, r in table.iterrows()])
@@ -84,7 +87,8 @@ def guidance_section(rows: pd.DataFrame, dataset: str, preset: str) -> Section |
     left, right = fig.subplots(1, 2)
     positions = np.arange(len(sweep))
     labels = [fmt(s) for s in sweep["guidance"]]
-    for metric, marker in (("class_accuracy_domain", "o-"), ("precision_domain", "s-"), ("recall_domain", "^-")):
+    for metric, marker in (("class_accuracy_domain", "o-"), ("class_accuracy_judge", "o--"), ("precision_domain", "s-"),
+                           ("recall_domain", "^-")):
         if metric in metrics:
             left.plot(positions, sweep[metric], marker, label=metric.removesuffix("_domain"))
     left.set(xticks=positions, xticklabels=labels, xlabel="guidance scale s", ylim=(-0.05, 1.05),
@@ -157,13 +161,18 @@ def loss_guidance_section(records: list[dict], dataset: str) -> Section | None:
         return None
     section = Section(f"Loss guidance: {dataset}",
                       "An unconditional model guided at every step by the gradient of -log p(target | x0_hat) under "
-                      "the domain classifier, each class in turn; target rate = fraction the classifier then labels "
-                      "as the target (scale 0: unguided). Grid: one row per target at the largest scale.",
-                      ["model", "seed", "scale", "target rate", "mean p(target)", "images per target", "DDIM steps"])
+                      "the guide, each class in turn (scale 0: unguided, rates about 1 / classes). "
+                      + scoring_text(records[0], "each target's images") + " Grid: one row per target at the largest "
+                      "scale.",
+                      ["model", "seed", "scale", *JUDGED_HEADERS, "images per target", "DDIM steps"])
+    notes = []
     for record in records:
-        section.rows += [[record["preset"], str(record["seed"]), fmt(r["scale"]), fmt(r["target_rate"], 3),
-                          fmt(r["mean_p_target"], 3), str(record["n"]), str(record["steps"])] for r in record["rows"]]
+        section.rows += [[record["preset"], str(record["seed"]), fmt(r["scale"]), *judged_cells(r), str(record["n"]),
+                          str(record["steps"])] for r in record["rows"]]
+        notes += judged_notes(record, "scale")
         section.figures[f"loss_guidance_{dataset}_{record['preset']}.png"] = read_png(record, record["figure"])
+    if notes:
+        section.text += "\n\nWhere guide and judge disagree: " + "; ".join(notes) + "."
     return section
 
 

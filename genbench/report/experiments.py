@@ -16,13 +16,14 @@ from matplotlib.figure import Figure
 from genbench.io import InputError, read_json
 from genbench.report.collect import Results, run_dir
 from genbench.report.figures import figure_png
+from genbench.report.judged import JUDGED_HEADERS, judged_cells, judged_notes, scoring_text
 from genbench.report.tables import fmt
 
 __all__ = ["Section", "collect_experiments", "family_kind", "gan_sections", "read_png"]
 
 EXPERIMENTS = ("walks", "steering", "probe", "augmentation", "loss_guidance", "sdedit", "freecontrol")
 GAN_METRICS = ("fd_domain", "kid_domain", "precision_domain", "recall_domain", "class_accuracy_domain",
-               "code_accuracy_domain", "fd_inception")
+               "class_accuracy_judge", "code_accuracy_domain", "fd_inception")
 
 
 @dataclass
@@ -107,17 +108,23 @@ def steering_section(records: list[dict], dataset: str) -> Section | None:
     if not records:
         return None
     section = Section(f"Controllable generation: {dataset}",
-                      "Latents moved along the domain classifier's target-logit gradient; the heatmap is the change "
-                      "of every class probability (rows: target), off-diagonal entries show entangled classes.",
-                      ["model", "target", "p(target) before", "p(target) after", "most co-raised class (Δp)"])
+                      "Latents moved along the guide's target-logit gradient, each class in turn (steps 0: as many "
+                      "fresh latents, unsteered). " + scoring_text(records[0], "each target's images") + " The "
+                      "heatmap is the change of every class probability under the guide (rows: target); off-diagonal "
+                      "entries show entangled classes.",
+                      ["model", "seed", "steps", *JUDGED_HEADERS, "images per target", "step size"])
+    notes = []
     for record in records:
+        section.rows += [[record["preset"], str(record["seed"]), str(r["steps"]), *judged_cells(r), str(record["n"]),
+                          fmt(record["step_size"])] for r in record["rows"]]
+        notes += judged_notes(record, "steps")
         delta = np.array(record["delta"])
-        for target, before, after, row in zip(record["targets"], record["p_target_before"],
-                                              record["p_target_after"], delta):
+        co_raised = []
+        for target, row in zip(record["targets"], delta):
             others = np.delete(np.arange(len(row)), target)
             co = others[np.argmax(row[others])]
-            section.rows.append([record["preset"], str(target), fmt(before, 3), fmt(after, 3),
-                                 f"{co} ({row[co]:+.3f})"])
+            co_raised.append(f"{target} → {co} ({row[co]:+.3f})")
+        section.text += f"\n\n{record['preset']}, most co-raised class per target (Δp): " + ", ".join(co_raised)
         fig = Figure(figsize=(6, 5), layout="constrained")
         ax = fig.add_subplot()
         limit = float(np.abs(delta).max()) or 1.0
@@ -127,6 +134,8 @@ def steering_section(records: list[dict], dataset: str) -> Section | None:
         fig.colorbar(image, ax=ax)
         section.figures[f"steering_{dataset}_{record['preset']}.png"] = figure_png(fig)
         section.figures[f"steered_{dataset}_{record['preset']}.png"] = read_png(record, record["figure"])
+    if notes:
+        section.text += "\n\nWhere guide and judge disagree: " + "; ".join(notes) + "."
     return section
 
 

@@ -38,6 +38,9 @@ LOGS = f"logs/{PROFILE.profile}"
 RUN_DIR = f"{RESULTS}/{{dataset}}/{{preset}}/seed{{seed}}"
 DOMAIN_DIR = f"{RESULTS}/{{dataset}}/domain"
 CLASSIFIER = f"{DOMAIN_DIR}/classifier.pt"
+# What steering and guidance optimise against, and what scores them (genbench.features.judge)
+GUIDE = f"{DOMAIN_DIR}/guide.pt"
+JUDGE = f"{DOMAIN_DIR}/judge.pt"
 # Reference features: the path encodes everything that changes them: profile (-> its domain classifier),
 # dataset, feature space (-> network), split and n.
 REFERENCE = (f"{RESULTS}/{{dataset}}/reference/{{space}}_{PROFILE.evaluation.reference_split}"
@@ -199,6 +202,12 @@ def references(wildcards):
 
 def extractor_files(wildcards):
     return [extractor_file(space, wildcards.dataset) for space in SPACES]
+
+
+def judge_input(wildcards):
+    """A class-conditional model's evaluation also asks the judge (a second opinion on its class accuracy)."""
+    conditional = family_class(PRESETS[wildcards.preset].family).label_kind == "class"
+    return [JUDGE.format(dataset=wildcards.dataset)] if conditional else []
 
 
 def runs():

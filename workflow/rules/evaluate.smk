@@ -36,11 +36,13 @@ rule evaluate:
         references=references,
         extractors=extractor_files,
         summary=f"{RUN_DIR}/train_summary.json",
+        judge=judge_input,
     output:
         directory(f"{RUN_DIR}/metrics"),
     params:
         code=code("evaluate"),
         settings=lambda w: settings("threads", "device", "evaluation", "mlflow"),
+        judge=lambda w, input: f"--judge {input.judge[0]}" if input.judge else "",
     log:
         f"{LOGS}/{{dataset}}/{{preset}}/seed{{seed}}/evaluate.log",
     benchmark:
@@ -52,7 +54,7 @@ rule evaluate:
         mem_mb=2000,
     shell:
         "genbench evaluate --samples {input.samples} --reference {input.references} "
-        "--extractor-file {input.extractors} --train-summary {input.summary} --out-dir {output} "
+        "--extractor-file {input.extractors} --train-summary {input.summary} --out-dir {output} {params.judge} "
         "--settings {params.settings:q} > {log} 2>&1"
 
 

@@ -25,14 +25,18 @@ rule walks:
 
 
 rule steering:
+    # optimises against the guide; scored by the guide, the judge and, for realism, FD and precision
     input:
         checkpoint=f"{RUN_DIR}/checkpoint.pt",
+        guide=GUIDE,
+        judge=JUDGE,
         classifier=CLASSIFIER,
+        reference=REFERENCE.replace("{space}", "domain"),
     output:
         f"{RUN_DIR}/experiments/steering.json",
     params:
         code=code("experiment", per_preset=True),
-        settings=lambda w: settings("threads", "device", "experiments.steering"),
+        settings=lambda w: settings("threads", "device", "evaluation.pr_k", "experiments.steering"),
     log:
         f"{LOGS}/{{dataset}}/{{preset}}/seed{{seed}}/steering.log",
     benchmark:
@@ -43,8 +47,9 @@ rule steering:
     resources:
         mem_mb=2000,
     shell:
-        "genbench experiment steering --checkpoint {input.checkpoint} --classifier {input.classifier} "
-        "--out {output} --settings {params.settings:q} > {log} 2>&1"
+        "genbench experiment steering --checkpoint {input.checkpoint} --guide {input.guide} --judge {input.judge} "
+        "--classifier {input.classifier} --reference {input.reference} --out {output} "
+        "--settings {params.settings:q} > {log} 2>&1"
 
 
 rule probe:
@@ -96,14 +101,18 @@ rule augmentation:
 
 
 rule loss_guidance:
+    # optimises against the guide; scored by the guide, the judge and, for realism, FD and precision
     input:
         checkpoint=f"{RUN_DIR}/checkpoint.pt",
+        guide=GUIDE,
+        judge=JUDGE,
         classifier=CLASSIFIER,
+        reference=REFERENCE.replace("{space}", "domain"),
     output:
         f"{RUN_DIR}/experiments/loss_guidance.json",
     params:
         code=code("experiment", per_preset=True),
-        settings=lambda w: settings("threads", "device", "experiments.loss_guidance"),
+        settings=lambda w: settings("threads", "device", "evaluation.pr_k", "experiments.loss_guidance"),
     log:
         f"{LOGS}/{{dataset}}/{{preset}}/seed{{seed}}/loss_guidance.log",
     benchmark:
@@ -114,8 +123,9 @@ rule loss_guidance:
     resources:
         mem_mb=2000,
     shell:
-        "genbench experiment loss_guidance --checkpoint {input.checkpoint} --classifier {input.classifier} "
-        "--out {output} --settings {params.settings:q} > {log} 2>&1"
+        "genbench experiment loss_guidance --checkpoint {input.checkpoint} --guide {input.guide} --judge {input.judge} "
+        "--classifier {input.classifier} --reference {input.reference} --out {output} "
+        "--settings {params.settings:q} > {log} 2>&1"
 
 
 rule sdedit:

@@ -30,6 +30,35 @@ rule train_domain_classifier:
         "--settings {params.settings:q} > {log} 2>&1"
 
 
+rule train_judges:
+    # The guide that steering and loss guidance optimise against and the judge that scores them: another
+    # architecture, trained on the other half of the train split (genbench.features.judge).
+    input:
+        train="data/{dataset}/train.npz",
+        test="data/{dataset}/test.npz",
+    output:
+        guide=GUIDE,
+        judge=JUDGE,
+        record=f"{DOMAIN_DIR}/judges.json",
+    params:
+        code=code("train-judges"),
+        settings=lambda w: settings("threads", "domain", "judges", "device"),
+    log:
+        f"{LOGS}/{{dataset}}/judges.log",
+    benchmark:
+        f"{DOMAIN_DIR}/judges.benchmark.tsv"
+    threads: THREADS
+    conda:
+        "../envs/genbench.yaml"
+    resources:
+        mem_mb=3000,
+        runtime=60,
+        gpu=0,
+    shell:
+        "genbench train-judges --data data/{wildcards.dataset} --guide {output.guide} --judge {output.judge} "
+        "--record {output.record} --settings {params.settings:q} > {log} 2>&1"
+
+
 rule train:
     priority: train_priority
     input:
