@@ -68,10 +68,9 @@ def run_stylegan_figures_job(checkpoint: Path, cfg: ExperimentsConfig, *, device
     change = figures.mixing_change(mixed, images_a)
     record = {**_identity(checkpoint, run_cfg), "psi": 1.0, "sources": settings.sources,
               "latents": settings.latents, "draws": settings.draws, "shown": settings.shown,
-              "ranges": {name: {"layers": list(layers), "sides": sorted({model.generator.synthesis.sides[i]
-                                                                          for i in layers}),
-                                "mean_abs_change": value}
-                         for (name, layers), value in zip(ranges.items(), change)},
+              "ranges": [{"name": name, "layers": list(layers), "mean_abs_change": value,
+                          "sides": sorted({model.generator.synthesis.sides[i] for i in layers})}
+                         for (name, layers), value in zip(ranges.items(), change)],  # a list: the figure's order
               "mean_abs_a_to_b": figures.mixing_change(unmixed[1:], images_a)[0],
               "noise": {**figures.noise_std_summary(images, std), "figure_white_at": std_scale},
               "units": "grey levels (0-255)", "foreground": "mean image over the draws above 64 of 255",
