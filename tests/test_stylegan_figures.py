@@ -103,3 +103,36 @@ def test_settings_are_checked_up_front(settings: dict, match: str) -> None:
         profile = load_profile({"profile": "t", "presets": ["dcgan", "stylegan"],
                                 "experiments": {"stylegan_figures": settings}}, source="p.yaml")
         validate_all(profile, profile_source="p.yaml")
+
+
+def test_job_writes_both_figures_and_the_report_shows_them(tmp_path) -> None:
+    """Checkpoint in, two PNGs and the record out; the report's StyleGAN section lists the ranges in the figure's
+    order (coarse, middle, fine) with both figures."""
+    from genbench.config import ExperimentsConfig, StyleGANFiguresConfig, resolve_run
+    from genbench.experiments.jobs import run_stylegan_figures_job
+    from genbench.report.experiments import collect_experiments
+    from genbench.report.markdown import section_markdown
+    from genbench.report.stylegan import stylegan_sections
+    from genbench.train.checkpoint import save_checkpoint
+
+    model_cfg = {"latent_dim": 8, "w_dim": 8, "mapping_layers": 2, "base_channels": 4, "max_channels": 4}
+    profile = load_profile({"profile": "t", "presets": ["stylegan"], "overrides": {"stylegan": {"model": model_cfg}}},
+                           source="p.yaml")
+    run_cfg = resolve_run(profile, dataset="mnist", preset="stylegan", seed=0)
+    torch.manual_seed(0)
+    model = build_model("stylegan", model_cfg, SPEC)
+    run = tmp_path / "mnist" / "stylegan" / "seed0"
+    save_checkpoint(run / "checkpoint.pt", model=model, run_cfg=run_cfg, step=0, optimizers={}, ema_state=None)
+    cfg = ExperimentsConfig(stylegan_figures=StyleGANFiguresConfig(presets=("stylegan",), sources=2, latents=2,
+                                                                   draws=3, shown=2))
+    out = run / "experiments" / "stylegan_figures.json"
+    record = run_stylegan_figures_job(run / "checkpoint.pt", cfg, device="cpu", threads=1, out=out)
+    assert [r["name"] for r in record["ranges"]] == ["coarse", "middle", "fine"]
+    assert record["noise"]["mean_std"] == 0.0  # a fresh model's noise scales B are 0 (sec. 3.2, official code)
+    assert all((out.parent / name).is_file() for name in record["figures"]) and out.is_file()
+
+    found = collect_experiments(tmp_path, datasets=["mnist"], presets=["stylegan"], seeds=[0])
+    [section] = stylegan_sections(found["stylegan_figures"], ["mnist"])
+    assert section.headers[1:4] == ["coarse Δ", "middle Δ", "fine Δ"] and len(section.rows) == 1
+    assert len(section.figures) == 2
+    assert "### StyleGAN: style mixing and stochastic variation (mnist)" in section_markdown(section)
