@@ -23,18 +23,19 @@ def stylegan_sections(records: list[dict], datasets: Sequence[str]) -> list[Sect
 
 def _section(records: list[dict], dataset: str) -> Section:
     first = records[0]
-    ranges = first["ranges"]
+    ranges = ", ".join(f"{r['name']} ({'/'.join(f'{s}x{s}' for s in r['sides'])}: layers "
+                       f"{', '.join(map(str, r['layers']))})" for r in first["ranges"])
     text = (
-        f"Style mixing (Figure 3; psi 1, one noise draw shared by every image): the top row is sources B, each "
-        f"block of {first['sources']} rows takes source A (left column) and copies B's styles into it at the "
-        + ", then the ".join(f"{r['name']} inputs (the {'/'.join(f'{s}x{s}' for s in r['sides'])} layers "
-                             f"{', '.join(map(str, r['layers']))})" for r in ranges)
-        + f". Stochastic variation (Figure 4; psi 1): per row one w with {first['shown']} of its {first['draws']} "
-        "noise draws, then the per-pixel standard deviation over all draws (white at the figure's largest). "
-        "Numbers in grey levels (0-255): how far each range's B styles move A (mean |mixed - A|, beside the whole "
-        "A-to-B distance) and the mean per-pixel noise std over all pixels and over the foreground (mean image "
-        "above 64).")
-    headers = ["model", *(f"{r['name']} Δ" for r in ranges), "A→B Δ", "noise std", "foreground std",
+        f"First figure, style mixing (Karras et al. 2019, Figure 3; psi 1, one noise draw for every image): top row "
+        f"the sources B; then per style range a block of {first['sources']} rows, each source A (first column) "
+        f"with B's styles at that range's inputs, in the order {ranges}. "
+        f"Second figure, stochastic variation (Figure 4; psi 1): per row one w, {first['shown']} of its "
+        f"{first['draws']} noise draws, then the per-pixel standard deviation over all draws (white = "
+        f"{fmt(first['noise']['figure_white_at'], 3)} grey levels). "
+        "Table, in grey levels (0-255): how far each range's B styles move A (mean |mixed - A|) beside the whole A-to-B "
+        "distance, and the mean per-pixel noise std over all pixels, the foreground (mean image above 64) and the "
+        "background.")
+    headers = ["model", *(f"{r['name']} Δ" for r in first["ranges"]), "A→B Δ", "noise std", "foreground std",
                "background std"]
     section = Section(f"StyleGAN: style mixing and stochastic variation ({dataset})", text, headers)
     for record in records:
