@@ -117,7 +117,7 @@ def mixing_figure(images_a: torch.Tensor, images_b: torch.Tensor, mixed: torch.T
 def variation_figure(images: torch.Tensor, std: torch.Tensor, *, shown: int) -> tuple[np.ndarray, float]:
     """uint8 tiles, shown + 1 a row: per w its first ``shown`` draws and its std map, white at the figure's
     largest std (returned, in grey levels), as Figure 4 (b) and (c)."""
-    scale = float(std.max()) or 1.0
-    maps = (std / scale * 2.0 - 1.0)[:, None]
-    return to_uint8(torch.cat([images[:, :shown], maps], dim=1).flatten(0, 1).cpu()), scale * GREY
+    largest = float(std.max())
+    maps = (std / (largest or 1.0) * 2.0 - 1.0)[:, None]  # no noise (B = 0): black maps
+    return to_uint8(torch.cat([images[:, :shown], maps], dim=1).flatten(0, 1).cpu()), largest * GREY
 
