@@ -317,6 +317,8 @@ def cmd_experiment(args: argparse.Namespace) -> None:
         raise ConfigError(f"experiment {args.kind}: needs --checkpoint")
     if args.kind == "walks":
         record = jobs.run_walks_job(args.checkpoint, **common)
+    elif args.kind == "stylegan_figures":
+        record = jobs.run_stylegan_figures_job(args.checkpoint, profile.experiments, **common)
     elif args.kind in ("steering", "loss_guidance"):
         from genbench.experiments.judging import ScoringFiles
 
@@ -485,7 +487,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=None, help="write the values with their protocol as JSON")
     p = command("experiment", cmd_experiment, "an experiment on a trained checkpoint (genbench.experiments)")
     p.add_argument("kind", choices=["walks", "steering", "probe", "augmentation", "loss_guidance", "sdedit",
-                                    "freecontrol", "style_transfer"])
+                                    "freecontrol", "style_transfer", "stylegan_figures"])
     p.add_argument("--checkpoint", type=Path, help="trained checkpoint (every kind but style_transfer)")
     p.add_argument("--vgg16", type=Path, help="converted VGG16 weights (style_transfer)")
     p.add_argument("--classifier", type=Path,

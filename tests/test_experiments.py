@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from genbench.config import ConfigError, load_profile, validate_all
+from genbench.config import ConfigError, SamplerConfig, load_profile, validate_all
 from genbench.experiments import augmentation, probe, steering, walks
 from genbench.features.domain import DomainClassifier
 from genbench.models import build_model
@@ -41,6 +41,23 @@ def test_interpolation_grid_is_seeded_and_rows_change_smoothly(dcgan) -> None:
     neighbours = np.abs(np.diff(frames, axis=1)).mean()
     ends = np.abs(frames[:, -1] - frames[:, 0]).mean()
     assert neighbours < ends  # each step moves less than the whole walk
+
+
+@pytest.mark.parametrize("family,model_cfg", [("progan", {"latent_dim": 8, "base_channels": 4, "max_channels": 4}),
+                                              ("vae", {"latent_dim": 4, "base_channels": 4}),
+                                              ("vae", {"latent_dim": 4, "base_channels": 4, "likelihood": "logistic"})])
+def test_progan_and_vae_walk_the_latents_they_sample(family: str, model_cfg: dict) -> None:
+    """ProGAN's z and the VAE's z ~ N(0, I): ``sample`` is ``generate`` of ``draw_latents``, so a walk moves
+    between latents of the samples' own prior."""
+    torch.manual_seed(0)
+    model = build_model(family, model_cfg, SPEC).eval()
+    assert type(model).has_latents()
+    with torch.no_grad():
+        sampled = model.sample(3, generator=torch.Generator().manual_seed(2), sampler=SamplerConfig())
+        generated = model.generate(model.draw_latents(3, generator=torch.Generator().manual_seed(2)))
+    torch.testing.assert_close(generated, sampled, rtol=0, atol=0)
+    grid = walks.interpolation_grid(model, rows=2, steps=3, seed=0)
+    assert grid.shape == (6, 1, 28, 28) and grid.dtype == np.uint8
 
 
 def test_label_grid_shares_the_latent_down_each_column() -> None:

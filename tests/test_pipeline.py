@@ -236,7 +236,8 @@ def test_gan_experiments_run_and_are_reported(ci_run: Path) -> None:
     markdown = (ci_run / "reports/all/report.md").read_text()
     for title in ("### GANs: mnist", "### Truncation sweep: mnist / dcgan (truncation)",
                   "### Controllable generation: mnist", "### GAN data augmentation: mnist",
-                  "### Discriminator features as a representation: mnist", "### Latent walks: mnist"):
+                  "### Discriminator features as a representation: mnist", "### Latent walks: mnist",
+                  "### StyleGAN: style mixing and stochastic variation (mnist)"):
         assert title in markdown, title
 
 

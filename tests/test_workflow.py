@@ -39,8 +39,8 @@ def test_default_profile_plans_every_family_dataset_and_sampler(default_dry_run:
     # at n_fake, the guidance sweep at n 200: two of its four settings first_of those), ldm 2 (ddim50, ddpm50),
     # t2i 4 (cascade at s 1 and 3, the base stage at s 3 and the cascade's first 200 at s 3), the others 1 -> 37
     # on MNIST, 27 on Fashion-MNIST, measured by one evaluate job
-    # per model (22). Walks: the six families with
-    # a latent-space generator (not progan, vae, the diffusion models).
+    # per model (22). Walks: the nine families with
+    # a latent-space generator (not pixelcnn, flow, the diffusion models; test_walks_are_those_the_docs_name).
     # Image-to-image: pix2pix and cyclegan on mnist_m (its own classifier, reference and segmenter), srresnet
     # and srgan on photo_patches (no domain network): 4 trains, 5 translations (cyclegan both ways); VGG16 and
     # LPIPS fetched once; one style transfer job. Memorisation: each generative run's first sampler (22), against
@@ -51,12 +51,13 @@ def test_default_profile_plans_every_family_dataset_and_sampler(default_dry_run:
     # sampler, flow two and a curve: pixelcnn's pixel-by-pixel sampling stays off the curves), a likelihood job for
     # pixelcnn, flow, vae and ddpm on each dataset (8), and munit on mnist_m (a train; forward and backward with a
     # random style and with a fixed one: 4 translations, each measured).
-    # Issue 28 added a guide and a judge per dataset of the steered, guided and class-conditional models (2).
+    # Issue 28 added a guide and a judge per dataset of the steered, guided and class-conditional models (2), walks
+    # for progan and vae, and StyleGAN's Figures 3 and 4 (stylegan_figures) on both datasets.
     assert jobs == {"prepare_data": 4, "train_domain_classifier": 3, "train_judges": 2, "reference_features": 3,
-                    "train": 34, "sample": 73, "evaluate": 29, "fetch_text_encoder": 1, "walks": 14, "steering": 2, "probe": 2,
+                    "train": 34, "sample": 73, "evaluate": 29, "fetch_text_encoder": 1, "walks": 18, "steering": 2, "probe": 2,
                     "augmentation": 2, "loss_guidance": 2, "sdedit": 2, "freecontrol": 1, "report": 1,
                     "translate": 9, "evaluate_translation": 9, "train_segmenter": 1, "fetch_vgg16": 1, "fetch_lpips": 1,
-                    "style_transfer": 1, "memorisation": 29, "train_features": 2, "training_curve": 27, "likelihood": 8}
+                    "style_transfer": 1, "stylegan_figures": 2, "memorisation": 29, "train_features": 2, "training_curve": 27, "likelihood": 8}
 
 
 def test_train_chain_starts_first(default_dry_run: subprocess.CompletedProcess) -> None:
@@ -70,6 +71,25 @@ def test_train_chain_starts_first(default_dry_run: subprocess.CompletedProcess) 
     priorities = {int(m.group(1)) if (m := re.search(r"priority: (\d+)", job)) else 0 for job in jobs}
     prioritised = {re.search(r"preset=(\w+)", job).group(1) for job in jobs if "priority: " in job}
     assert priorities == {0, 1} and prioritised == {"srresnet", "srgan", "ddpm", "ddpm_ft"}
+
+
+def test_walks_are_those_the_docs_name(default_dry_run: subprocess.CompletedProcess) -> None:
+    """docs/families.md's `walks` bullet names the families that get walks, and every other family with why not:
+    the named ones are the families of the walk jobs the default plan schedules, and those with a latent space."""
+    from genbench.config import load_preset
+    from genbench.models import FAMILIES, family_class
+
+    bullet = re.search(r"^- `walks` \((.*?)\): (.*?)\n(?=- )", (REPO / "docs/families.md").read_text(),
+                       flags=re.M | re.S)
+    documented = set(re.findall(r"`(\w+)`", bullet.group(1)))
+    without = set(re.findall(r"`(\w+)`", bullet.group(2).split("None for", 1)[1]))
+    result = default_dry_run
+    assert result.returncode == 0, result.stderr
+    jobs = re.findall(r"^rule walks:\n(.*?)(?=^\S|\Z)", result.stdout, flags=re.M | re.S)
+    presets = {re.search(r"preset=(\w+)", job).group(1) for job in jobs}
+    assert {load_preset(p).family for p in presets} == documented
+    assert {f for f in FAMILIES if family_class(f).has_latents()} == documented
+    assert documented | without == set(FAMILIES) and not documented & without
 
 
 def test_misspelled_key_stops_before_any_job_naming_file_and_key(workflow_copy: Path) -> None:

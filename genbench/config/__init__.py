@@ -28,7 +28,8 @@ from genbench.config.profile import (METRIC_NAMES, AugmentationConfig, Checkpoin
                                      LikelihoodConfig,
                                      LossGuidanceConfig, MemorisationConfig, MlflowConfig, NeuralStyleConfig, ProbeConfig, ProfileConfig,
                                      ReportConfig, RunConfig, SdeditConfig, SegmenterConfig, SteeringConfig,
-                                     TrainingCurveConfig, load_profile, load_profile_file, run_config_from_json)
+                                     StyleGANFiguresConfig, TrainingCurveConfig, load_profile, load_profile_file,
+                                     run_config_from_json)
 from genbench.errors import ConfigError
 
 _REGISTRY_CHECKS = ("load_preset", "resolve_run", "validate_all")
@@ -45,6 +46,7 @@ __all__ = ["METRIC_NAMES", "PRESET_DIR", "AugmentationConfig", "CheckpointConfig
            "DomainConfig", "JudgesConfig", "EvaluationConfig", "ExperimentsConfig", "FreeControlConfig", "LikelihoodConfig", "LossGuidanceConfig",
            "MemorisationConfig",
            "MlflowConfig", "NeuralStyleConfig", "PresetConfig", "ProbeConfig", "ProfileConfig", "ReportConfig",
-           "RunConfig", "SamplerConfig", "SdeditConfig", "SegmenterConfig", "SteeringConfig", "TrainConfig",
+           "RunConfig", "SamplerConfig", "SdeditConfig", "SegmenterConfig", "SteeringConfig",
+           "StyleGANFiguresConfig", "TrainConfig",
            "TrainingCurveConfig", "deep_merge", "from_dict", "load_profile", "load_profile_file", "main_sampler",
            "milestone_steps", "read_preset", "read_yaml", "run_config_from_json", "to_dict", *_REGISTRY_CHECKS]

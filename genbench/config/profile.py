@@ -181,6 +181,27 @@ class NeuralStyleConfig:
 
 
 @dataclass(frozen=True)
+class StyleGANFiguresConfig:
+    """StyleGAN's style-mixing grid (Figure 3) and stochastic variation (Figure 4) of the named stylegan presets
+    (genbench.experiments.stylegan_figures); psi 1."""
+
+    presets: tuple[str, ...] = ()
+    sources: int = 5  # sources A (rows per style range) and B (columns) of the mixing grid, Figure 3's five B's
+    latents: int = 4  # w's of the stochastic-variation figure
+    draws: int = 100  # noise draws per w: Figure 4 (c)'s std is over 100 realisations
+    shown: int = 6  # draws shown per w beside its std map
+
+    def __post_init__(self) -> None:
+        for key, least in (("sources", 1), ("latents", 1), ("draws", 2), ("shown", 1)):
+            if getattr(self, key) < least:
+                raise ConfigError(f"key 'experiments.stylegan_figures.{key}' must be >= {least}, "
+                                  f"got {getattr(self, key)}")
+        if self.shown > self.draws:
+            raise ConfigError(f"key 'experiments.stylegan_figures.shown' ({self.shown}) must be <= draws "
+                              f"({self.draws})")
+
+
+@dataclass(frozen=True)
 class ExperimentsConfig:
     walks: bool = True  # latent interpolation (and per-label) grids of every family with a latent space
     steering: SteeringConfig = SteeringConfig()
@@ -190,6 +211,7 @@ class ExperimentsConfig:
     sdedit: SdeditConfig = SdeditConfig()
     freecontrol: FreeControlConfig = FreeControlConfig()
     style_transfer: NeuralStyleConfig = NeuralStyleConfig()
+    stylegan_figures: StyleGANFiguresConfig = StyleGANFiguresConfig()
 
 
 @dataclass(frozen=True)

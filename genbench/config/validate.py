@@ -173,6 +173,11 @@ def _check_experiments(cfg: ExperimentsConfig, presets: Mapping[str, PresetConfi
             if cls.kind != "diffusion" or cls.label_kind or not getattr(cls, "pixel_space", False):
                 raise ConfigError(f"{profile_source}: key 'experiments.{key}.presets': '{name}' ({cls.family}) is "
                                   "not an unconditional pixel-space diffusion model; remove it")
+    for name in cfg.stylegan_figures.presets:
+        cls = family("experiments.stylegan_figures.presets", name)
+        if cls.family != "stylegan":
+            raise ConfigError(f"{profile_source}: key 'experiments.stylegan_figures.presets': '{name}' ({cls.family}) "
+                              "is not a stylegan preset (style mixing and noise inputs are StyleGAN's); remove it")
     if any(not 0.0 < s <= 1.0 for s in cfg.sdedit.strengths):
         raise ConfigError(f"{profile_source}: key 'experiments.sdedit.strengths' values must lie in (0, 1]")
     if any(s < 0.0 for s in cfg.loss_guidance.scales):

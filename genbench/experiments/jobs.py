@@ -16,7 +16,7 @@ from genbench.config import DomainConfig, ExperimentsConfig, SamplerConfig
 from genbench.data import load_split, seeded_subset
 from genbench.device import resolve_device, set_threads
 from genbench.errors import ConfigError
-from genbench.experiments import augmentation, loss_guidance, probe, sdedit, steering, walks
+from genbench.experiments import augmentation, loss_guidance, probe, sdedit, steering, stylegan_figures, walks
 from genbench.experiments.judging import Scorers, ScoringFiles
 from genbench.features import domain
 from genbench.features.domain import load_classifier
@@ -28,7 +28,7 @@ from genbench.train.checkpoint import load_for_sampling
 from genbench.train.job import to_uint8
 
 __all__ = ["run_walks_job", "run_steering_job", "run_probe_job", "run_augmentation_job", "run_loss_guidance_job",
-           "run_sdedit_job", "run_style_transfer_job"]
+           "run_sdedit_job", "run_style_transfer_job", "run_stylegan_figures_job"]
 
 
 def _identity(checkpoint: Path, run_cfg) -> dict:
@@ -42,6 +42,41 @@ def run_walks_job(checkpoint: Path, *, device: str, threads: int, out: Path) -> 
     written = walks.run_walks(model, out.parent, seed=run_cfg.seed)
     record = {**_identity(checkpoint, run_cfg), "figures": [path.name for path in written],
               "interpolation": "slerp (White 2016)", "label_kind": model.label_kind}
+    write_json(out, record)
+    return record
+
+
+def run_stylegan_figures_job(checkpoint: Path, cfg: ExperimentsConfig, *, device: str, threads: int,
+                             out: Path) -> dict:
+    """StyleGAN's Figure 3 (style mixing, ``style_mixing.png``) and Figure 4 (stochastic variation,
+    ``stochastic_variation.png``) from seeded w's, with how far each style range moves source A and how much
+    the noise moves each pixel (grey levels, 0-255)."""
+    set_threads(threads)
+    model, run_cfg = load_for_sampling(checkpoint, resolve_device(device))
+    settings, figures = cfg.stylegan_figures, stylegan_figures
+    ranges = figures.style_ranges(model)
+    generator = torch.Generator().manual_seed(run_cfg.seed)
+    w_a, w_b, w_noise = (figures.draw_ws(model, n, generator=generator)
+                         for n in (settings.sources, settings.sources, settings.latents))
+    unmixed = figures.style_mixing_grid(model, w_a, w_b, [(), tuple(range(model.generator.synthesis.num_ws))],
+                                        noise_seed=run_cfg.seed)
+    images_a, images_b = unmixed[0][:, 0], unmixed[1][0]
+    mixed = figures.style_mixing_grid(model, w_a, w_b, list(ranges.values()), noise_seed=run_cfg.seed)
+    save_grid(figures.mixing_figure(images_a, images_b, mixed), out.parent / "style_mixing.png",
+              nrow=settings.sources + 1)
+    images, std = figures.stochastic_variation(model, w_noise, settings.draws, generator=generator)
+    tiles, std_scale = figures.variation_figure(images, std, shown=settings.shown)
+    save_grid(tiles, out.parent / "stochastic_variation.png", nrow=settings.shown + 1)
+    change = figures.mixing_change(mixed, images_a)
+    record = {**_identity(checkpoint, run_cfg), "psi": 1.0, "sources": settings.sources,
+              "latents": settings.latents, "draws": settings.draws, "shown": settings.shown,
+              "ranges": [{"name": name, "layers": list(layers), "mean_abs_change": value,
+                          "sides": sorted({model.generator.synthesis.sides[i] for i in layers})}
+                         for (name, layers), value in zip(ranges.items(), change)],  # a list: the figure's order
+              "mean_abs_a_to_b": figures.mixing_change(unmixed[1:], images_a)[0],
+              "noise": {**figures.noise_std_summary(images, std), "figure_white_at": std_scale},
+              "units": "grey levels (0-255)", "foreground": "mean image over the draws above 64 of 255",
+              "figures": ["style_mixing.png", "stochastic_variation.png"]}
     write_json(out, record)
     return record
 

@@ -164,9 +164,17 @@ class ProGAN(GenerativeModel):
 
     def sample(self, n: int, *, generator: torch.Generator, sampler: SamplerConfig,
                labels: torch.Tensor | None = None) -> torch.Tensor:
-        level, alpha = self.stage()
         z = latent_normal(n, self.cfg.latent_dim, truncation=sampler.truncation, generator=generator,
                           device=self.device)
+        return self.generate(z)
+
+    @property
+    def latent_shape(self) -> tuple[int, ...]:
+        return (self.cfg.latent_dim,)
+
+    def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """G(z) at the stage training ended at: the final resolution once the run has grown to it."""
+        level, alpha = self.stage()
         x = self.generator(z, level, alpha)
         if level < self.top_level:  # stopped before the last stage: nearest-neighbour up to the full size
             x = F.interpolate(x, size=(self.image.height, self.image.width), mode="nearest")

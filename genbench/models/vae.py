@@ -109,7 +109,14 @@ class VAE(GenerativeModel):
 
     def sample(self, n: int, *, generator: torch.Generator, sampler: SamplerConfig,
                labels: torch.Tensor | None = None) -> torch.Tensor:
-        z = cpu_randn(n, self.cfg.latent_dim, generator=generator, device=self.device)
+        return self.generate(cpu_randn(n, self.cfg.latent_dim, generator=generator, device=self.device))
+
+    @property
+    def latent_shape(self) -> tuple[int, ...]:
+        return (self.cfg.latent_dim,)
+
+    def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """The decoder's image of z ~ p(z) = N(0, I)."""
         out = self.decoder(z)
         # The decoder's mean (the logistic's location), not a draw from it: per-pixel draws only add noise.
         if self.cfg.likelihood == "bernoulli":

@@ -72,6 +72,7 @@ def build_report(results_root: str | Path, out_dir: str | Path, *, profile: str,
     from genbench.report.markdown import render_markdown
     from genbench.report.memorisation import memorisation_section
     from genbench.report.references import references_section
+    from genbench.report.stylegan import stylegan_sections
     from genbench.report.timeline import timeline_section
     from genbench.report.training_curve import training_curve_section
     from genbench.report.translation import style_transfer_section, translation_sections
@@ -83,7 +84,8 @@ def build_report(results_root: str | Path, out_dir: str | Path, *, profile: str,
     figures = render_figures(results, models)
     glances = glance_sections(results, models, Path(results_root))
     experiments = collect_experiments(Path(results_root), datasets=datasets, presets=presets, seeds=seeds)
-    sections = gan_sections(results, experiments, datasets) + wgan_sections(results, Path(results_root))
+    sections = gan_sections(results, experiments, datasets) + stylegan_sections(experiments["stylegan_figures"], datasets)
+    sections += wgan_sections(results, Path(results_root))
     sections += diffusion_sections(results, experiments, datasets)
     sections += translation_sections(results) + freecontrol_sections(experiments["freecontrol"])
     extra = (likelihood_section(results), style_transfer_section(Path(results_root)), training_curve_section(results, Path(results_root)),

@@ -21,7 +21,8 @@ from genbench.report.tables import fmt
 
 __all__ = ["Section", "collect_experiments", "family_kind", "gan_sections", "read_png"]
 
-EXPERIMENTS = ("walks", "steering", "probe", "augmentation", "loss_guidance", "sdedit", "freecontrol")
+EXPERIMENTS = ("walks", "steering", "probe", "augmentation", "loss_guidance", "sdedit", "freecontrol",
+               "stylegan_figures")
 GAN_METRICS = ("fd_domain", "kid_domain", "precision_domain", "recall_domain", "class_accuracy_domain",
                "class_accuracy_judge", "code_accuracy_domain", "fd_inception")
 

@@ -300,6 +300,7 @@ def experiment_outputs():
     for preset in PROFILE.presets:
         cls = family_class(PRESETS[preset].family)
         names = ["walks"] if exp.walks and cls.has_latents() else []
+        names += ["stylegan_figures"] if preset in exp.stylegan_figures.presets else []
         names += ["steering"] if preset in exp.steering.presets else []
         names += ["probe"] if preset in exp.probe.presets else []
         names += ["augmentation"] if preset == exp.augmentation.preset else []

@@ -1,6 +1,6 @@
-# Experiments on trained checkpoints (genbench.experiments): GAN latent walks, classifier-gradient
-# steering, a linear probe on discriminator features, classifier training on real + generated images;
-# loss guidance and SDEdit img2img of diffusion models.
+# Experiments on trained checkpoints (genbench.experiments): latent walks, StyleGAN's style mixing and
+# stochastic variation, classifier-gradient steering, a linear probe on discriminator features, classifier
+# training on real + generated images; loss guidance and SDEdit img2img of diffusion models.
 # Which presets take part is the profile's `experiments:` section (experiment_outputs in common.smk).
 
 
@@ -21,6 +21,27 @@ rule walks:
         "../envs/genbench.yaml"
     shell:
         "genbench experiment walks --checkpoint {input.checkpoint} --out {output} "
+        "--settings {params.settings:q} > {log} 2>&1"
+
+
+rule stylegan_figures:
+    # StyleGAN's style mixing (Figure 3) and stochastic variation (Figure 4): PNGs beside the record
+    input:
+        checkpoint=f"{RUN_DIR}/checkpoint.pt",
+    output:
+        f"{RUN_DIR}/experiments/stylegan_figures.json",
+    params:
+        code=code("experiment", per_preset=True),
+        settings=lambda w: settings("threads", "device", "experiments.stylegan_figures"),
+    log:
+        f"{LOGS}/{{dataset}}/{{preset}}/seed{{seed}}/stylegan_figures.log",
+    benchmark:
+        f"{RUN_DIR}/experiments/stylegan_figures.benchmark.tsv"
+    threads: THREADS
+    conda:
+        "../envs/genbench.yaml"
+    shell:
+        "genbench experiment stylegan_figures --checkpoint {input.checkpoint} --out {output} "
         "--settings {params.settings:q} > {log} 2>&1"
 
 
