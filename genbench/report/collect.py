@@ -38,6 +38,8 @@ class Results:
     captions: dict[str, list[str]] = field(default_factory=dict)  # grid name -> what each image was asked for
     # one row per (dataset, preset, family, seed, estimate) of the models with a likelihood.json
     likelihood: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # the guide and the judge of steering and guidance (genbench.features.judge), where a dataset has them
+    judges: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def _key(record: Mapping[str, Any], key: str, path: Path) -> Any:
@@ -61,6 +63,17 @@ def read_classifier(root: Path, dataset: str) -> dict[str, Any]:
     for key in ("test_accuracy", "n_test", "sha256", "n_train", "epochs", "train_seconds"):
         row[key] = _key(record, key, path)
     return row
+
+
+def read_judges(root: Path, dataset: str) -> list[dict[str, Any]]:
+    """The guide's and the judge's rows (genbench.features.judge) where the dataset has them, else none."""
+    path = root / dataset / "domain" / "judges.json"
+    if not path.is_file():
+        return []
+    record = read_json(path)
+    return [{"dataset": dataset, "network": role, "architecture": _key(record, role, path)["architecture"],
+             **{key: _key(record[role], key, path) for key in ("test_accuracy", "n_train", "n_test", "epochs", "sha256")},
+             "test_agreement": _key(record, "test_agreement", path)} for role in ("guide", "judge")]
 
 
 def peak_rss_mb(path: Path) -> float:
@@ -196,6 +209,7 @@ def collect(root: Path, *, datasets: Sequence[str], presets: Sequence[str], seed
     # in it (MNIST-M); super-resolution patches have none.
     with_classifier = [d for d in run_datasets if d in datasets or (root / d / "domain" / "classifier.json").is_file()]
     classifiers = pd.DataFrame([read_classifier(root, d) for d in with_classifier])
+    judges = pd.DataFrame([row for d in with_classifier for row in read_judges(root, d)])
     for dataset in run_datasets:
         for preset in presets:
             if dataset not in preset_datasets.get(preset, datasets):
@@ -228,4 +242,4 @@ def collect(root: Path, *, datasets: Sequence[str], presets: Sequence[str], seed
                                                               "code_metrics"]
     return Results(summary=summary.reindex(columns=columns), losses=pd.concat(losses, ignore_index=True),
                    classifiers=classifiers, protocols=shared_protocols(protocols), metrics=metrics, grids=grids,
-                   captions=captions, likelihood=pd.DataFrame(likelihood))
+                   captions=captions, likelihood=pd.DataFrame(likelihood), judges=judges)

@@ -90,9 +90,14 @@ def perf_cell(row: pd.Series, column: str) -> str:
 
 
 def classifier_table(results: Results) -> tuple[list[str], list[list[str]]]:
-    headers = ["dataset", "test accuracy", "n_train", "n_test", "epochs", "sha256"]
-    cells = [[str(r["dataset"]), fmt(float(r["test_accuracy"])), str(r["n_train"]), str(r["n_test"]),
+    """The domain classifiers (the metrics' feature networks), then the guides and judges where there are some."""
+    headers = ["dataset", "network", "test accuracy", "n_train", "n_test", "epochs", "sha256"]
+    cells = [[str(r["dataset"]), "domain", fmt(float(r["test_accuracy"])), str(r["n_train"]), str(r["n_test"]),
               str(r["epochs"]), str(r["sha256"])] for _, r in results.classifiers.iterrows()]
+    cells += [[str(r["dataset"]), f"{r['network']}: {r['architecture']}; agrees with the "
+               f"{'judge' if r['network'] == 'guide' else 'guide'} on {fmt(float(r['test_agreement']), 4)} of the test split",
+               fmt(float(r["test_accuracy"])), str(r["n_train"]), str(r["n_test"]), str(r["epochs"]), str(r["sha256"])]
+              for _, r in results.judges.iterrows()]
     return headers, cells
 
 
