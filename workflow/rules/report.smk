@@ -20,7 +20,8 @@ rule report:
                category="Comparison report"),
     params:
         code=code("report"),
-        settings=lambda w: settings("datasets", "presets", "seeds", "preset_datasets", "report"),
+        # overrides: each preset's main sampler (its first-screen row) may be a profile's
+        settings=lambda w: settings("datasets", "presets", "seeds", "preset_datasets", "report", "overrides"),
         # results/<profile>, from results/<profile>/<dataset>/domain/classifier.json
         results=lambda w, input: os.path.dirname(os.path.dirname(os.path.dirname(input.classifiers[0]))),
     log:
