@@ -34,6 +34,8 @@ def write_results(root: Path, seeds=(0,), *, benchmark: bool = True) -> None:
         for preset, samplers in PRESETS.items():
             for seed in seeds:
                 run = root / dataset / preset / f"seed{seed}"
+                run.mkdir(parents=True, exist_ok=True)
+                (run / "config.yaml").write_text(f"spec: {{family: {preset}}}\n")  # the resolved config
                 write_json(run / "train_summary.json", {
                     "family": preset, "preset": preset, "dataset": dataset, "seed": seed, "steps": 20,
                     "train_seconds": 4.2, "images_per_second": 300.0, "n_parameters": 12345, "device": "cpu",

@@ -89,7 +89,7 @@ def build_report(results_root: str | Path, out_dir: str | Path, *, profile: str,
     sections += translation_sections(results) + freecontrol_sections(experiments["freecontrol"])
     extra = (likelihood_section(results), style_transfer_section(Path(results_root)), training_curve_section(results, Path(results_root)),
              finetune_section(results, Path(results_root)), memorisation_section(results, Path(results_root)))
-    sections += [s for s in extra if s is not None] + [references_section(results)]
+    sections += [s for s in extra if s is not None] + [references_section(results, Path(results_root))]
     timeline = timeline_section(Path(results_root), None if logs_root is None else Path(logs_root),
                                 None if snakemake_logs is None else Path(snakemake_logs))
     for section in sections + ([timeline] if timeline else []):

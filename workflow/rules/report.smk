@@ -6,6 +6,7 @@ rule report:
         metrics=metrics_outputs(),
         samples=expand_runs(f"{RUN_DIR}/samples/{{sampler}}.json"),
         summaries=expand_runs(f"{RUN_DIR}/train_summary.json"),
+        configs=expand_runs(f"{RUN_DIR}/config.yaml"),  # the reference rows' settings against the papers'
         benchmarks=expand_runs(f"{RUN_DIR}/train.benchmark.tsv"),
         classifiers=expand(f"{DOMAIN_DIR}/classifier.json", dataset=classifier_datasets()),
         experiments=experiment_outputs(),
