@@ -87,7 +87,7 @@ def test_report_tables_figures_and_pages(tmp_path):
     figures = sorted(p.name for p in (out / "figures").iterdir())
     assert "losses_mnist_dcgan.png" in figures and "fd_fashion_mnist.png" in figures
     # losses, FD and precision/recall, timeline.png; per dataset the glance's quality-vs-cost figure, mosaic and a
-    # thumbnail per model (dcgan, ddpm at its best sampler)
+    # thumbnail per model (dcgan, ddpm at one sampler setting)
     assert "precision_recall_mnist.png" in figures and len(figures) == 2 * 2 + 2 * 2 + 1 + 2 * 2 + 2 * 2
     assert {"quality_cost_mnist.png", "mosaic_fashion_mnist.png", "thumb_mnist_dcgan_direct.png"} <= set(figures)
     assert sorted(p.name for p in (out / "grids").iterdir())[:2] == ["fashion_mnist_dcgan_direct.png",
@@ -98,6 +98,8 @@ def test_report_tables_figures_and_pages(tmp_path):
     assert markdown.index("## At a glance") < markdown.index("| unconditional model | FD ↓ |") < markdown.index(
         "## Results") < markdown.index("## How it was measured") < markdown.index("n_real=64")
     assert "n_real=64" in markdown and SHA["mnist"] in markdown and "Warning" not in markdown
+    assert "No Inception Score in the Inception space (is_inception): it is not available offline" in markdown
+    assert "settings that differ from the paper's (this run's config.yaml): " in markdown  # ddpm's reference rows
     page = (out / "index.html").read_text()
     assert not re.search(r"(src|href)\s*=\s*[\"']?https?://", page)
     assert "http://" not in page and "https://" not in page and "<link" not in page
