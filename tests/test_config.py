@@ -146,7 +146,8 @@ def test_the_main_sampler_defaults_to_the_first_untruncated_setting_drawing_n_fa
 def test_a_main_sampler_the_preset_lacks_is_an_error(preset_dir: Path, overrides, match) -> None:
     with pytest.raises(ConfigError, match=match):
         load_preset("stylegan", overrides, preset_dir=preset_dir, profile_source="p.yaml")
-    assert load_preset("stylegan", {"samplers": {"direct": None}, "main": "psi07"}, preset_dir=preset_dir).main == "psi07"
+    kept = load_preset("stylegan", {"samplers": {"direct": None}, "main": "psi07"}, preset_dir=preset_dir)
+    assert kept.main == "psi07"
 
 
 def test_a_sampler_may_draw_its_own_number_of_images(preset_dir: Path) -> None:

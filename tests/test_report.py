@@ -225,7 +225,8 @@ def test_the_first_screen_and_the_memorisation_row_show_the_main_sampler(tmp_pat
                                                 "seconds": 1.0, "images_per_second": 64.0})
         for suffix in (".png", ".npz"):
             (run / f"samples/psi05{suffix}").write_bytes((run / f"samples/direct{suffix}").read_bytes())
-        write_json(run / "metrics/psi05.json", {"metrics": {"fd_domain": {"value": 0.1, "protocol": _protocol(dataset)}}})
+        write_json(run / "metrics/psi05.json",
+                   {"metrics": {"fd_domain": {"value": 0.1, "protocol": _protocol(dataset)}}})
     run = root / "mnist/dcgan/seed0"
     write_json(run / "memorisation/direct.json", {
         "protocol": {"n_fake": 64, "n_train": 1000}, "median_fake_to_train": 4.0, "median_test_to_train": 3.0,

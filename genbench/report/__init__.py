@@ -57,7 +57,8 @@ def build_report(results_root: str | Path, out_dir: str | Path, *, profile: str,
     ``preset_datasets`` restricts a preset to some of ``datasets`` (the profile key of that name).
     ``samplers`` maps a preset to the sampler names it must have; by default those with a
     ``samples/<sampler>.json`` are reported. ``main_samplers`` maps a preset to its main sampler
-    (genbench.config.main_sampler), the setting its first-screen row shows. A missing input file raises ``InputError`` naming it.
+    (genbench.config.main_sampler), the setting its first-screen row shows. A missing input file raises
+    ``InputError`` naming it.
     """
     from genbench.report import tables
     from genbench.report.collect import collect

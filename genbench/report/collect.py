@@ -60,7 +60,8 @@ def truncation_text(summary: pd.DataFrame, dataset: str, preset: str, sampler: s
     if rows.empty:
         return ""
     row = rows.iloc[0]
-    knobs = [f"{knob} {row[knob]:g}" for knob, off in TRUNCATION_KNOBS if not math.isnan(row[knob]) and row[knob] != off]
+    knobs = [f"{knob} {row[knob]:g}" for knob, off in TRUNCATION_KNOBS
+             if not math.isnan(row[knob]) and row[knob] != off]
     return ", ".join(knobs) or "untruncated"
 
 
