@@ -341,13 +341,15 @@ def cmd_experiment(args: argparse.Namespace) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> None:
+    from genbench.config.preset import main_sampler, read_preset
     from genbench.report import build_report
 
     profile = _profile(args)
     build_report(args.results, args.out, profile=profile.profile, datasets=profile.datasets,
                  presets=profile.presets, seeds=profile.seeds, preset_datasets=profile.preset_datasets,
                  data_root=args.data, settings=profile.report,
-                 logs_root=args.logs or Path("logs") / profile.profile, snakemake_logs=args.snakemake_logs)
+                 logs_root=args.logs or Path("logs") / profile.profile, snakemake_logs=args.snakemake_logs,
+                 main_samplers={p: main_sampler(read_preset(p, profile.overrides.get(p))[0]) for p in profile.presets})
 
 
 def cmd_hype_score(args: argparse.Namespace) -> None:

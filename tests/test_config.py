@@ -113,6 +113,43 @@ def test_removing_every_sampler_is_an_error(preset_dir: Path) -> None:
         load_preset("vae", {"samplers": {"direct": None}}, preset_dir=preset_dir)
 
 
+@pytest.mark.parametrize("path", PROFILES, ids=lambda p: p.name)
+def test_the_main_sampler_of_every_shipped_preset_is_untruncated(path: Path, monkeypatch) -> None:
+    from genbench.config import main_sampler
+
+    monkeypatch.chdir(REPO)
+    profile = load_profile_file(path)
+    for preset in profile.presets:
+        spec = resolve_run(profile, dataset=profile.datasets[0], preset=preset, seed=profile.seeds[0]).spec
+        assert not spec.samplers[main_sampler(spec)].truncated, (path.name, preset, main_sampler(spec))
+    stylegan = load_preset("stylegan", profile.overrides.get("stylegan"))
+    assert stylegan.main == "direct" and stylegan.samplers["direct"].psi == 1.0  # named, not the first (psi05)
+
+
+def test_the_main_sampler_defaults_to_the_first_untruncated_setting_drawing_n_fake(preset_dir: Path) -> None:
+    from genbench.config import main_sampler
+
+    cgan = load_preset("cgan", {"samplers": {"direct": {"n": 100}}}, preset_dir=preset_dir)
+    assert main_sampler(cgan) == "direct"  # untruncated beats drawing n_fake (trunc1 is truncated)
+    ddpm = load_preset("ddpm", {"samplers": {"ddpm": {"n": 100}}}, preset_dir=preset_dir)
+    assert main_sampler(ddpm) == "ddim50"  # the first without an n of its own
+    flow = load_preset("flow", {"main": "t07"}, preset_dir=preset_dir)
+    assert main_sampler(flow) == "t07"  # a profile may name another, truncated or not
+
+
+@pytest.mark.parametrize("overrides, match", [
+    ({"main": "psi09"}, r"stylegan\.yaml \+ p\.yaml overrides\.stylegan: key 'main' names 'psi09', not a sampler of "
+                        r"the preset; name one of psi05, psi07, direct"),
+    ({"samplers": {"direct": None}}, r"p\.yaml: key 'overrides\.stylegan\.samplers\.direct' "
+                                     r"removes the preset's main sampler; keep it or set overrides\.stylegan\.main"),
+])
+def test_a_main_sampler_the_preset_lacks_is_an_error(preset_dir: Path, overrides, match) -> None:
+    with pytest.raises(ConfigError, match=match):
+        load_preset("stylegan", overrides, preset_dir=preset_dir, profile_source="p.yaml")
+    kept = load_preset("stylegan", {"samplers": {"direct": None}, "main": "psi07"}, preset_dir=preset_dir)
+    assert kept.main == "psi07"
+
+
 def test_a_sampler_may_draw_its_own_number_of_images(preset_dir: Path) -> None:
     with pytest.raises(ConfigError, match=r"samplers\.x.*key 'n' must be >= 0"):
         load_preset("ddpm", {"samplers": {"x": {"algo": "ddim", "n": -1}}}, preset_dir=preset_dir)

@@ -175,7 +175,7 @@ def test_training_curve_has_every_milestone_and_the_final_step(ci_run: Path) -> 
     for preset in ("dcgan", "ddpm"):  # training_curve.presets in ci.yaml
 
         spec = ci_presets()[preset]
-        sampler = main_sampler(spec.samplers)
+        sampler = main_sampler(spec)
         record = json.loads((ci_run / f"results/ci/mnist/{preset}/seed0/training_curve/{sampler}.json").read_text())
         steps = [point["step"] for point in record["points"]]
         assert steps == [*milestone_steps(spec.train.steps, spec.train.curve_points), spec.train.steps]

@@ -34,6 +34,8 @@ def write_results(root: Path, seeds=(0,), *, benchmark: bool = True) -> None:
         for preset, samplers in PRESETS.items():
             for seed in seeds:
                 run = root / dataset / preset / f"seed{seed}"
+                run.mkdir(parents=True, exist_ok=True)
+                (run / "config.yaml").write_text(f"spec: {{family: {preset}}}\n")  # the resolved config
                 write_json(run / "train_summary.json", {
                     "family": preset, "preset": preset, "dataset": dataset, "seed": seed, "steps": 20,
                     "train_seconds": 4.2, "images_per_second": 300.0, "n_parameters": 12345, "device": "cpu",
@@ -85,7 +87,7 @@ def test_report_tables_figures_and_pages(tmp_path):
     figures = sorted(p.name for p in (out / "figures").iterdir())
     assert "losses_mnist_dcgan.png" in figures and "fd_fashion_mnist.png" in figures
     # losses, FD and precision/recall, timeline.png; per dataset the glance's quality-vs-cost figure, mosaic and a
-    # thumbnail per model (dcgan, ddpm at its best sampler)
+    # thumbnail per model (dcgan, ddpm at one sampler setting)
     assert "precision_recall_mnist.png" in figures and len(figures) == 2 * 2 + 2 * 2 + 1 + 2 * 2 + 2 * 2
     assert {"quality_cost_mnist.png", "mosaic_fashion_mnist.png", "thumb_mnist_dcgan_direct.png"} <= set(figures)
     assert sorted(p.name for p in (out / "grids").iterdir())[:2] == ["fashion_mnist_dcgan_direct.png",
@@ -96,6 +98,8 @@ def test_report_tables_figures_and_pages(tmp_path):
     assert markdown.index("## At a glance") < markdown.index("| unconditional model | FD ↓ |") < markdown.index(
         "## Results") < markdown.index("## How it was measured") < markdown.index("n_real=64")
     assert "n_real=64" in markdown and SHA["mnist"] in markdown and "Warning" not in markdown
+    assert "No Inception Score in the Inception space (is_inception): it is not available offline" in markdown
+    assert "settings that differ from the paper's (this run's config.yaml): " in markdown  # ddpm's reference rows
     page = (out / "index.html").read_text()
     assert not re.search(r"(src|href)\s*=\s*[\"']?https?://", page)
     assert "http://" not in page and "https://" not in page and "<link" not in page
@@ -205,3 +209,32 @@ def test_bits_per_dim_column_and_likelihood_section(tmp_path):
     section = markdown.split("### Likelihood vs sample quality")[1]
     assert "| mnist | ddpm | ddpm | vlb * | 1.25 |" in section and "vlb_prior" in section
     assert (out / "figures").is_dir() and not (out / "figures" / "likelihood_vs_fd_mnist.png").exists()  # one point
+
+
+def test_the_first_screen_and_the_memorisation_row_show_the_main_sampler(tmp_path):
+    from genbench.report.collect import collect
+    from genbench.report.glance import best_models
+    from genbench.report.memorisation import memorisation_section
+    from genbench.report.tables import by_model
+
+    root = tmp_path / "results"
+    write_results(root)
+    for dataset in DATASETS:  # a truncated setting of dcgan with the best FD of all: not what stands for the model
+        run = root / dataset / "dcgan/seed0"
+        write_json(run / "samples/psi05.json", {"sampler": "psi05", "algo": "direct", "steps": 1, "psi": 0.5, "n": 64,
+                                                "seconds": 1.0, "images_per_second": 64.0})
+        for suffix in (".png", ".npz"):
+            (run / f"samples/psi05{suffix}").write_bytes((run / f"samples/direct{suffix}").read_bytes())
+        write_json(run / "metrics/psi05.json",
+                   {"metrics": {"fd_domain": {"value": 0.1, "protocol": _protocol(dataset)}}})
+    run = root / "mnist/dcgan/seed0"
+    write_json(run / "memorisation/direct.json", {
+        "protocol": {"n_fake": 64, "n_train": 1000}, "median_fake_to_train": 4.0, "median_test_to_train": 3.0,
+        "distance_ratio": 1.3, "near_copy_rate": 0.01, "quantile": 0.05})
+    (run / "memorisation/direct.png").write_bytes((run / "samples/direct.png").read_bytes())
+    results = collect(root, datasets=DATASETS, presets=tuple(PRESETS), seeds=(0,))
+    models = by_model(results)
+    for main, expected in (({"dcgan": "direct"}, "direct"), (None, "direct"), ({"dcgan": "psi05"}, "psi05")):
+        best = best_models(results, models, main)  # without a main: the best untruncated setting
+        assert set(best.loc[best["preset"] == "dcgan", "sampler"]) == {expected}, main
+    assert memorisation_section(results, root).rows[0][2] == "direct (untruncated)"

@@ -23,6 +23,8 @@ COND = {"ddim50_s0": ("ddim", 50, 0.0, 0.0, 200, 20.0, 0.1), "ddim50_s1": ("ddim
 
 def write_run(root: Path, preset: str, samplers: dict, dataset: str = "mnist") -> None:
     run = root / dataset / preset / "seed0"
+    run.mkdir(parents=True, exist_ok=True)
+    (run / "config.yaml").write_text(f"spec: {{family: {preset}}}\n")  # the resolved config
     write_json(run / "train_summary.json", {
         "family": preset, "preset": preset, "dataset": dataset, "seed": 0, "steps": 20, "train_seconds": 4.2,
         "images_per_second": 300.0, "n_parameters": 12345, "device": "cpu", "mlflow_run_id": "abc"})

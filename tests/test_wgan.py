@@ -72,6 +72,8 @@ def _write_run(root: Path, family: str, fd: float) -> None:
     protocol = {"feature_space": "domain", "extractor_sha256": "a" * 64, "n_real": 64, "n_fake": 64,
                 "reference_split": "test"}
     clip = 0.01 if family == "wgan" else None
+    run.mkdir(parents=True, exist_ok=True)
+    (run / "config.yaml").write_text(f"spec: {{family: {family}}}\n")  # the resolved config
     write_json(run / "train_summary.json", {
         "family": family, "preset": family, "dataset": "mnist", "seed": 0, "steps": 20, "train_seconds": 4.0,
         "images_per_second": 300.0, "n_parameters": 100, "device": "cpu", "mlflow_run_id": "x",

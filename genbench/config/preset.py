@@ -67,6 +67,11 @@ class SamplerConfig:
     # smaller n then costs no sampling (the step and guidance sweeps compare settings at one n).
     first_of: str = ""
 
+    @property
+    def truncated(self) -> bool:
+        """Whether the setting pulls samples towards the mode (psi < 1, a truncated z, a cooled prior)."""
+        return self.psi < 1.0 or self.truncation > 0.0 or self.temperature < 1.0
+
     def draws_like(self, other: SamplerConfig) -> bool:
         """Whether both settings draw from the same distribution (they may differ in n and first_of)."""
         return replace(self, n=0, first_of="") == replace(other, n=0, first_of="")
@@ -78,6 +83,10 @@ class PresetConfig:
     model: Mapping[str, Any] = field(default_factory=dict)  # validated by the family's Config
     train: TrainConfig = TrainConfig()
     samplers: Mapping[str, SamplerConfig] = field(default_factory=lambda: {"direct": SamplerConfig()})
+    # The sampler setting that stands for the model where one is needed (memorisation check, FD over training,
+    # the report's first screen); "" = the first untruncated setting drawing evaluation.n_fake (main_sampler).
+    # A truncated one would judge the model by samples pulled towards its mode.
+    main: str = ""
 
 
 def milestone_steps(steps: int, points: int) -> tuple[int, ...]:
@@ -85,11 +94,12 @@ def milestone_steps(steps: int, points: int) -> tuple[int, ...]:
     return tuple(sorted({round(steps * i / (points + 1)) for i in range(1, points + 1)} - {0, steps}))
 
 
-def main_sampler(samplers: Mapping[str, SamplerConfig]) -> str:
-    """The first sampler setting drawing evaluation.n_fake images (no ``n`` of its own), else the first: the
-    setting a preset is judged by when one is needed (memorisation check, FD over training)."""
-    return next((name for name, s in samplers.items() if not s.n), next(iter(samplers)))
-
+def main_sampler(preset: PresetConfig) -> str:
+    """The setting a preset is judged by when one is needed: its ``main``, else the first untruncated setting
+    drawing evaluation.n_fake images (no ``n`` of its own), preferring untruncated over n_fake, else the first."""
+    if preset.main:
+        return preset.main
+    return min(preset.samplers, key=lambda name: (preset.samplers[name].truncated, bool(preset.samplers[name].n)))
 
 
 def read_preset(name: str, overrides: Mapping[str, Any] | None = None, *, preset_dir: Path = PRESET_DIR,
@@ -106,16 +116,23 @@ def read_preset(name: str, overrides: Mapping[str, Any] | None = None, *, preset
     raw = read_yaml(path)
     source = str(path)
     if not samplers:
-        raw = {**raw, "samplers": {}}
-        overrides = {k: v for k, v in (overrides or {}).items() if k != "samplers"}
+        raw = {**raw, "samplers": {}, "main": ""}
+        overrides = {k: v for k, v in (overrides or {}).items() if k not in ("samplers", "main")}
     if overrides:
         overrides, removed = split_removed_samplers(overrides, raw, source=f"{profile_source} (overrides.{name})")
         from_dict(PresetConfig, deep_merge({"family": raw.get("family", "")}, overrides),
                   source=f"{profile_source} (overrides.{name})", prefix="")
         raw = deep_merge(raw, overrides)
         raw["samplers"] = {k: v for k, v in raw.get("samplers", {}).items() if k not in removed}
+        if raw.get("main") in removed:
+            raise ConfigError(f"{profile_source}: key 'overrides.{name}.samplers.{raw['main']}' removes the preset's "
+                              f"main sampler; keep it or set overrides.{name}.main to another of its samplers")
         source = f"{path} + {profile_source} overrides.{name}"
-    return from_dict(PresetConfig, raw, source=source), source
+    preset = from_dict(PresetConfig, raw, source=source)
+    if samplers and preset.main and preset.main not in preset.samplers:
+        raise ConfigError(f"{source}: key 'main' names '{preset.main}', not a sampler of the preset; name one of "
+                          f"{', '.join(preset.samplers)} or drop the key (= the first untruncated)")
+    return preset, source
 
 
 def check_first_of(samplers: Mapping[str, SamplerConfig], *, source: str) -> None:

@@ -47,7 +47,7 @@ def build_report(results_root: str | Path, out_dir: str | Path, *, profile: str,
                  samplers: Mapping[str, Sequence[str]] | None = None,
                  preset_datasets: Mapping[str, Sequence[str]] | None = None, data_root: str | Path | None = None,
                  settings: ReportConfig = ReportConfig(), logs_root: str | Path | None = None,
-                 snakemake_logs: str | Path | None = None) -> None:
+                 snakemake_logs: str | Path | None = None, main_samplers: Mapping[str, str] | None = None) -> None:
     """Read ``results_root`` (= ``results/<profile>``) and write the whole report to ``out_dir``; the
     human evaluation page ``hype.html`` (only with a ``data_root``) also reads the sample arrays and real
     test images from ``data_root/<dataset>``. The timeline reads the ``benchmark:`` files under ``results_root``
@@ -56,7 +56,9 @@ def build_report(results_root: str | Path, out_dir: str | Path, *, profile: str,
 
     ``preset_datasets`` restricts a preset to some of ``datasets`` (the profile key of that name).
     ``samplers`` maps a preset to the sampler names it must have; by default those with a
-    ``samples/<sampler>.json`` are reported. A missing input file raises ``InputError`` naming it.
+    ``samples/<sampler>.json`` are reported. ``main_samplers`` maps a preset to its main sampler
+    (genbench.config.main_sampler), the setting its first-screen row shows. A missing input file raises
+    ``InputError`` naming it.
     """
     from genbench.report import tables
     from genbench.report.collect import collect
@@ -82,7 +84,7 @@ def build_report(results_root: str | Path, out_dir: str | Path, *, profile: str,
                       preset_datasets=preset_datasets)
     models = tables.by_model(results)
     figures = render_figures(results, models)
-    glances = glance_sections(results, models, Path(results_root))
+    glances = glance_sections(results, models, Path(results_root), main_samplers)
     experiments = collect_experiments(Path(results_root), datasets=datasets, presets=presets, seeds=seeds)
     sections = gan_sections(results, experiments, datasets) + stylegan_sections(experiments["stylegan_figures"], datasets)
     sections += wgan_sections(results, Path(results_root))
@@ -90,7 +92,7 @@ def build_report(results_root: str | Path, out_dir: str | Path, *, profile: str,
     sections += translation_sections(results) + freecontrol_sections(experiments["freecontrol"])
     extra = (likelihood_section(results), style_transfer_section(Path(results_root)), training_curve_section(results, Path(results_root)),
              finetune_section(results, Path(results_root)), memorisation_section(results, Path(results_root)))
-    sections += [s for s in extra if s is not None] + [references_section(results)]
+    sections += [s for s in extra if s is not None] + [references_section(results, Path(results_root))]
     timeline = timeline_section(Path(results_root), None if logs_root is None else Path(logs_root),
                                 None if snakemake_logs is None else Path(snakemake_logs))
     for section in sections + ([timeline] if timeline else []):

@@ -52,6 +52,28 @@ def _number(value: Any) -> float:
     return math.nan if value is None else float(value)
 
 
+TRUNCATION_KNOBS = (("psi", 1.0), ("truncation", 0.0), ("temperature", 1.0))  # each with its "off" value
+
+
+def truncation_text(summary: pd.DataFrame, dataset: str, preset: str, sampler: str) -> str:
+    """How a sampler setting pulls samples towards the mode, for the lines that name the setting a number was
+    measured with: "untruncated", else its knobs ("psi 0.5"); "" for a setting the summary lacks."""
+    rows = summary[(summary["dataset"] == dataset) & (summary["preset"] == preset) & (summary["sampler"] == sampler)]
+    if rows.empty:
+        return ""
+    row = rows.iloc[0]
+    knobs = [f"{knob} {row[knob]:g}" for knob, off in TRUNCATION_KNOBS
+             if not math.isnan(row[knob]) and row[knob] != off]
+    return ", ".join(knobs) or "untruncated"
+
+
+def sampler_with_setting(summary: pd.DataFrame, dataset: str, preset: str, sampler: str) -> str:
+    """A sampler's name and how it truncates ("direct (untruncated)", "psi05 (psi 0.5)"): which setting a number
+    that stands for the model was measured with."""
+    setting = truncation_text(summary, dataset, preset, sampler)
+    return f"{sampler} ({setting})" if setting else sampler
+
+
 def run_dir(root: Path, dataset: str, preset: str, seed: int) -> Path:
     return root / dataset / preset / f"seed{seed}"
 

@@ -1,6 +1,6 @@
-"""The report's first screen: per dataset, one row per model at its best sampler setting, grouped by task so
-that unlike things are not ranked together, with a thumbnail of its samples; a quality-vs-cost figure (one point
-per model, coloured by family kind) and a sample mosaic (one row of samples per model).
+"""The report's first screen: per dataset, one row per model at its main sampler setting (the preset's main:),
+grouped by task so that unlike things are not ranked together, with a thumbnail of its samples; a quality-vs-cost
+figure (one point per model, coloured by family kind) and a sample mosaic (one row of samples per model).
 
 A pure view of the rows already collected (``by_model`` means over seeds); the thumbnails and the mosaic read the
 first images of each model's ``samples/<sampler>.npz`` of its first seed.
@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -18,7 +19,7 @@ from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
 from genbench.grid import make_grid
 from genbench.io import load_npz
-from genbench.report.collect import Results, run_dir
+from genbench.report.collect import Results, run_dir, truncation_text
 from genbench.report.experiments import family_kind
 from genbench.report.figures import figure_png
 from genbench.report.hype import image_png
@@ -48,8 +49,9 @@ KIND_COLOURS = {"GAN": "#c44e52", "VAE": "#55a868", "diffusion": "#4c72b0", "lik
 TASK_MARKERS = {"unconditional": "o", "conditional": "s", "image-to-image": "D", "super-resolution": "v",
                 "text-to-image": "^"}
 GLANCE_TEXT = ("Each dataset's models grouped by task, so that unlike things are not ranked together: one row per "
-               "model at its best sampler setting (named in the row), best first by {metric} (by the task's own metric "
-               "where there is none); its cost beside it. "
+               "model at its main sampler setting (the preset's main:, named in the row; untruncated, psi 1, unless "
+               "the row says otherwise), best first by {metric} (by the task's own metric where there is none); its "
+               "cost beside it. "
                "Every setting is in the full tables below; how each number was measured is at the end.")
 HEADERS = ["FD ↓", "precision / recall ↑", "", "train s", "sample img/s", "parameters", "samples"]
 THUMBNAIL_IMAGES, MOSAIC_IMAGES = 4, 8
@@ -98,16 +100,31 @@ def _rank(rows: pd.DataFrame, headline: str | None, task: Task) -> pd.DataFrame:
     return rows.sort_values(keys, ascending=ascending, na_position="last", kind="stable") if keys else rows
 
 
-def best_models(results: Results, models: pd.DataFrame) -> pd.DataFrame:
-    """One row per model (a generative model at its best sampler setting by the headline metric; every direction
-    of an image-to-image model), with its ``task`` and ``kind``, in dataset, task and rank order."""
+def _main_rows(results: Results, rows: pd.DataFrame, main: Mapping[str, str]) -> pd.DataFrame:
+    """Of ranked rows, one per preset: its main sampler setting; a preset whose main the report was not told (a
+    report built by hand): its best untruncated setting, else its best. A truncated setting would stand for the
+    model with samples pulled towards its mode."""
+    kept = []
+    for preset, group in rows.groupby("preset", sort=False):
+        named = group[group["sampler"] == main.get(preset)]
+        if named.empty:
+            untruncated = [truncation_text(results.summary, r.dataset, r.preset, r.sampler) == "untruncated"
+                           for r in group.itertuples()]
+            named = group[untruncated] if any(untruncated) else group
+        kept.append(named.index[0])
+    return rows[rows.index.isin(kept)]
+
+
+def best_models(results: Results, models: pd.DataFrame, main: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """One row per model (a generative model at its main sampler setting, ``main``: preset -> sampler; every
+    direction of an image-to-image model), with its ``task`` and ``kind``, in dataset, task and rank order."""
     headline = sort_metric(results)
     models = models.assign(task=model_tasks(results, models))
     chosen = []
     for dataset in _datasets(results):
         for task in TASKS:
             rows = _rank(models[(models["dataset"] == dataset) & (models["task"] == task.name)], headline, task)
-            chosen.append(rows.drop_duplicates(["preset"]) if task.generative else rows)
+            chosen.append(_main_rows(results, rows, main or {}) if task.generative else rows)
     best = pd.concat(chosen, ignore_index=True) if chosen else models.iloc[:0]
     return best.assign(kind=best["family"].map(kind_group))
 
@@ -149,11 +166,12 @@ def _value(row: pd.Series, column: str) -> float:
     return math.nan if value is None else float(value)
 
 
-def _model_label(row: pd.Series, targets: dict) -> str:
+def _model_label(row: pd.Series, targets: dict, setting: str) -> str:
     family = f" ({row['family']})" if row["family"] != row["preset"] else ""
     target = targets.get((row["dataset"], row["preset"], row["sampler"]), "")
     where = f" (in {target})" if target and target != row["dataset"] else ""
-    return f"{row['preset']}{family} / {row['sampler']}{where}"
+    truncated = f" ({setting})" if setting not in ("", "untruncated") else ""
+    return f"{row['preset']}{family} / {row['sampler']}{truncated}{where}"
 
 
 def _cells(row: pd.Series, task: Task, label: str) -> list[str]:
@@ -204,7 +222,7 @@ def cost_figure(best: pd.DataFrame, dataset: str, quality: str, quality_label: s
     handles += [axes[1].scatter([], [], color="#999999", marker=TASK_MARKERS[t], label=t)
                 for t in TASK_MARKERS if (best["task"] == t).any()]
     axes[1].legend(handles=handles, fontsize="small", loc="best")
-    fig.suptitle(f"quality vs cost: {dataset} (one point per model at its best sampler setting)")
+    fig.suptitle(f"quality vs cost: {dataset} (one point per model at its main sampler setting)")
     return figure_png(fig)
 
 
@@ -227,9 +245,11 @@ def mosaic_figure(strips: list[tuple[str, np.ndarray]], dataset: str) -> bytes:
     return figure_png(fig)
 
 
-def glance_sections(results: Results, models: pd.DataFrame, results_root: Path) -> list[Glance]:
-    """Per dataset: the glance table by task, its thumbnails, the quality-vs-cost figure and the mosaic."""
-    best = best_models(results, models)
+def glance_sections(results: Results, models: pd.DataFrame, results_root: Path,
+                    main: Mapping[str, str] | None = None) -> list[Glance]:
+    """Per dataset: the glance table by task (``main``: each preset's main sampler), its thumbnails, the
+    quality-vs-cost figure and the mosaic."""
+    best = best_models(results, models, main)
     targets = {(r.dataset, r.preset, r.sampler): r.target_dataset for r in results.summary.itertuples()
                if isinstance(r.target_dataset, str)}
     headline = sort_metric(results)
@@ -241,7 +261,8 @@ def glance_sections(results: Results, models: pd.DataFrame, results_root: Path) 
             group = GlanceGroup(task.name, [f"{task.name} model", *HEADERS], [], [])
             group.headers[3] = task.label
             for _, row in rows[rows["task"] == task.name].iterrows():
-                label = _model_label(row, targets)
+                label = _model_label(row, targets, truncation_text(results.summary, dataset, row["preset"],
+                                                                   row["sampler"]))
                 images = _first_images(Path(results_root), results, row, MOSAIC_IMAGES)
                 name = f"thumb_{dataset}_{row['preset']}_{row['sampler']}.png"
                 glance.figures[name] = image_png(make_grid(images[:THUMBNAIL_IMAGES], nrow=THUMBNAIL_IMAGES)

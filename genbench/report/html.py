@@ -115,7 +115,7 @@ def render_html(results: Results, models: pd.DataFrame, *, profile: str, figures
     if warnings:
         out += ['<p class="warn"><b>Warning: stale results</b></p>', "<ul>"]
         out += [f'<li class="warn">{escape(w)}</li>' for w in warnings] + ["</ul>"]
-    out += ['<h2 id="glance">At a glance: the best of each model, at what cost</h2>',
+    out += ['<h2 id="glance">At a glance: each model at its main setting, at what cost</h2>',
             f"<p>{escape(GLANCE_TEXT.format(metric=tables.sort_metric(results)))}</p>"]
     for glance in glances:
         out += [f"<h3>{escape(glance.dataset)}</h3>", glance_table(glance)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from genbench.io import InputError, read_json
-from genbench.report.collect import Results, run_dir
+from genbench.report.collect import Results, run_dir, sampler_with_setting
 from genbench.report.experiments import Section
 from genbench.report.tables import fmt
 
@@ -16,7 +16,8 @@ def memorisation_section(results: Results, results_root: Path) -> Section | None
     """None when no run has a memorisation record (the check is off: ``memorisation.enabled: false``)."""
     section = Section(
         "Memorisation check (nearest training images)",
-        "Each model's samples against its whole train split in the domain feature space. Distance ratio: median "
+        "Each model's samples at its main sampler setting (the preset's main:; its truncation named beside it) "
+        "against its whole train split in the domain feature space. Distance ratio: median "
         "sample-to-nearest-training-image distance over the same median for unseen test images: about 1 for a "
         "model that generalises, well below 1 for one that copies (above 1: samples off the data manifold). "
         "Near-copy rate: share of samples closer to the training set than the closest 5 % of test images "
@@ -34,7 +35,8 @@ def memorisation_section(results: Results, results_root: Path) -> Section | None
                 raise InputError(f"{figure}: file not found; re-run the memorisation rule that makes it")
             try:
                 protocol = record["protocol"]
-                section.rows.append([run.dataset, run.preset, path.stem, str(run.seed), str(protocol["n_fake"]),
+                sampler = sampler_with_setting(results.summary, run.dataset, run.preset, path.stem)
+                section.rows.append([run.dataset, run.preset, sampler, str(run.seed), str(protocol["n_fake"]),
                                      str(protocol["n_train"]), fmt(record["median_fake_to_train"]),
                                      fmt(record["median_test_to_train"]), fmt(record["distance_ratio"], 3),
                                      f"{fmt(record['near_copy_rate'], 3)} (expected {fmt(record['quantile'])})"])
@@ -43,3 +45,4 @@ def memorisation_section(results: Results, results_root: Path) -> Section | None
             section.figures[f"memorisation_{run.dataset}_{run.preset}_{path.stem}_seed{run.seed}.png"] = \
                 figure.read_bytes()
     return section if section.rows else None
+

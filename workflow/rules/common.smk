@@ -162,21 +162,23 @@ def settings(*keys, preset=None):
             value = config[section][sub] if sub else config[section]
             picked[section] = {**picked.get(section, {}), sub: value} if sub else value
     picked["profile"] = PROFILE.profile
-    recipe = {k: v for k, v in config.get("overrides", {}).get(preset, {}).items() if k != "samplers"}
+    recipe = {k: v for k, v in config.get("overrides", {}).get(preset, {}).items() if k not in ("samplers", "main")}
     if recipe:
         picked["overrides"] = {preset: recipe}
     return json.dumps(picked, sort_keys=True)
+
+
+def training_recipe(preset):
+    """The preset without its sampler settings and main, as JSON: what a train job depends on."""
+    recipe = to_dict(replace(PRESETS[preset], samplers={}))
+    del recipe["main"]  # which setting stands for the model is no part of training
+    return json.dumps(recipe, sort_keys=True)
 
 
 def sampler_setting(wildcards):
     """The sampler setting a sample job draws with, as JSON: its own params entry, so that editing one setting
     of a preset re-plans that setting's jobs only."""
     return json.dumps(to_dict(PRESETS[wildcards.preset].samplers[wildcards.sampler]), sort_keys=True)
-
-
-def main_sampler_setting(wildcards):
-    preset = PRESETS[wildcards.preset]
-    return json.dumps(to_dict(preset.samplers[main_sampler(preset.samplers)]), sort_keys=True)
 
 
 def code(command, *, per_preset=False):
@@ -250,10 +252,10 @@ def metrics_outputs():
 def per_generative_run(check, folder):
     """``<run>/<folder>/<main sampler>.json`` for each generative run of the presets ``check`` (a profile's
     MemorisationConfig or TrainingCurveConfig) covers: all when its ``presets`` is empty, none when disabled.
-    The main sampler draws evaluation.n_fake images (genbench.config.main_sampler)."""
+    The main sampler is the preset's ``main`` (untruncated; genbench.config.main_sampler)."""
     if not check.enabled:
         return []
-    return sorted(f"{RESULTS}/{d}/{p}/seed{s}/{folder}/{main_sampler(PRESETS[p].samplers)}.json"
+    return sorted(f"{RESULTS}/{d}/{p}/seed{s}/{folder}/{main_sampler(PRESETS[p])}.json"
                   for p in PROFILE.presets if not is_translator(p) and (not check.presets or p in check.presets)
                   for d in PROFILE.datasets_of(p) for s in PROFILE.seeds)
 

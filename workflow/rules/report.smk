@@ -6,6 +6,7 @@ rule report:
         metrics=metrics_outputs(),
         samples=expand_runs(f"{RUN_DIR}/samples/{{sampler}}.json"),
         summaries=expand_runs(f"{RUN_DIR}/train_summary.json"),
+        configs=expand_runs(f"{RUN_DIR}/config.yaml"),  # the reference rows' settings against the papers'
         benchmarks=expand_runs(f"{RUN_DIR}/train.benchmark.tsv"),
         classifiers=expand(f"{DOMAIN_DIR}/classifier.json", dataset=classifier_datasets()),
         experiments=experiment_outputs(),
@@ -20,7 +21,8 @@ rule report:
                category="Comparison report"),
     params:
         code=code("report"),
-        settings=lambda w: settings("datasets", "presets", "seeds", "preset_datasets", "report"),
+        # overrides: each preset's main sampler (its first-screen row) may be a profile's
+        settings=lambda w: settings("datasets", "presets", "seeds", "preset_datasets", "report", "overrides"),
         # results/<profile>, from results/<profile>/<dataset>/domain/classifier.json
         results=lambda w, input: os.path.dirname(os.path.dirname(os.path.dirname(input.classifiers[0]))),
     log:

@@ -76,7 +76,7 @@ rule train:
                     subcategory="{dataset}", labels={"preset": "{preset}", "seed": "{seed}"}),
     params:
         code=code("train", per_preset=True),
-        recipe=lambda w: json.dumps(to_dict(replace(PRESETS[w.preset], samplers={})), sort_keys=True),
+        recipe=lambda w: training_recipe(w.preset),
         settings=lambda w: settings("threads", "device", "mlflow", "checkpoint", "cuda", preset=w.preset),
         out_dir=lambda w, output: os.path.dirname(output.checkpoint),
     log:
