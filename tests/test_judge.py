@@ -121,3 +121,15 @@ def test_disagreement_is_stated_only_past_the_threshold() -> None:
     note = disagreement({"guide_rate": 0.99, "judge_rate": 0.41})
     assert "41%" in note and "99%" in note
     assert disagreement({"guide_rate": 0.95, "judge_rate": 0.9}) == ""
+
+
+def test_the_judges_class_accuracy_of_real_images_is_its_test_accuracy(trained) -> None:
+    """The evaluation's second opinion (class_accuracy_judge) on the test split with its own labels is exactly the
+    judge's test accuracy, and names the judge it used."""
+    from genbench.evaluate import Judge
+
+    judge = Judge.load(trained["judge"], device=torch.device("cpu"))
+    images, labels = quadrant_images(400, 1)
+    record = judge.class_accuracy(images, labels, samples_sha="x")["class_accuracy_judge"]
+    assert record["value"] == pytest.approx(trained["record_value"]["judge"]["test_accuracy"])
+    assert record["protocol"]["judge_sha256"] == sha256_file(trained["judge"]) and record["protocol"]["n_fake"] == 400
