@@ -29,7 +29,7 @@ CUT_FILE = f"params/{PROFILE}.yaml"
 PRESETS = ("dcgan", "ddpm", "pix2pix")
 OFF = {"walks": False, "steering": {"presets": []}, "probe": {"presets": []}, "augmentation": {"preset": ""},
        "loss_guidance": {"presets": []}, "sdedit": {"presets": []}, "freecontrol": {"presets": []},
-       "style_transfer": {"enabled": False}}
+       "style_transfer": {"enabled": False}, "stylegan_figures": {"presets": []}}
 
 
 def cut_profile(full: dict[str, Any], *, tiny: bool, device: str, n: int, steps: int) -> dict[str, Any]:
