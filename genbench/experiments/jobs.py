@@ -83,8 +83,8 @@ def run_stylegan_figures_job(checkpoint: Path, cfg: ExperimentsConfig, *, device
 
 def run_steering_job(checkpoint: Path, scoring: ScoringFiles, cfg: ExperimentsConfig, *, pr_k: int, device: str,
                      threads: int, out: Path) -> dict:
-    """Every class as the target of latent steering by the guide; scored by guide and judge, with realism, before
-    (n fresh latents per class) and after the steps."""
+    """Every class as the target of latent steering by the guide (n latents each); scored by guide and judge, with
+    realism, before and after the steps."""
     set_threads(threads)
     dev = resolve_device(device)
     model, run_cfg = load_for_sampling(checkpoint, dev)
@@ -93,10 +93,8 @@ def run_steering_job(checkpoint: Path, scoring: ScoringFiles, cfg: ExperimentsCo
     results = steering.steering_matrix(model, scorers.guide, n=settings.n, steps=settings.steps,
                                        step_size=settings.step_size, seed=run_cfg.seed)
     steered = [to_uint8(torch.from_numpy(r.images)) for r in results]
-    with torch.no_grad():  # as many unsteered images, for a realism baseline at the same n
-        z = model.draw_latents(len(results) * settings.n, generator=torch.Generator().manual_seed(run_cfg.seed))
-        unsteered = to_uint8(model.generate(z).cpu()).reshape(len(results), settings.n, *steered[0].shape[1:])
-    rows = [{"steps": 0, **scorers.score(list(unsteered), pr_k=pr_k)},
+    unsteered = [to_uint8(torch.from_numpy(r.start_images)) for r in results]  # the same latents, 0 steps
+    rows = [{"steps": 0, **scorers.score(unsteered, pr_k=pr_k)},
             {"steps": settings.steps, **scorers.score(steered, pr_k=pr_k)}]
     # One row per target: the first 10 steered images, so a row shows where the push went.
     save_grid(np.concatenate([images[:10] for images in steered]), out.with_suffix(".png"),
@@ -170,7 +168,9 @@ def run_loss_guidance_job(checkpoint: Path, scoring: ScoringFiles, cfg: Experime
     for scale in settings.scales:
         images_by_target, p_target = [], []
         for target in range(guide.head.out_features):
-            generator = torch.Generator().manual_seed(run_cfg.seed)  # the same starting noise for every setting
+            # Each target its own starting noise, the same at every scale: the targets' images together are then
+            # distinct draws (one noise for all would repeat the unguided images, and FD would measure that).
+            generator = torch.Generator().manual_seed(run_cfg.seed * 10_000 + target)
             images = loss_guidance.guided_sample(model, loss_guidance.class_loss(guide, target), settings.n,
                                                  scale=scale, sampler=sampler, generator=generator)
             images_by_target.append(to_uint8(images.cpu()))

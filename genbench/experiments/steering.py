@@ -6,8 +6,9 @@ d logit_t(G(z)) / dz of a classifier's target class t. What moves besides the ta
 pushing towards "7" also raises "1" or "9", those classes are entangled in the latent space (the course's
 "feature correlation"). genbench's classifier is the per-dataset domain classifier of the metrics.
 
-For each target class the same seeded latents are steered; the record holds the mean class probabilities
-before and after and their change, a (targets x classes) matrix the report draws as a heatmap.
+Each target class steers its own n seeded latents, so that all targets' images together are n x classes distinct
+draws, whose realism the job compares with the same latents unsteered; the record holds each target's mean class
+probabilities before and after and their change, a (targets x classes) matrix the report draws as a heatmap.
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ class SteeringResult:
     before: np.ndarray  # (C,) mean class probabilities of the unsteered images
     after: np.ndarray  # (C,) after the gradient steps
     images: np.ndarray  # (N, C, H, W) float in [-1, 1] after steering (for the figure)
+    start_images: np.ndarray  # (N, C, H, W) float in [-1, 1]: the same latents before steering
 
 
 def _probabilities(classifier: nn.Module, images: torch.Tensor) -> torch.Tensor:
@@ -46,7 +48,8 @@ def steer(model: GenerativeModel, classifier: nn.Module, z: torch.Tensor, *, tar
     are used in eval mode; only z receives gradients.
     """
     with torch.no_grad():
-        before = _probabilities(classifier, model.generate(z)).mean(dim=0)
+        start = model.generate(z)
+        before = _probabilities(classifier, start).mean(dim=0)
     for _ in range(steps):
         z = z.detach().requires_grad_(True)
         score = classifier(model.generate(z))[:, target].sum()
@@ -57,18 +60,18 @@ def steer(model: GenerativeModel, classifier: nn.Module, z: torch.Tensor, *, tar
         images = model.generate(z.detach())
         after = _probabilities(classifier, images).mean(dim=0)
     return SteeringResult(target=target, before=before.cpu().numpy(), after=after.cpu().numpy(),
-                          images=images.cpu().numpy())
+                          images=images.cpu().numpy(), start_images=start.cpu().numpy())
 
 
 def steering_matrix(model: GenerativeModel, classifier: nn.Module, *, n: int, steps: int, step_size: float,
                     seed: int) -> list[SteeringResult]:
-    """``steer`` the same ``n`` seeded latents towards every class of the classifier in turn."""
+    """``steer`` ``n`` seeded latents towards each class of the classifier in turn, other latents per class."""
     if model.label_kind:
         raise ValueError(f"steering needs an unconditional generator; family '{model.family}' is conditional")
     model.eval()
     classifier.eval()
     for parameter in (*model.parameters(), *classifier.parameters()):
         parameter.requires_grad_(False)  # gradients w.r.t. z only: no parameter .grad buffers
-    z = model.draw_latents(n, generator=torch.Generator().manual_seed(seed))
     num_classes = classifier.head.out_features
-    return [steer(model, classifier, z, target=t, steps=steps, step_size=step_size) for t in range(num_classes)]
+    z = model.draw_latents(n * num_classes, generator=torch.Generator().manual_seed(seed)).split(n)
+    return [steer(model, classifier, z[t], target=t, steps=steps, step_size=step_size) for t in range(num_classes)]

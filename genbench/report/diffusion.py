@@ -161,7 +161,8 @@ def loss_guidance_section(records: list[dict], dataset: str) -> Section | None:
         return None
     section = Section(f"Loss guidance: {dataset}",
                       "An unconditional model guided at every step by the gradient of -log p(target | x0_hat) under "
-                      "the guide, each class in turn (scale 0: unguided, rates about 1 / classes). "
+                      "the guide, each class in turn from its own starting noise, the same at every scale (scale 0: "
+                      "unguided, rates about 1 / classes). "
                       + scoring_text(records[0], "each target's images") + " Grid: one row per target at the largest "
                       "scale.",
                       ["model", "seed", "scale", *JUDGED_HEADERS, "images per target", "DDIM steps"])

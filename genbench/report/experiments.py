@@ -109,8 +109,8 @@ def steering_section(records: list[dict], dataset: str) -> Section | None:
     if not records:
         return None
     section = Section(f"Controllable generation: {dataset}",
-                      "Latents moved along the guide's target-logit gradient, each class in turn (steps 0: as many "
-                      "fresh latents, unsteered). " + scoring_text(records[0], "each target's images") + " The "
+                      "Latents moved along the guide's target-logit gradient, n of them per target class (steps 0: "
+                      "the same latents, unsteered). " + scoring_text(records[0], "each target's images") + " The "
                       "heatmap is the change of every class probability under the guide (rows: target); off-diagonal "
                       "entries show entangled classes.",
                       ["model", "seed", "steps", *JUDGED_HEADERS, "images per target", "step size"])
