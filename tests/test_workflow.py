@@ -33,7 +33,7 @@ def test_default_profile_plans_every_family_dataset_and_sampler(default_dry_run:
     result = default_dry_run
     assert result.returncode == 0, result.stderr
     jobs = planned_jobs(result.stdout)
-    # 2 datasets x 12 presets, but ddpm_cond and t2i on MNIST only (preset_datasets); samplers share their preset's checkpoint: dcgan 3 (truncation sweep),
+    # 2 datasets x 12 presets, but ddpm_cond, t2i and t2i_pooled on MNIST only (preset_datasets); samplers share their preset's checkpoint: dcgan 3 (truncation sweep),
     # cgan 2, stylegan 3 (psi sweep), ddpm 12 (ddpm50 and ddim50 at n_fake; the step sweep at n 200: the first
     # 200 of those two, DDIM 10/20/100, eta 1 at 10-100, DDPM-100; no 1000-step point), ddpm_cond 6 (s 1 and 3
     # at n_fake, the guidance sweep at n 200: two of its four settings first_of those), ldm 2 (ddim50, ddpm50),
@@ -51,11 +51,12 @@ def test_default_profile_plans_every_family_dataset_and_sampler(default_dry_run:
     # sampler, flow two and a curve: pixelcnn's pixel-by-pixel sampling stays off the curves), a likelihood job for
     # pixelcnn, flow, vae and ddpm on each dataset (8), and munit on mnist_m (a train; forward and backward with a
     # random style and with a fixed one: 4 translations, each measured).
+    # Issue 28 added t2i_pooled on MNIST (a train, t2i's 4 samplers, an evaluate and a memorisation job; no curve).
     assert jobs == {"prepare_data": 4, "train_domain_classifier": 3, "reference_features": 3,
-                    "train": 34, "sample": 73, "evaluate": 29, "fetch_text_encoder": 1, "walks": 14, "steering": 2, "probe": 2,
+                    "train": 35, "sample": 77, "evaluate": 30, "fetch_text_encoder": 1, "walks": 14, "steering": 2, "probe": 2,
                     "augmentation": 2, "loss_guidance": 2, "sdedit": 2, "freecontrol": 1, "report": 1,
                     "translate": 9, "evaluate_translation": 9, "train_segmenter": 1, "fetch_vgg16": 1, "fetch_lpips": 1,
-                    "style_transfer": 1, "memorisation": 29, "train_features": 2, "training_curve": 27, "likelihood": 8}
+                    "style_transfer": 1, "memorisation": 30, "train_features": 2, "training_curve": 27, "likelihood": 8}
 
 
 def test_train_chain_starts_first(default_dry_run: subprocess.CompletedProcess) -> None:
