@@ -66,7 +66,7 @@ def test_train_chain_starts_first(default_dry_run: subprocess.CompletedProcess) 
     result = default_dry_run
     assert result.returncode == 0, result.stderr
     jobs = re.findall(r"^rule train:\n(.*?)(?=^\S|\Z)", result.stdout, flags=re.M | re.S)
-    assert len(jobs) == 34
+    assert len(jobs) == 35
     priorities = {int(m.group(1)) if (m := re.search(r"priority: (\d+)", job)) else 0 for job in jobs}
     prioritised = {re.search(r"preset=(\w+)", job).group(1) for job in jobs if "priority: " in job}
     assert priorities == {0, 1} and prioritised == {"srresnet", "srgan", "ddpm", "ddpm_ft"}
