@@ -75,7 +75,7 @@ class SelfAttention(nn.Module):
 
 
 class CrossAttention(nn.Module):
-    """Single-head attention from every pixel to a token sequence (Saharia et al. 2022, sec. 2.1: cross-attention
+    """Single-head attention from every pixel to a token sequence (Saharia et al. 2022, sec. 2.5: cross-attention
     over the text embeddings, which pass a LayerNorm first, as the paper found that to help considerably), with
     a residual connection; ``mask`` (N, L) is True at real tokens, so padding is never attended to."""
 

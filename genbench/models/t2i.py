@@ -6,7 +6,7 @@ As in Imagen:
   22M parameters to T5-XXL's 4.6B). The template captions' embeddings (``genbench.text.captions``) are
   buffers of the model, computed in ``prepare``.
 - ``text_conditioning: cross_attention``: the base UNet reads the encoder's token embeddings (last hidden states,
-  with their padding mask) through cross-attention at its lower resolutions (sec. 2.1 and appendix; LayerNorm on
+  with their padding mask) through cross-attention at its lower resolutions (sec. 2.5, "Base model"; LayerNorm on
   the text embeddings first), and the pooled embedding, projected, is added to the timestep embedding.
 - Classifier-free guidance on the text (sec. 2.2): captions are dropped with p ``label_dropout`` in training and
   sampling mixes eps_null + s (eps_text - eps_null), s = the sampler's ``guidance``.
@@ -16,8 +16,8 @@ As in Imagen:
 Not Imagen's:
 - ``text_conditioning: pooled`` (the comparison preset, and what checkpoints without the key were): the pooled
   embedding alone; the base UNet never sees the tokens. Imagen's sec. 4.4 finds pooling clearly worse than
-  cross-attention, in alignment and fidelity. MiniLM's pooled vector is its mean-pooled, L2-normalised sentence embedding, not an
-  attention pooling learned with the UNet.
+  cross-attention, in alignment and fidelity. The pooled vector here is MiniLM's sentence embedding (the masked
+  mean of its tokens, L2-normalised), as sentence-transformers computes it, not a pooling trained with the UNet.
 - Single-head cross-attention at the base stage only: the super-resolution stage sees no text (Imagen's 64->256
   and 256->1024 stages attend to it), and has no noise conditioning augmentation; no dynamic thresholding.
 - The null caption: a learned vector for the pooled add-on; for the tokens, the encoder's tokens of the empty
