@@ -35,6 +35,9 @@ class StandInTextEncoder:
     def encode(self, captions: list[str]) -> torch.Tensor:
         return torch.randn(len(captions), EMBEDDING_DIM)
 
+    def encode_tokens(self, captions: list[str], *, length: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.randn(len(captions), length, EMBEDDING_DIM), torch.ones(len(captions), length, dtype=torch.bool)
+
 
 @pytest.fixture(autouse=True)
 def untrained_pinned_networks(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 from genbench.grid import save_grid
 from genbench.io import write_json
@@ -145,13 +146,50 @@ def test_text_to_image_gets_alignment_rows_grids_and_their_captions(tmp_path: Pa
     build_report(root, out, profile="test", datasets=("mnist",), presets=("t2i",), seeds=(0,))
     markdown = (out / "report.md").read_text()
     section = markdown[markdown.index("### Text-to-image: mnist"):]
-    assert "| t2i | ddim50_s3 | cascade | 3 | 1000 | 0.97 |" in section
-    assert "| t2i | base_ddim50_s3 | base | 3 | 1000 | 0.97 |" in section
+    assert "| t2i |  | ddim50_s3 | cascade | 3 | 1000 | 0.97 |" in section  # no config.yaml: conditioning unknown
+    assert "| t2i |  | base_ddim50_s3 | base | 3 | 1000 | 0.97 |" in section
     assert "first row: a photo of a 0; a photo of a 1" in section
     glance = markdown[markdown.index("## At a glance"):markdown.index("## Results")]
     assert "| text-to-image model | FD ↓ | precision / recall ↑ | caption alignment ↑ |" in glance
     assert "unconditional model" not in glance and sum(line.startswith("| t2i /") for line in glance.splitlines()) == 1
     assert {"t2i_mnist_t2i_ddim50_s3.png", "t2i_mnist_t2i_base_ddim50_s3.png"} <= {p.name for p in (out / "figures").iterdir()}
+
+
+def test_text_to_image_shows_cross_attention_and_pooled_side_by_side_with_the_judge(tmp_path: Path) -> None:
+    root = tmp_path / "results"
+    write_json(root / "mnist/domain/classifier.json", {"test_accuracy": 0.99, "n_train": 1000, "n_test": 500,
+                                                       "epochs": 1, "train_seconds": 3.0, "sha256": SHA})
+    models = {"t2i": ("cross_attention", 0.97, 30.0), "t2i_pooled": (None, 0.9, 35.0)}
+    for preset, (conditioning, accuracy, fd) in models.items():
+        write_run(root, preset, {"ddim50_s3": ("ddim", 100, 0.0, 3.0, 1000, fd, accuracy),
+                                 "base_ddim50_s3": ("ddim", 50, 0.0, 3.0, 200, fd + 10, accuracy)})
+        run = root / "mnist" / preset / "seed0"
+        model = {"base_channels": 16} if conditioning is None else {"text_conditioning": conditioning}
+        (run / "config.yaml").write_text(yaml.safe_dump({"spec": {"family": "t2i", "model": model}}))
+        for name in ("train_summary.json", "metrics/ddim50_s3.json", "metrics/base_ddim50_s3.json"):
+            record = json.loads((run / name).read_text())
+            if name.startswith("metrics"):
+                judge = {**record["metrics"]["class_accuracy_domain"], "value": accuracy - 0.05}
+                record["metrics"]["class_accuracy_judge"] = judge
+            write_json(run / name, {**record, "family": "t2i"})
+        for sampler, stage in (("ddim50_s3", ""), ("base_ddim50_s3", "base")):
+            path = run / "samples" / f"{sampler}.json"
+            write_json(path, {**json.loads(path.read_text()), "stage": stage, "grid_captions": ["a photo of a 0"]})
+    out = tmp_path / "all"
+    build_report(root, out, profile="test", datasets=("mnist",), presets=tuple(models), seeds=(0,))
+    markdown = (out / "report.md").read_text()
+    section = markdown[markdown.index("### Text-to-image: mnist"):]
+    section = section[:section.index("\n### ")]
+    assert ("| model | conditions on | sampler | stage | s | n | caption alignment (domain) | caption alignment (judge) "
+            "| fd_domain |") in section
+    rows = [line for line in section.splitlines() if line.startswith("| t2i")]
+    assert rows[:2] == ["| t2i | tokens by cross-attention + pooled | ddim50_s3 | cascade | 3 | 1000 | 0.97 | 0.92 | 30 "
+                        "| 8.73 | 0.7 | 0.5 |",
+                        "| t2i_pooled | pooled embedding only | ddim50_s3 | cascade | 3 | 1000 | 0.9 | 0.85 | 35 "
+                        "| 8.1 | 0.7 | 0.5 |"]  # the cascade first, both models side by side; then the base stage
+    assert [row.split(" | ")[2] for row in rows[2:]] == ["base_ddim50_s3"] * 2
+    assert "t2i conditions on MiniLM's token embeddings, read by cross-attention" in section
+    assert "t2i_pooled conditions on the pooled (mean, L2-normalised) MiniLM embedding" in section  # the key's default
 
 
 def test_a_preset_restricted_to_some_datasets_is_only_read_there(tmp_path: Path) -> None:

@@ -33,7 +33,7 @@ def test_default_profile_plans_every_family_dataset_and_sampler(default_dry_run:
     result = default_dry_run
     assert result.returncode == 0, result.stderr
     jobs = planned_jobs(result.stdout)
-    # 2 datasets x 12 presets, but ddpm_cond and t2i on MNIST only (preset_datasets); samplers share their preset's checkpoint: dcgan 3 (truncation sweep),
+    # 2 datasets x 12 presets, but ddpm_cond, t2i and t2i_pooled on MNIST only (preset_datasets); samplers share their preset's checkpoint: dcgan 3 (truncation sweep),
     # cgan 2, stylegan 3 (psi sweep), ddpm 12 (ddpm50 and ddim50 at n_fake; the step sweep at n 200: the first
     # 200 of those two, DDIM 10/20/100, eta 1 at 10-100, DDPM-100; no 1000-step point), ddpm_cond 6 (s 1 and 3
     # at n_fake, the guidance sweep at n 200: two of its four settings first_of those), ldm 2 (ddim50, ddpm50),
@@ -52,12 +52,13 @@ def test_default_profile_plans_every_family_dataset_and_sampler(default_dry_run:
     # pixelcnn, flow, vae and ddpm on each dataset (8), and munit on mnist_m (a train; forward and backward with a
     # random style and with a fixed one: 4 translations, each measured).
     # Issue 28 added a guide and a judge per dataset of the steered, guided and class-conditional models (2), walks
-    # for progan and vae, and StyleGAN's Figures 3 and 4 (stylegan_figures) on both datasets.
+    # for progan and vae, StyleGAN's Figures 3 and 4 (stylegan_figures) on both datasets, and t2i_pooled on MNIST
+    # (a train, t2i's 4 samplers, an evaluate and a memorisation job; no curve).
     assert jobs == {"prepare_data": 4, "train_domain_classifier": 3, "train_judges": 2, "reference_features": 3,
-                    "train": 34, "sample": 73, "evaluate": 29, "fetch_text_encoder": 1, "walks": 18, "steering": 2, "probe": 2,
+                    "train": 35, "sample": 77, "evaluate": 30, "fetch_text_encoder": 1, "walks": 18, "steering": 2, "probe": 2,
                     "augmentation": 2, "loss_guidance": 2, "sdedit": 2, "freecontrol": 1, "report": 1,
                     "translate": 9, "evaluate_translation": 9, "train_segmenter": 1, "fetch_vgg16": 1, "fetch_lpips": 1,
-                    "style_transfer": 1, "stylegan_figures": 2, "memorisation": 29, "train_features": 2, "training_curve": 27, "likelihood": 8}
+                    "style_transfer": 1, "stylegan_figures": 2, "memorisation": 30, "train_features": 2, "training_curve": 27, "likelihood": 8}
 
 
 def test_train_chain_starts_first(default_dry_run: subprocess.CompletedProcess) -> None:
@@ -67,7 +68,7 @@ def test_train_chain_starts_first(default_dry_run: subprocess.CompletedProcess) 
     result = default_dry_run
     assert result.returncode == 0, result.stderr
     jobs = re.findall(r"^rule train:\n(.*?)(?=^\S|\Z)", result.stdout, flags=re.M | re.S)
-    assert len(jobs) == 34
+    assert len(jobs) == 35
     priorities = {int(m.group(1)) if (m := re.search(r"priority: (\d+)", job)) else 0 for job in jobs}
     prioritised = {re.search(r"preset=(\w+)", job).group(1) for job in jobs if "priority: " in job}
     assert priorities == {0, 1} and prioritised == {"srresnet", "srgan", "ddpm", "ddpm_ft"}

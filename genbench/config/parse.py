@@ -44,6 +44,10 @@ def _coerce(tp: Any, value: Any, *, source: str, key: str) -> Any:
         return from_dict(tp, value, source=source, prefix=f"{key}.")
     if tp is Any:
         return value
+    if origin is typing.Literal:
+        if value not in args:
+            raise ConfigError(f"{source}: key '{key}' must be one of {', '.join(map(str, args))}, got {value!r}")
+        return value
     if origin is tuple:
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{source}: key '{key}' must be a list, got {value!r}")

@@ -74,6 +74,29 @@ class SelfAttention(nn.Module):
         return x + self.proj(out.transpose(1, 2).reshape(n, c, h, w))
 
 
+class CrossAttention(nn.Module):
+    """Single-head attention from every pixel to a token sequence (Saharia et al. 2022, sec. 2.5: cross-attention
+    over the text embeddings, which pass a LayerNorm first, as the paper found that to help considerably), with
+    a residual connection; ``mask`` (N, L) is True at real tokens, so padding is never attended to."""
+
+    def __init__(self, channels: int, context_dim: int) -> None:
+        super().__init__()
+        self.norm = group_norm(channels)
+        self.context_norm = nn.LayerNorm(context_dim)
+        self.q = nn.Conv2d(channels, channels, 1)
+        self.kv = nn.Linear(context_dim, 2 * channels)
+        self.proj = nn.Conv2d(channels, channels, 1)
+        nn.init.zeros_(self.proj.weight)  # starts as the identity, like SelfAttention
+        nn.init.zeros_(self.proj.bias)
+
+    def forward(self, x: torch.Tensor, context: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        q = self.q(self.norm(x)).reshape(n, c, h * w).transpose(1, 2)  # (n, hw, c)
+        k, v = self.kv(self.context_norm(context)).chunk(2, dim=-1)  # each (n, L, c)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask[:, None, :])  # (n, hw, c)
+        return x + self.proj(out.transpose(1, 2).reshape(n, c, h, w))
+
+
 class UNet(nn.Module):
     """eps_theta(x_t, t). Each level: ``num_res_blocks`` ResBlocks, then a stride-2 conv down; the way up
     concatenates that level's last activation, runs as many ResBlocks and upsamples by nearest neighbour
@@ -81,7 +104,7 @@ class UNet(nn.Module):
 
     def __init__(self, *, channels: int, base_channels: int, channel_mults: tuple[int, ...],
                  num_res_blocks: int, attention: bool, num_labels: int = 0, cond_dim: int = 0,
-                 extra_channels: int = 0) -> None:
+                 extra_channels: int = 0, context_dim: int = 0) -> None:
         super().__init__()
         emb_dim = 4 * base_channels  # as in the paper: sinusoid of width ch, MLP to 4 ch
         self.base_channels = base_channels
@@ -118,8 +141,22 @@ class UNet(nn.Module):
 
         self.head = nn.Sequential(group_norm(ch), nn.SiLU(), nn.Conv2d(ch, channels, 3, padding=1))
 
+        # A token sequence (``context_dim``, e.g. a text encoder's token embeddings) is read by cross-attention
+        # after the ResBlocks of every level below the top resolution, down and up, and in the middle (Imagen
+        # attends at its lower resolutions). Built last, so that the blocks above draw the same initial weights
+        # as in a UNet without it; empty without a context.
+        lower = range(1, len(widths)) if context_dim else ()
+        self.down_cross = nn.ModuleDict({str(level): CrossAttention(widths[level], context_dim) for level in lower})
+        self.up_cross = nn.ModuleDict({str(level): CrossAttention(widths[level], context_dim) for level in lower})
+        self.mid_cross = CrossAttention(widths[-1], context_dim) if context_dim else None
+
     def forward(self, x: torch.Tensor, t: torch.Tensor | int, labels: torch.Tensor | None = None, *,
-                cond: torch.Tensor | None = None, cond_image: torch.Tensor | None = None) -> torch.Tensor:
+                cond: torch.Tensor | None = None, cond_image: torch.Tensor | None = None,
+                context: torch.Tensor | None = None, context_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """``context`` (N, L, context_dim) with ``context_mask`` (N, L, True at real tokens): the sequence the
+        cross-attention blocks read, when the UNet has them."""
+        if self.mid_cross is not None and (context is None or context_mask is None):
+            raise ValueError("this UNet reads a token sequence: pass context and context_mask")
         t = torch.as_tensor(t, device=x.device)
         if t.ndim == 0:  # one timestep for the whole batch, as in a sampling loop
             t = t.expand(x.shape[0])
@@ -136,16 +173,23 @@ class UNet(nn.Module):
 
         h = self.stem(x)
         skips = []
-        for blocks, down in zip(self.down, self.downsample):
+        for level, (blocks, down) in enumerate(zip(self.down, self.downsample)):
             for block in blocks:
                 h = block(h, emb)
+            if str(level) in self.down_cross:
+                h = self.down_cross[str(level)](h, context, context_mask)
             skips.append(h)
             h = down(h)
-        h = self.mid2(self.mid_attention(self.mid1(h, emb)), emb)
-        for blocks, up in zip(self.up, self.upsample):
+        h = self.mid_attention(self.mid1(h, emb))
+        if self.mid_cross is not None:
+            h = self.mid_cross(h, context, context_mask)
+        h = self.mid2(h, emb)
+        for level, (blocks, up) in zip(reversed(range(len(self.up))), zip(self.up, self.upsample)):
             h = torch.cat([h, skips.pop()], dim=1)
             for block in blocks:
                 h = block(h, emb)
+            if str(level) in self.up_cross:
+                h = self.up_cross[str(level)](h, context, context_mask)
             h = up(h)
         return self.head(h)
 
@@ -164,7 +208,8 @@ class DDPM(GenerativeModel):
     #: the diffusion runs on pixels in [-1, 1] (so samplers clip x_0 there, and pixel-space experiments apply)
     pixel_space: ClassVar[bool] = True
 
-    def __init__(self, cfg: Config, image: ImageSpec, *, num_labels: int = 0, cond_dim: int = 0) -> None:
+    def __init__(self, cfg: Config, image: ImageSpec, *, num_labels: int = 0, cond_dim: int = 0,
+                 context_dim: int = 0) -> None:
         super().__init__(cfg, image)
         factor = 2 ** (len(cfg.channel_mults) - 1)
         if image.height % factor or image.width % factor:
@@ -172,7 +217,7 @@ class DDPM(GenerativeModel):
                               f"image sides must be multiples of {factor}; got {image.height}x{image.width}")
         self.unet = UNet(channels=image.channels, base_channels=cfg.base_channels, channel_mults=cfg.channel_mults,
                          num_res_blocks=cfg.num_res_blocks, attention=cfg.attention, num_labels=num_labels,
-                         cond_dim=cond_dim)
+                         cond_dim=cond_dim, context_dim=context_dim)
         self.schedule = NoiseSchedule(kind=cfg.schedule, timesteps=cfg.timesteps)
 
     def configure_optimizers(self, train: TrainConfig) -> dict[str, torch.optim.Optimizer]:

@@ -23,17 +23,22 @@ from genbench.models.ddpm import Config as DDPMConfig
 from genbench.models.layers import balanced_labels
 
 
-def classifier_free_guidance(predict: Callable[[torch.Tensor, int, torch.Tensor], torch.Tensor],
-                             condition: torch.Tensor, null: torch.Tensor,
+Condition = torch.Tensor | tuple[torch.Tensor, ...]  # a label or vector batch, or several (t2i: pooled, tokens, mask)
+
+
+def classifier_free_guidance(predict: Callable[[torch.Tensor, int, Condition], torch.Tensor],
+                             condition: Condition, null: Condition,
                              scale: float) -> Callable[[torch.Tensor, int], torch.Tensor]:
     """(x_t, t) -> eps(x_t, null) + scale (eps(x_t, condition) - eps(x_t, null)), from ``predict(x, t, c)``.
     Scales 0 and 1 need one of the two only (one evaluation); others run both as one doubled batch."""
     if scale in (0.0, 1.0):
         only = condition if scale == 1.0 else null
         return lambda x, t: predict(x, t, only)
+    both = (tuple(torch.cat(pair) for pair in zip(condition, null)) if isinstance(condition, tuple)
+            else torch.cat([condition, null]))
 
     def guided(x: torch.Tensor, t: int) -> torch.Tensor:
-        conditional, unconditional = predict(torch.cat([x, x]), t, torch.cat([condition, null])).chunk(2)
+        conditional, unconditional = predict(torch.cat([x, x]), t, both).chunk(2)
         return unconditional + scale * (conditional - unconditional)
 
     return guided

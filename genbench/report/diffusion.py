@@ -7,10 +7,12 @@ several guidance scales. The experiments come from ``experiments/{loss_guidance,
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
+import yaml
 from matplotlib.figure import Figure
 
 from genbench.report.collect import Results
@@ -128,25 +130,57 @@ def pixel_vs_latent_section(diffusion: pd.DataFrame, dataset: str) -> Section | 
                     for _, r in means.iterrows()])
 
 
+# What the base UNet of a t2i run reads of a caption (model.text_conditioning; runs from before the key: pooled)
+TEXT_CONDITIONING = {"cross_attention": "tokens by cross-attention + pooled",
+                     "pooled": "pooled embedding only"}
+CONDITIONING_LINES = {
+    "cross_attention": "MiniLM's token embeddings, read by cross-attention at the base UNet's lower resolutions, "
+                       "and the pooled embedding added to the timestep embedding (Imagen's design)",
+    "pooled": "the pooled (mean, L2-normalised) MiniLM embedding added to the timestep embedding only"}
+# caption alignment by each classifier: the domain network's and, where evaluated, the judge's second opinion
+ALIGNMENT = {"class_accuracy_domain": "caption alignment (domain)", "class_accuracy_judge": "caption alignment (judge)"}
+
+
+def _text_conditioning(grid: Path) -> str:
+    """A run's model.text_conditioning, from the config.yaml its train job wrote beside its samples/ folder."""
+    path = grid.parents[1] / "config.yaml"
+    if not path.is_file():
+        return ""
+    model = ((yaml.safe_load(path.read_text()) or {}).get("spec") or {}).get("model") or {}
+    return model.get("text_conditioning", "pooled")
+
+
 def text_to_image_section(results: Results, diffusion: pd.DataFrame, dataset: str) -> Section | None:
     """Caption alignment (class accuracy of the caption's class, held-out phrasings) and FD per sampler setting
-    of each text-conditioned model, and its grids with the captions the first images were asked for."""
+    of each text-conditioned model, the models at one setting side by side with what each conditions on, and
+    the grids with the captions the first images were asked for."""
     rows = diffusion[(diffusion["dataset"] == dataset)
                      & diffusion.apply(lambda r: f"{dataset}_{r['preset']}_{r['sampler']}.png" in results.captions,
                                        axis=1)]
     if rows.empty:
         return None
-    metrics = [m for m in ("class_accuracy_domain", "fd_domain", "is_domain", "precision_domain", "recall_domain")
+    metrics = [m for m in (*ALIGNMENT, "fd_domain", "is_domain", "precision_domain", "recall_domain")
                if m in rows.columns]
-    means = rows.groupby(["preset", "sampler", "stage", "guidance", "n_fake"], sort=False)[metrics].mean().reset_index()
+    keys = ["preset", "sampler", "stage", "guidance", "n_fake"]
+    means = rows.groupby(keys, sort=False)[metrics].mean().reset_index()
+    # the whole cascade first, then setting by setting, each with every model's row next to the others'
+    means = means.assign(_base=means["stage"] != "").sort_values(["_base", "sampler", "preset"], kind="stable")
+    conditioning = {preset: _text_conditioning(results.grids[f"{dataset}_{preset}_{sampler}.png"])
+                    for preset, sampler in zip(means["preset"], means["sampler"])}
     section = Section(f"Text-to-image: {dataset}",
-                      "Captions with phrasings held out of training; caption alignment = the domain classifier's "
-                      "accuracy on the caption's class. Stage 'base' is the low-resolution stage alone (upsampled), "
-                      "otherwise the whole cascade. Compare FD at the same n only. Grids: the first images, "
-                      "captions listed row by row.",
-                      ["model", "sampler", "stage", "s", "n", "caption alignment", *metrics[1:]],
-                      [[r["preset"], r["sampler"], r["stage"] or "cascade", fmt(r["guidance"]), str(r["n_fake"]),
-                        *(fmt(r[m]) for m in metrics)] for _, r in means.iterrows()])
+                      "Captions with phrasings held out of training; caption alignment = a classifier's accuracy on "
+                      "the caption's class (domain: the domain classifier; judge: the evaluation's second opinion, "
+                      "where evaluated). Stage 'base' is the low-resolution stage alone (upsampled), otherwise the "
+                      "whole cascade. Compare FD at the same n only. Grids: the first images, captions listed row "
+                      "by row.",
+                      ["model", "conditions on", "sampler", "stage", "s", "n",
+                       *(ALIGNMENT.get(m, m) for m in metrics)],
+                      [[r["preset"], TEXT_CONDITIONING.get(conditioning[r["preset"]], ""), r["sampler"],
+                        r["stage"] or "cascade", fmt(r["guidance"]), str(r["n_fake"]), *(fmt(r[m]) for m in metrics)]
+                       for _, r in means.iterrows()])
+    for preset, kind in conditioning.items():
+        if kind:
+            section.text += f"\n\n{preset} conditions on {CONDITIONING_LINES.get(kind, kind)}."
     for _, r in means.iterrows():
         name = f"{dataset}_{r['preset']}_{r['sampler']}.png"
         section.figures[f"t2i_{name}"] = results.grids[name].read_bytes()

@@ -92,14 +92,23 @@ class MiniLM(nn.Module):
 
     def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Mean-pooled, L2-normalised sentence embeddings (N, hidden) of padded ``ids`` with ``mask`` (N, L)."""
+        return pool(self.hidden_states(ids, mask), mask)
+
+    def hidden_states(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The last layer's token embeddings (N, L, hidden); those at padded positions are meaningless."""
         positions = torch.arange(ids.shape[1], device=ids.device)
         h = self.embedding_norm(self.words(ids) + self.positions(positions) + self.token_types(torch.zeros_like(ids)))
         pad_bias = torch.zeros(mask.shape, dtype=h.dtype, device=h.device).masked_fill(mask == 0, -math.inf)
         pad_bias = pad_bias[:, None, None, :]  # (N, heads, query, key) broadcast: padding is never attended to
         for layer in self.layers:
             h = layer(h, pad_bias)
-        weights = mask.unsqueeze(-1).to(h.dtype)
-        return F.normalize((h * weights).sum(1) / weights.sum(1).clamp_min(1e-9), dim=-1)
+        return h
+
+
+def pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """sentence-transformers' pooling of token embeddings (N, L, hidden): the mean over ``mask``, L2-normalised."""
+    weights = mask.unsqueeze(-1).to(hidden.dtype)
+    return F.normalize((hidden * weights).sum(1) / weights.sum(1).clamp_min(1e-9), dim=-1)
 
 
 def _bert_state_dict(tensors: dict[str, torch.Tensor], num_layers: int) -> dict[str, torch.Tensor]:
@@ -128,18 +137,27 @@ def _bert_state_dict(tensors: dict[str, torch.Tensor], num_layers: int) -> dict[
 
 
 class TextEncoder:
-    """Captions -> (N, 384) unit-norm embeddings; frozen, eval mode, no gradients."""
+    """Captions -> (N, 384) unit-norm sentence embeddings, or per-token embeddings with their padding mask;
+    frozen, eval mode, no gradients."""
 
     def __init__(self, model: MiniLM, tokenizer: WordPieceTokenizer) -> None:
         self.model, self.tokenizer = model.eval().requires_grad_(False), tokenizer
 
     @torch.no_grad()
     def encode(self, captions: list[str]) -> torch.Tensor:
-        ids = [self.tokenizer.encode(c) for c in captions]
-        length = max(map(len, ids))
+        return pool(*self.encode_tokens(captions))
+
+    @torch.no_grad()
+    def encode_tokens(self, captions: list[str], *, length: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        """Last hidden states (N, L, 384), zero at padding, and the mask (N, L), True at real tokens ([CLS]
+        and [SEP] included). L = the longest caption, or ``length``: a longer caption is cut to it,
+        keeping its [SEP] (the tokenizer's truncation)."""
+        ids = [self.tokenizer.encode(c, max_length=length) if length else self.tokenizer.encode(c) for c in captions]
+        length = length or max(map(len, ids))
         padded = torch.tensor([x + [0] * (length - len(x)) for x in ids])
-        mask = torch.tensor([[1] * len(x) + [0] * (length - len(x)) for x in ids])
-        return self.model(padded, mask)
+        mask = torch.tensor([[True] * len(x) + [False] * (length - len(x)) for x in ids])
+        hidden = self.model.hidden_states(padded, mask)
+        return hidden.masked_fill(~mask[..., None], 0.0), mask
 
 
 def load_text_encoder(wheel: str | Path) -> TextEncoder:
