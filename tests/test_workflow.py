@@ -53,9 +53,9 @@ def test_default_profile_plans_every_family_dataset_and_sampler(default_dry_run:
     # random style and with a fixed one: 4 translations, each measured).
     # Issue 28 added a guide and a judge per dataset of the steered, guided and class-conditional models (2), walks
     # for progan and vae, StyleGAN's Figures 3 and 4 (stylegan_figures) on both datasets, and t2i_pooled on MNIST
-    # (a train, t2i's 4 samplers, an evaluate and a memorisation job; no curve).
+    # (a train, the cascade at s 3 alone, an evaluate and a memorisation job; no curve).
     assert jobs == {"prepare_data": 4, "train_domain_classifier": 3, "train_judges": 2, "reference_features": 3,
-                    "train": 35, "sample": 77, "evaluate": 30, "fetch_text_encoder": 1, "walks": 18, "steering": 2, "probe": 2,
+                    "train": 35, "sample": 74, "evaluate": 30, "fetch_text_encoder": 1, "walks": 18, "steering": 2, "probe": 2,
                     "augmentation": 2, "loss_guidance": 2, "sdedit": 2, "freecontrol": 1, "report": 1,
                     "translate": 9, "evaluate_translation": 9, "train_segmenter": 1, "fetch_vgg16": 1, "fetch_lpips": 1,
                     "style_transfer": 1, "stylegan_figures": 2, "memorisation": 30, "train_features": 2, "training_curve": 27, "likelihood": 8}
