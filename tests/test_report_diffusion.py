@@ -125,8 +125,8 @@ def test_loss_guidance_and_sdedit_records_get_their_sections(tmp_path: Path) -> 
     markdown = (out / "report.md").read_text()
     assert "| ddpm | 0 | 3 | 0.93 | 0.9 | 20 | 0.8 | 20 | 25 |" in markdown
     # the judge's 41 % against the guide's 99 % at scale 10 is stated beside the table; scale 3 (3 points) is not
-    assert "ddpm, scale 10: the judge confirms 41% where the guide reports 99%" in markdown
-    assert "scale 3:" not in markdown
+    assert "ddpm at scale 10: judge 41% vs guide 99%" in markdown
+    assert "at scale 3:" not in markdown
     sdedit = markdown[markdown.index("### img2img (SDEdit): mnist"):markdown.index("### Published reference numbers")]
     assert [line.split(" | ")[1] for line in sdedit.splitlines() if line.startswith("| ddpm")] == ["0", "0.5", "1"]
     figures = {p.name for p in (out / "figures").iterdir()}
@@ -146,8 +146,9 @@ def test_text_to_image_gets_alignment_rows_grids_and_their_captions(tmp_path: Pa
     build_report(root, out, profile="test", datasets=("mnist",), presets=("t2i",), seeds=(0,))
     markdown = (out / "report.md").read_text()
     section = markdown[markdown.index("### Text-to-image: mnist"):]
-    assert "| t2i |  | ddim50_s3 | cascade | 3 | 1000 | 0.97 |" in section  # no config.yaml: conditioning unknown
-    assert "| t2i |  | base_ddim50_s3 | base | 3 | 1000 | 0.97 |" in section
+    # a config.yaml without model.text_conditioning: a run from before the key, the pooled model
+    assert "| t2i | pooled embedding only | ddim50_s3 | cascade | 3 | 1000 | 0.97 |" in section
+    assert "| t2i | pooled embedding only | base_ddim50_s3 | base | 3 | 1000 | 0.97 |" in section
     assert "first row: a photo of a 0; a photo of a 1" in section
     glance = markdown[markdown.index("## At a glance"):markdown.index("## Results")]
     assert "| text-to-image model | FD ↓ | precision / recall ↑ | caption alignment ↑ |" in glance

@@ -200,14 +200,11 @@ def loss_guidance_section(records: list[dict], dataset: str) -> Section | None:
                       + scoring_text(records[0], "each target's images") + " Grid: one row per target at the largest "
                       "scale.",
                       ["model", "seed", "scale", *JUDGED_HEADERS, "images per target", "DDIM steps"])
-    notes = []
     for record in records:
         section.rows += [[record["preset"], str(record["seed"]), fmt(r["scale"]), *judged_cells(r), str(record["n"]),
                           str(record["steps"])] for r in record["rows"]]
-        notes += judged_notes(record, "scale")
         section.figures[f"loss_guidance_{dataset}_{record['preset']}.png"] = read_png(record, record["figure"])
-    if notes:
-        section.text += "\n\nWhere guide and judge disagree: " + "; ".join(notes) + "."
+    section.text += judged_notes(records, "scale")
     return section
 
 

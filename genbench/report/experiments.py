@@ -114,11 +114,9 @@ def steering_section(records: list[dict], dataset: str) -> Section | None:
                       "heatmap is the change of every class probability under the guide (rows: target); off-diagonal "
                       "entries show entangled classes.",
                       ["model", "seed", "steps", *JUDGED_HEADERS, "images per target", "step size"])
-    notes = []
     for record in records:
         section.rows += [[record["preset"], str(record["seed"]), str(r["steps"]), *judged_cells(r), str(record["n"]),
                           fmt(record["step_size"])] for r in record["rows"]]
-        notes += judged_notes(record, "steps")
         delta = np.array(record["delta"])
         co_raised = []
         for target, row in zip(record["targets"], delta):
@@ -135,8 +133,7 @@ def steering_section(records: list[dict], dataset: str) -> Section | None:
         fig.colorbar(image, ax=ax)
         section.figures[f"steering_{dataset}_{record['preset']}.png"] = figure_png(fig)
         section.figures[f"steered_{dataset}_{record['preset']}.png"] = read_png(record, record["figure"])
-    if notes:
-        section.text += "\n\nWhere guide and judge disagree: " + "; ".join(notes) + "."
+    section.text += judged_notes(records, "steps")
     return section
 
 

@@ -10,22 +10,24 @@ JUDGED_HEADERS = ["guide rate", "judge rate", "FD ↓", "precision ↑"]
 
 
 def disagreement(row: dict, *, threshold: float = 0.1) -> str:
-    """A sentence where the judge confirms at least ``threshold`` less of the targets than the guide reports."""
-    gap = row["guide_rate"] - row["judge_rate"]
-    if gap < threshold:
+    """"judge 47% vs guide 67%" where the judge confirms at least ``threshold`` less than the guide reports, else ""."""
+    if row["guide_rate"] - row["judge_rate"] < threshold:
         return ""
-    return (f"the judge confirms {row['judge_rate']:.0%} where the guide reports {row['guide_rate']:.0%}: "
-            "part of the guide's rate is the guide being fooled, not the image changing class")
+    return f"judge {row['judge_rate']:.0%} vs guide {row['guide_rate']:.0%}"
 
 
 def judged_cells(row: dict) -> list[str]:
     return [fmt(row["guide_rate"], 3), fmt(row["judge_rate"], 3), fmt(row["fd_domain"]), fmt(row["precision_domain"], 3)]
 
 
-def judged_notes(record: dict, setting: str) -> list[str]:
-    """One sentence per row where the judge confirms clearly less than the guide reports."""
-    return [f"{record['preset']}, {setting} {fmt(row[setting])}: {note}" for row in record["rows"]
-            if (note := disagreement(row))]
+def judged_notes(records: list[dict], setting: str) -> str:
+    """The section's sentence on the rows where the judge confirms clearly less than the guide reports ("" if none)."""
+    notes = [f"{record['preset']} at {setting} {fmt(row[setting])}: {note}" for record in records
+             for row in record["rows"] if (note := disagreement(row))]
+    if not notes:
+        return ""
+    return ("\n\nWhere guide and judge disagree (the judge confirms 10 points or more less than the guide reports: that "
+            "part of the guide's rate is the guide fooled, not the image changing class): " + "; ".join(notes) + ".")
 
 
 def scoring_text(record: dict, images: str) -> str:
