@@ -154,9 +154,10 @@ def text_to_image_section(results: Results, diffusion: pd.DataFrame, dataset: st
     """Caption alignment (class accuracy of the caption's class, held-out phrasings) and FD per sampler setting
     of each text-conditioned model, the models at one setting side by side with what each conditions on, and
     the grids with the captions the first images were asked for."""
-    rows = diffusion[(diffusion["dataset"] == dataset)
-                     & diffusion.apply(lambda r: f"{dataset}_{r['preset']}_{r['sampler']}.png" in results.captions,
-                                       axis=1)]
+    # a plain bool list: DataFrame.apply of an empty frame returns a frame, not a boolean Series
+    captioned = [f"{dataset}_{preset}_{sampler}.png" in results.captions
+                 for preset, sampler in zip(diffusion["preset"], diffusion["sampler"])]
+    rows = diffusion[(diffusion["dataset"] == dataset) & pd.Series(captioned, index=diffusion.index, dtype=bool)]
     if rows.empty:
         return None
     metrics = [m for m in (*ALIGNMENT, "fd_domain", "is_domain", "precision_domain", "recall_domain")
