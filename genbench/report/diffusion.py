@@ -113,7 +113,7 @@ def pixel_vs_latent_section(diffusion: pd.DataFrame, dataset: str) -> Section | 
     from genbench.models import FAMILIES
 
     rows = diffusion[(diffusion["dataset"] == dataset)
-                     & diffusion["family"].map(lambda f: f in FAMILIES and not FAMILIES.get(f).label_kind)]
+                     & diffusion["family"].map(lambda f: f in FAMILIES and not FAMILIES.get(f).label_kind).astype(bool)]
     shared = rows.groupby("sampler")["preset"].nunique()
     rows = rows[rows["sampler"].isin(shared[shared > 1].index)]
     if rows["family"].nunique() < 2:
