@@ -20,7 +20,7 @@ from genbench.data import load_arrays
 from genbench.experiments import freecontrol as fc
 from genbench.features.domain import extract, load_classifier
 from genbench.train.checkpoint import load_for_sampling
-from genbench.train.job import to_uint8
+from genbench.images import to_uint8
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ from genbench.features.domain import extract, load_classifier
 from genbench.inputs import check_images
 from genbench.io import InputError, atomic_path, load_npz, sha256_file, write_json
 from genbench.metrics.memorisation import copy_statistics, nearest_neighbours
-from genbench.report.figures import figure_png
+from genbench.images import figure_png
 
 
 def neighbour_figure(fakes: np.ndarray, neighbours: np.ndarray, distances: np.ndarray, title: str) -> bytes:

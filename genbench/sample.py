@@ -10,12 +10,12 @@ import torch
 from genbench.config import SamplerConfig
 from genbench.device import resolve_device, set_threads
 from genbench.errors import ConfigError
-from genbench.grid import save_grid
+from genbench.images import save_grid
 from genbench.io import InputError, load_npz, read_json, save_npz, sha256_file, write_json
 from genbench.models import GenerativeModel
 from genbench.models.translation import Translator
 from genbench.train.checkpoint import load_for_sampling
-from genbench.train.job import to_uint8
+from genbench.images import to_uint8
 from genbench.train.loop import TrainingDiverged
 from genbench.translate import run_translation
 

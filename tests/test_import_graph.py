@@ -68,3 +68,17 @@ def test_the_registry_checks_stay_reachable_from_the_package():
     assert config.load_preset is validate.load_preset
     assert config.validate_all is validate.validate_all
     assert config.resolve_run is validate.resolve_run
+
+
+def test_images_sit_below_every_other_layer_and_only_the_cli_reaches_the_report():
+    """``genbench.images`` (to_uint8, grids, figure PNGs) imports nothing of genbench but its I/O, so any layer
+    may use it; jobs take those helpers from it, not from the training job or the report; and nothing but the CLI
+    and the report itself imports ``genbench.report``."""
+    graph = import_graph()
+    assert graph["genbench.images"] <= {"genbench.io"}, sorted(graph["genbench.images"])
+    for module, imports in graph.items():
+        if not (module.startswith("genbench.report") or module == "genbench.cli"):
+            assert not {i for i in imports if i.startswith("genbench.report")}, f"{module} imports the report"
+    takes_helpers = {m for m, imports in graph.items() if "genbench.images" in imports}
+    assert {"genbench.sample", "genbench.translate", "genbench.experiments.jobs", "genbench.evaluate_memorisation",
+            "genbench.train.job"} <= takes_helpers

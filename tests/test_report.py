@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from genbench.grid import make_grid, save_grid
+from genbench.images import make_grid, save_grid
 from genbench.io import InputError, write_json
 from genbench.report import build_report
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from genbench.grid import save_grid
+from genbench.images import save_grid
 from genbench.io import write_json
 from genbench.report import build_report
 

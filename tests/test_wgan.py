@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from genbench.config import ConfigError, TrainConfig
-from genbench.grid import save_grid
+from genbench.images import save_grid
 from genbench.io import write_json
 from genbench.models import build_model
 from genbench.models.base import ImageSpec

@@ -26,7 +26,8 @@ from genbench.data import image_spec, load_split, seeded_subset
 from genbench.device import set_threads
 from genbench.features.domain import extract, load_classifier
 from genbench.models import ImageSpec, build_model
-from genbench.train.job import seed_everything, to_uint8
+from genbench.images import to_uint8
+from genbench.train.job import seed_everything
 from genbench.train.loop import fit
 
 N = 1000

@@ -13,7 +13,7 @@ import torch
 from genbench.config import DomainConfig, SamplerConfig
 from genbench.features.domain import train_domain_classifier
 from genbench.models import GenerativeModel
-from genbench.train.job import to_uint8
+from genbench.images import to_uint8
 
 __all__ = ["generated_pool", "mixed_training_set", "accuracy_by_p_real"]
 

@@ -27,10 +27,10 @@ from genbench.experiments import freecontrol
 from genbench.experiments.sdedit import sdedit
 from genbench.features import domain
 from genbench.features.domain import load_classifier
-from genbench.grid import save_grid
+from genbench.images import save_grid
 from genbench.io import InputError, load_npz, read_json, sha256_file, write_json
 from genbench.train.checkpoint import load_for_sampling
-from genbench.train.job import to_uint8
+from genbench.images import to_uint8
 
 __all__ = ["run_freecontrol_job"]
 

@@ -21,11 +21,11 @@ from genbench.experiments.judging import Scorers, ScoringFiles
 from genbench.features import domain
 from genbench.features.domain import load_classifier
 from genbench.features.judge import classify
-from genbench.grid import save_grid
+from genbench.images import save_grid
 from genbench.io import load_npz, sha256_file, write_json
 from genbench.models import build_model
 from genbench.train.checkpoint import load_for_sampling
-from genbench.train.job import to_uint8
+from genbench.images import to_uint8
 
 __all__ = ["run_walks_job", "run_steering_job", "run_probe_job", "run_augmentation_job", "run_loss_guidance_job",
            "run_sdedit_job", "run_style_transfer_job", "run_stylegan_figures_job"]

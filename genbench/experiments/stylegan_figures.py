@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from genbench.models import GenerativeModel
-from genbench.train.job import to_uint8
+from genbench.images import to_uint8
 
 __all__ = ["style_ranges", "draw_ws", "shared_noise", "style_mixing_grid", "stochastic_variation", "mixing_change",
            "noise_std_summary", "mixing_figure", "variation_figure"]

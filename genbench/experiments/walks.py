@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from genbench.grid import save_grid
+from genbench.images import save_grid
 from genbench.models import GenerativeModel
-from genbench.train.job import to_uint8
+from genbench.images import to_uint8
 
 __all__ = ["slerp", "interpolation_grid", "label_grid", "run_walks"]
 

@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 
 from genbench.report.collect import Results
 from genbench.report.experiments import Section, family_kind, read_png
-from genbench.report.figures import figure_png
+from genbench.images import figure_png
 from genbench.report.judged import JUDGED_HEADERS, judged_cells, judged_notes, scoring_text
 from genbench.report.tables import fmt
 

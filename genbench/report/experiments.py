@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 
 from genbench.io import InputError, read_json
 from genbench.report.collect import Results, run_dir
-from genbench.report.figures import figure_png
+from genbench.images import figure_png
 from genbench.report.judged import JUDGED_HEADERS, judged_cells, judged_notes, scoring_text
 from genbench.report.tables import fmt
 

@@ -1,25 +1,15 @@
 """Report figures as PNG bytes: loss curves, FD bars, precision/recall scatter.
 
-Uses matplotlib's object API with the Agg canvas (no pyplot, no global backend state), and strips the
-"Software" metadata so the same numbers give the same bytes.
+Uses matplotlib's object API; ``genbench.images.figure_png`` renders on the Agg canvas (no pyplot, no global
+backend state) and strips the "Software" metadata so the same numbers give the same bytes.
 """
 from __future__ import annotations
 
-import io
-
 import pandas as pd
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from genbench.images import figure_png
 from genbench.report.collect import Results
-
-
-def figure_png(fig: Figure) -> bytes:
-    """A matplotlib figure as PNG bytes, without the Software metadata (so the bytes depend on the data only)."""
-    FigureCanvasAgg(fig)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
-    return buf.getvalue()
 
 
 def _label(row: pd.Series) -> str:

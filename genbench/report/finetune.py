@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from genbench.io import InputError, read_json
 from genbench.report.collect import Results, run_dir
 from genbench.report.experiments import Section
-from genbench.report.figures import figure_png
+from genbench.images import figure_png
 from genbench.report.tables import NA, fmt
 
 __all__ = ["finetune_section"]

@@ -17,11 +17,11 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
-from genbench.grid import make_grid
+from genbench.images import make_grid
 from genbench.io import load_npz
 from genbench.report.collect import Results, run_dir, truncation_text
 from genbench.report.experiments import family_kind
-from genbench.report.figures import figure_png
+from genbench.images import figure_png
 from genbench.report.hype import image_png
 from genbench.report.tables import LOWER_IS_BETTER, display_table, fmt, perf_cell, sort_metric
 

@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 
 from genbench.report.collect import Results
 from genbench.report.experiments import Section
-from genbench.report.figures import figure_png
+from genbench.images import figure_png
 from genbench.report.tables import fmt
 
 __all__ = ["likelihood_section"]

@@ -17,7 +17,7 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from genbench.report.experiments import Section
-from genbench.report.figures import figure_png
+from genbench.images import figure_png
 
 __all__ = ["Job", "Summary", "assign_slots", "duration", "find_jobs", "job_rows", "kind_rows", "latest_burst",
            "latest_invocation", "select_jobs", "summarise", "timeline_figure", "timeline_section"]

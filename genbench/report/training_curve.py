@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 from genbench.io import InputError, read_json
 from genbench.report.collect import Results, run_dir, sampler_with_setting
 from genbench.report.experiments import Section
-from genbench.report.figures import figure_png
+from genbench.images import figure_png
 from genbench.report.tables import fmt
 
 __all__ = ["training_curve_section", "training_curve_figure"]

@@ -23,7 +23,7 @@ from genbench.code_version import code_version
 from genbench.config import RunConfig, to_dict
 from genbench.data import image_spec, load_arrays, seeded_subset
 from genbench.device import resolve_device, set_threads
-from genbench.grid import save_grid
+from genbench.images import save_grid, to_uint8
 from genbench.io import write_bytes, write_json
 from genbench.models import ImageSpec, build_model
 from genbench.models.translation import Translator
@@ -131,11 +131,6 @@ def _preview(model, spec, seed: int, *, arrays: dict[str, np.ndarray]) -> np.nda
                              sampler=model.preview_sampler())
     model.train()
     return to_uint8(x)
-
-
-def to_uint8(x: torch.Tensor) -> np.ndarray:
-    """[-1, 1] float -> uint8 with round-to-nearest (the inverse of ``x / 127.5 - 1``)."""
-    return ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu().numpy()
 
 
 def _losses_csv(history: list[tuple[int, str, float]]) -> bytes:

@@ -1,13 +1,28 @@
-"""Sample grids: a batch of uint8 images (N, C, H, W) tiled into one PNG, like torchvision's make_grid."""
+"""Images as genbench stores and shows them, below every other layer: model outputs in [-1, 1] to uint8
+(``to_uint8``), a batch of uint8 images (N, C, H, W) tiled into one PNG like torchvision's make_grid
+(``make_grid``, ``save_grid``), and a matplotlib figure as reproducible PNG bytes (``figure_png``).
+
+Jobs (train, sample, translate, evaluation, experiments) and the report import these from here, so none of them
+imports another's module for a helper."""
 from __future__ import annotations
 
 import math
 from pathlib import Path
 
+import io
+
 import numpy as np
+import torch
 from PIL import Image
 
 from genbench.io import atomic_path
+
+__all__ = ["figure_png", "make_grid", "save_grid", "to_uint8"]
+
+
+def to_uint8(x: torch.Tensor) -> np.ndarray:
+    """[-1, 1] float -> uint8 with round-to-nearest (the inverse of ``x / 127.5 - 1``)."""
+    return ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu().numpy()
 
 
 def make_grid(images: np.ndarray, *, nrow: int | None = None, padding: int = 2, pad_value: int = 0) -> np.ndarray:
@@ -33,3 +48,14 @@ def save_grid(images_uint8: np.ndarray, path: str | Path, *, nrow: int | None = 
     image = Image.fromarray(grid[:, :, 0] if grid.shape[2] == 1 else grid)  # uint8: mode L or RGB
     with atomic_path(path) as tmp:
         image.save(tmp, format="PNG")
+
+
+def figure_png(fig) -> bytes:
+    """A matplotlib ``Figure`` as PNG bytes on the Agg canvas (no pyplot, no global backend state), without the
+    Software metadata, so the bytes depend on the data only."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
+    return buf.getvalue()
