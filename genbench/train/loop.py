@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Callable
 
 import torch
@@ -28,6 +28,27 @@ DIVERGED_HINT = ("lower train.lr or check the data; no checkpoint was written an
 
 class TrainingDiverged(RuntimeError):
     """A loss or gradient norm became NaN or infinite; the message names family, step and loss."""
+
+
+@dataclass
+class LoopState:
+    """The loop's own state, which a resume snapshot carries beside model, optimisers, EMA, batch order and RNG
+    (stored as a plain dict, so a snapshot loads with ``weights_only=True``)."""
+
+    step: int = 0  # the last step done
+    running: dict[str, float] = field(default_factory=dict)  # loss sums since the last log
+    since_log: int = 0  # steps in those sums
+    history: list[tuple[int, str, float]] = field(default_factory=list)  # (step, loss name, mean since last log)
+    seconds: float = 0.0  # training time of the processes before this one
+    # step -> the sampling network's weights at that step, so a resumed run keeps the milestones already passed
+    milestones: dict[int, dict[str, torch.Tensor]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, state: dict[str, Any]) -> LoopState:
+        return cls(**{f.name: state[f.name] for f in fields(cls)})
 
 
 @dataclass
@@ -61,17 +82,16 @@ def fit(model: GenerativeModel, tensors: tuple[torch.Tensor, torch.Tensor], cfg:
     for name, optimizer in optimizers.items():
         optimizer.register_step_pre_hook(_finite_gradients_guard(name))
     ema = ExponentialMovingAverage(model.sampling_module(), decay=cfg.ema_decay) if cfg.ema_decay > 0 else None
-    # The milestones live in the loop state, so a resume snapshot carries those already passed.
-    loop = {"step": 0, "running": {}, "since_log": 0, "history": [], "seconds": 0.0, "milestones": {}}
+    loop = LoopState()
     if resume is not None:
         loop = _restore(resume, model=model, optimizers=optimizers, ema=ema, order=order)
     milestone_at = set(milestone_steps(cfg.steps, cfg.curve_points))
 
-    running, history = loop["running"], loop["history"]
+    running, history = loop.running, loop.history
     model.train()
     start = started = time.perf_counter()
     data_seconds = 0.0
-    for step in range(loop["step"] + 1, cfg.steps + 1):
+    for step in range(loop.step + 1, cfg.steps + 1):
         fetch = time.perf_counter()
         idx = order.next()
         images, labels = speedups.batch(data, idx), speedups.batch(targets, idx)
@@ -86,42 +106,42 @@ def fit(model: GenerativeModel, tensors: tuple[torch.Tensor, torch.Tensor], cfg:
             ema.update(model.sampling_module(), step)
         if step in milestone_at:
             weights = ema.state_dict() if ema is not None else model.sampling_module().state_dict()
-            loop["milestones"][step] = copy_state(weights)
+            loop.milestones[step] = copy_state(weights)
         for name, value in losses.items():
             running[name] = running.get(name, 0.0) + value
-        loop["since_log"] += 1
+        loop.since_log += 1
         if step % cfg.log_every == 0 or step == cfg.steps:
-            means = {name: total / loop["since_log"] for name, total in running.items()}
+            means = {name: total / loop.since_log for name, total in running.items()}
             history.extend((step, name, value) for name, value in means.items())
             if on_log is not None:
                 on_log(step, means)
             running.clear()
-            loop["since_log"] = 0
+            loop.since_log = 0
         if checkpointer is not None and step < cfg.steps and checkpointer.due(step):
-            loop.update(step=step, seconds=loop["seconds"] + time.perf_counter() - start)
+            loop.step, loop.seconds = step, loop.seconds + time.perf_counter() - start
             start = time.perf_counter()
             checkpointer.save(_snapshot(loop, model=model, optimizers=optimizers, ema=ema, order=order,
                                         run_key=checkpointer.run_key, run_id=run_id))
     if device.type == "cuda":
         torch.cuda.synchronize()
-    seconds = loop["seconds"] + time.perf_counter() - start
+    seconds = loop.seconds + time.perf_counter() - start
     n_images = cfg.steps * min(cfg.batch_size, len(data))
     return TrainResult(steps=cfg.steps, seconds=seconds, images_per_second=n_images / seconds,
-                       optimizers=optimizers, ema=ema, history=history, milestones=loop["milestones"],
+                       optimizers=optimizers, ema=ema, history=history, milestones=loop.milestones,
                        data_fraction=data_seconds / max(time.perf_counter() - started, 1e-9))
 
 
-def _snapshot(loop: dict[str, Any], *, model: GenerativeModel, optimizers: dict[str, torch.optim.Optimizer],
+def _snapshot(loop: LoopState, *, model: GenerativeModel, optimizers: dict[str, torch.optim.Optimizer],
               ema: ExponentialMovingAverage | None, order: BatchOrder, run_key: dict[str, Any],
               run_id: str) -> dict[str, Any]:
-    return {"run_key": run_key, "mlflow_run_id": run_id, "loop": loop, "model": model.state_dict(),
+    return {"run_key": run_key, "mlflow_run_id": run_id, "loop": loop.to_dict(), "model": model.state_dict(),
             "training_state": model.training_state(), "ema": ema.state_dict() if ema is not None else None,
             "optimizers": {name: opt.state_dict() for name, opt in optimizers.items()},
             "order": order.state_dict(), "rng": rng_state()}
 
 
 def _restore(state: dict[str, Any], *, model: GenerativeModel, optimizers: dict[str, torch.optim.Optimizer],
-             ema: ExponentialMovingAverage | None, order: BatchOrder) -> dict[str, Any]:
+             ema: ExponentialMovingAverage | None, order: BatchOrder) -> LoopState:
     model.load_state_dict(state["model"])
     model.load_training_state(state["training_state"])
     for name, optimizer in optimizers.items():
@@ -130,7 +150,7 @@ def _restore(state: dict[str, Any], *, model: GenerativeModel, optimizers: dict[
         ema.load_state_dict(state["ema"])
     order.load_state_dict(state["order"])
     set_rng_state(state["rng"])
-    return state["loop"]
+    return LoopState.from_dict(state["loop"])
 
 
 class NonFiniteGradient(FloatingPointError):
