@@ -20,6 +20,15 @@ if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):  # the workers share the CPUs: n
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
 
 
+def recorded_kinds(family: str) -> dict[str, str]:
+    """The family's kind and label kind as its train job records them in train_summary.json (the report reads
+    them there, not from the registry); a name not registered (e.g. old results) records none."""
+    from genbench.models import FAMILIES
+
+    cls = FAMILIES.get(family) if family in FAMILIES else None
+    return {"family_kind": cls.kind if cls else "", "label_kind": cls.label_kind if cls else ""}
+
+
 def apt_install(*packages: str) -> str | None:
     """Debian packages installed with apt-get (as root) unless present; None on success, else why not. Test files
     on other xdist workers may install at the same time: apt-get waits for dpkg's lock instead of failing."""

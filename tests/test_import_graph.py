@@ -82,3 +82,13 @@ def test_images_sit_below_every_other_layer_and_only_the_cli_reaches_the_report(
     takes_helpers = {m for m, imports in graph.items() if "genbench.images" in imports}
     assert {"genbench.sample", "genbench.translate", "genbench.experiments.jobs", "genbench.evaluate_memorisation",
             "genbench.train.job"} <= takes_helpers
+
+
+def test_the_report_reads_family_kinds_from_the_result_files_not_the_registry():
+    """The report groups rows by family kind and label kind as each run's train_summary.json recorded them; only
+    the reference rows' paper-settings note still resolves the defaults of config keys a run's config.yaml leaves
+    out through the family's Config (the way out: the train job records the resolved model config)."""
+    graph = import_graph()
+    for module, imports in graph.items():
+        if module.startswith("genbench.report") and module != "genbench.report.paper_settings":
+            assert not {i for i in imports if i.startswith("genbench.models")}, f"{module} imports the model registry"

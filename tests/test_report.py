@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import recorded_kinds
 from genbench.images import make_grid, save_grid
 from genbench.io import InputError, write_json
 from genbench.report import build_report
@@ -37,7 +38,8 @@ def write_results(root: Path, seeds=(0,), *, benchmark: bool = True) -> None:
                 run.mkdir(parents=True, exist_ok=True)
                 (run / "config.yaml").write_text(f"spec: {{family: {preset}}}\n")  # the resolved config
                 write_json(run / "train_summary.json", {
-                    "family": preset, "preset": preset, "dataset": dataset, "seed": seed, "steps": 20,
+                    "family": preset, **recorded_kinds(preset), "preset": preset, "dataset": dataset, "seed": seed,
+                    "steps": 20,
                     "train_seconds": 4.2, "images_per_second": 300.0, "n_parameters": 12345, "device": "cpu",
                     "mlflow_run_id": "abc"})
                 names = ("loss_g", "loss_d") if preset == "dcgan" else ("loss",)

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from conftest import recorded_kinds
 from genbench.images import save_grid
 from genbench.io import write_json
 from genbench.report import build_report
@@ -27,7 +28,8 @@ def write_run(root: Path, preset: str, samplers: dict, dataset: str = "mnist") -
     run.mkdir(parents=True, exist_ok=True)
     (run / "config.yaml").write_text(f"spec: {{family: {preset}}}\n")  # the resolved config
     write_json(run / "train_summary.json", {
-        "family": preset, "preset": preset, "dataset": dataset, "seed": 0, "steps": 20, "train_seconds": 4.2,
+        "family": preset, **recorded_kinds(preset), "preset": preset, "dataset": dataset, "seed": 0, "steps": 20,
+        "train_seconds": 4.2,
         "images_per_second": 300.0, "n_parameters": 12345, "device": "cpu", "mlflow_run_id": "abc"})
     (run / "losses.csv").write_text("step,name,value\n0,loss,1.0\n10,loss,0.5\n")
     for name, (algo, steps, eta, guidance, n, fd, accuracy) in samplers.items():
@@ -172,7 +174,8 @@ def test_text_to_image_shows_cross_attention_and_pooled_side_by_side_with_the_ju
             if name.startswith("metrics"):
                 judge = {**record["metrics"]["class_accuracy_domain"], "value": accuracy - 0.05}
                 record["metrics"]["class_accuracy_judge"] = judge
-            write_json(run / name, {**record, "family": "t2i"})
+            write_json(run / name, {**record, "family": "t2i", **(recorded_kinds("t2i") if name == "train_summary.json"
+                                                                else {})})
         for sampler, stage in (("ddim50_s3", ""), ("base_ddim50_s3", "base")):
             path = run / "samples" / f"{sampler}.json"
             write_json(path, {**json.loads(path.read_text()), "stage": stage, "grid_captions": ["a photo of a 0"]})

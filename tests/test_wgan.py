@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import recorded_kinds
 from genbench.config import ConfigError, TrainConfig
 from genbench.images import save_grid
 from genbench.io import write_json
@@ -75,7 +76,8 @@ def _write_run(root: Path, family: str, fd: float) -> None:
     run.mkdir(parents=True, exist_ok=True)
     (run / "config.yaml").write_text(f"spec: {{family: {family}}}\n")  # the resolved config
     write_json(run / "train_summary.json", {
-        "family": family, "preset": family, "dataset": "mnist", "seed": 0, "steps": 20, "train_seconds": 4.0,
+        "family": family, **recorded_kinds(family), "preset": family, "dataset": "mnist", "seed": 0, "steps": 20,
+        "train_seconds": 4.0,
         "images_per_second": 300.0, "n_parameters": 100, "device": "cpu", "mlflow_run_id": "x",
         "critic_weights": {"bin_edges": [-0.01, 0.0, 0.01], "counts": [40, 60], "n": 100, "clip": clip,
                            "fraction_at_bound": 0.8 if clip else None}})

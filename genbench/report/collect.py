@@ -40,6 +40,13 @@ class Results:
     likelihood: pd.DataFrame = field(default_factory=pd.DataFrame)
     # the guide and the judge of steering and guidance (genbench.features.judge), where a dataset has them
     judges: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # family -> its kind ("gan", "diffusion", ...) and label kind ("", "class", "code"), as its runs recorded them
+    family_kinds: dict[str, str] = field(default_factory=dict)
+    label_kinds: dict[str, str] = field(default_factory=dict)
+
+    def families_of_kind(self, kind: str) -> pd.Series:
+        """A boolean mask over ``summary``: the rows of families of ``kind``."""
+        return self.summary["family"].map(lambda family: self.family_kinds.get(family) == kind).astype(bool)
 
 
 def _key(record: Mapping[str, Any], key: str, path: Path) -> Any:
@@ -116,7 +123,8 @@ def read_train(directory: Path, dataset: str, preset: str, seed: int) -> dict[st
         if str(_key(record, key, path)) != str(expected):
             raise InputError(f"{path}: says {key}={record[key]!r} but lies under {key} {expected!r}; "
                              "re-run its train rule")
-    return {"family": _key(record, "family", path), "train_steps": _key(record, "steps", path),
+    return {"family": _key(record, "family", path), "family_kind": _key(record, "family_kind", path),
+            "label_kind": _key(record, "label_kind", path), "train_steps": _key(record, "steps", path),
             "train_seconds": _number(_key(record, "train_seconds", path)),
             "peak_rss_mb": peak_rss_mb(directory / "train.benchmark.tsv"),
             "train_images_per_second": _number(_key(record, "images_per_second", path)),
@@ -264,4 +272,6 @@ def collect(root: Path, *, datasets: Sequence[str], presets: Sequence[str], seed
                                                               "code_metrics"]
     return Results(summary=summary.reindex(columns=columns), losses=pd.concat(losses, ignore_index=True),
                    classifiers=classifiers, protocols=shared_protocols(protocols), metrics=metrics, grids=grids,
-                   captions=captions, likelihood=pd.DataFrame(likelihood), judges=judges)
+                   captions=captions, likelihood=pd.DataFrame(likelihood), judges=judges,
+                   family_kinds={row["family"]: row["family_kind"] for row in rows},
+                   label_kinds={row["family"]: row["label_kind"] for row in rows})

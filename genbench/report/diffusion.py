@@ -16,7 +16,7 @@ import yaml
 from matplotlib.figure import Figure
 
 from genbench.report.collect import Results
-from genbench.report.experiments import Section, family_kind, read_png
+from genbench.report.experiments import Section, read_png
 from genbench.images import figure_png
 from genbench.report.judged import JUDGED_HEADERS, judged_cells, judged_notes, scoring_text
 from genbench.report.tables import fmt
@@ -108,12 +108,11 @@ def guidance_section(rows: pd.DataFrame, dataset: str, preset: str) -> Section |
     return section
 
 
-def pixel_vs_latent_section(diffusion: pd.DataFrame, dataset: str) -> Section | None:
-    """Unconditional diffusion presets side by side on the sampler settings they share: quality and cost."""
-    from genbench.models import FAMILIES
-
-    rows = diffusion[(diffusion["dataset"] == dataset)
-                     & diffusion["family"].map(lambda f: f in FAMILIES and not FAMILIES.get(f).label_kind).astype(bool)]
+def pixel_vs_latent_section(diffusion: pd.DataFrame, dataset: str, label_kinds: dict[str, str]) -> Section | None:
+    """Unconditional diffusion presets side by side on the sampler settings they share: quality and cost.
+    ``label_kinds``: family -> its runs' label kind ("" = unconditional)."""
+    unconditional = diffusion["family"].map(lambda family: label_kinds.get(family) == "").astype(bool)
+    rows = diffusion[(diffusion["dataset"] == dataset) & unconditional]
     shared = rows.groupby("sampler")["preset"].nunique()
     rows = rows[rows["sampler"].isin(shared[shared > 1].index)]
     if rows["family"].nunique() < 2:
@@ -240,7 +239,7 @@ def diffusion_sections(results: Results, experiments: dict[str, list[dict]], dat
     """Every step sweep, guidance sweep and diffusion experiment the results hold, dataset by dataset."""
     summary = results.summary
     sections: list[Section] = []
-    diffusion = summary[summary["family"].map(lambda f: family_kind(f) == "diffusion")]
+    diffusion = summary[results.families_of_kind("diffusion")]
     for dataset in datasets:
         if "fd_domain" in summary.columns:
             for preset, rows in diffusion[diffusion["dataset"] == dataset].groupby("preset", sort=False):
@@ -248,7 +247,7 @@ def diffusion_sections(results: Results, experiments: dict[str, list[dict]], dat
                     section = build(rows, dataset, preset)
                     if section is not None:
                         sections.append(section)
-            for extra in (pixel_vs_latent_section(diffusion, dataset),
+            for extra in (pixel_vs_latent_section(diffusion, dataset, results.label_kinds),
                           text_to_image_section(results, diffusion, dataset)):
                 if extra is not None:
                     sections.append(extra)

@@ -19,7 +19,7 @@ from genbench.images import figure_png
 from genbench.report.judged import JUDGED_HEADERS, judged_cells, judged_notes, scoring_text
 from genbench.report.tables import fmt
 
-__all__ = ["Section", "collect_experiments", "family_kind", "gan_sections", "read_png"]
+__all__ = ["Section", "collect_experiments", "gan_sections", "read_png"]
 
 EXPERIMENTS = ("walks", "steering", "probe", "augmentation", "loss_guidance", "sdedit", "freecontrol",
                "stylegan_figures")
@@ -51,16 +51,9 @@ def collect_experiments(root: Path, *, datasets: Sequence[str], presets: Sequenc
     return found
 
 
-def family_kind(family: str) -> str:
-    """The registered family's kind; "" for a name no longer (or never) registered, e.g. old results."""
-    from genbench.models import FAMILIES
-
-    return FAMILIES.get(family).kind if family in FAMILIES else ""
-
-
 def gan_table(results: Results, dataset: str) -> Section:
     rows = results.summary[(results.summary["dataset"] == dataset)
-                           & results.summary["family"].map(lambda f: family_kind(f) == "gan")]
+                           & results.families_of_kind("gan")]
     metrics = [m for m in GAN_METRICS if m in rows.columns and rows[m].notna().any()]
     grouped = rows.groupby(["preset", "family", "sampler"], sort=False)[metrics + ["train_seconds"]].mean()
     if "fd_domain" in metrics:
@@ -197,7 +190,7 @@ def gan_sections(results: Results, experiments: dict[str, list[dict]], datasets:
     sections: list[Section] = []
     for dataset in datasets:
         if (results.summary["dataset"] == dataset).any() and \
-                results.summary["family"].map(lambda f: family_kind(f) == "gan").any():
+                results.families_of_kind("gan").any():
             sections.append(gan_table(results, dataset))
         sections += truncation_sections(results, dataset)
         for build, name in ((steering_section, "steering"), (probe_section, "probe"),

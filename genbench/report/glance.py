@@ -20,7 +20,6 @@ from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 from genbench.images import make_grid
 from genbench.io import load_npz
 from genbench.report.collect import Results, run_dir, truncation_text
-from genbench.report.experiments import family_kind
 from genbench.images import figure_png
 from genbench.report.hype import image_png
 from genbench.report.tables import LOWER_IS_BETTER, display_table, fmt, perf_cell, sort_metric
@@ -57,14 +56,9 @@ HEADERS = ["FD ↓", "precision / recall ↑", "", "train s", "sample img/s", "p
 THUMBNAIL_IMAGES, MOSAIC_IMAGES = 4, 8
 
 
-def kind_group(family: str) -> str:
-    return KIND_GROUPS.get(family_kind(family), "other")
-
-
-def _label_kind(family: str) -> str:
-    from genbench.models import FAMILIES
-
-    return FAMILIES.get(family).label_kind if family in FAMILIES else ""
+def kind_group(kind: str) -> str:
+    """The glance's group of a family kind ("gan", "diffusion", ...)."""
+    return KIND_GROUPS.get(kind, "other")
 
 
 def model_tasks(results: Results, frame: pd.DataFrame) -> pd.Series:
@@ -81,7 +75,7 @@ def model_tasks(results: Results, frame: pd.DataFrame) -> pd.Series:
             return "super-resolution" if recorded_task == "super_resolution" else "image-to-image"
         if (row["dataset"], row["preset"]) in text:
             return "text-to-image"
-        return "conditional" if _label_kind(row["family"]) == "class" else "unconditional"
+        return "conditional" if results.label_kinds.get(row["family"]) == "class" else "unconditional"
 
     return frame.apply(task, axis=1) if len(frame) else pd.Series(dtype=str)
 
@@ -126,7 +120,7 @@ def best_models(results: Results, models: pd.DataFrame, main: Mapping[str, str] 
             rows = _rank(models[(models["dataset"] == dataset) & (models["task"] == task.name)], headline, task)
             chosen.append(_main_rows(results, rows, main or {}) if task.generative else rows)
     best = pd.concat(chosen, ignore_index=True) if chosen else models.iloc[:0]
-    return best.assign(kind=best["family"].map(kind_group))
+    return best.assign(kind=best["family"].map(lambda family: kind_group(results.family_kinds.get(family, ""))))
 
 
 def task_tables(results: Results, models: pd.DataFrame) -> list[tuple[str, str, list[str], list[list[str]]]]:

@@ -92,7 +92,9 @@ def run_training(run_cfg: RunConfig, *, data_dir: Path, out_dir: Path) -> dict:
             sampler_module.load_state_dict(trained_state)
         run.log_artifact(grid_path)
 
-        summary = {"family": spec.family, "preset": run_cfg.preset, "dataset": run_cfg.dataset, "seed": run_cfg.seed,
+        # family_kind and label_kind: what the report groups by, read from here so that it needs no model registry
+        summary = {"family": spec.family, "family_kind": model.kind, "label_kind": model.label_kind,
+                   "preset": run_cfg.preset, "dataset": run_cfg.dataset, "seed": run_cfg.seed,
                    "steps": result.steps, "train_seconds": round(result.seconds, 3),
                    "images_per_second": round(result.images_per_second, 2),
                    "data_wait_fraction": round(result.data_fraction, 4), "n_parameters": model.num_parameters(),
