@@ -8,6 +8,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+BENCHMARK_PAGES = [REPO / "benchmarks" / "README.md", REPO / "benchmarks" / "history.md"]  # summary and its log
 RUNNABLE = "<!-- runnable -->"
 
 
@@ -46,7 +47,7 @@ def test_every_reference_page_is_linked_from_the_readme():
 
 
 def test_every_relative_link_and_anchor_resolves():
-    for page in PAGES:
+    for page in [*PAGES, *BENCHMARK_PAGES]:
         for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text()):
             if re.match(r"[a-z]+://", target):
                 continue

@@ -497,7 +497,7 @@ def test_fresh_data_build_matches_committed_data_dvc(ci_run: Path) -> None:
     """Hash the freshly built data/ with DVC itself and compare with the committed pointer.
 
     (``dvc status`` in a fresh repo would only say "not in cache"; in the developer's checkout, where the
-    cache holds the data, it is clean, which is the acceptance check benchmarks/README.md records.)
+    cache holds the data, it is clean, which is the acceptance check benchmarks/history.md records.)
     """
     committed = yaml.safe_load((ci_run / "data.dvc").read_text())["outs"][0]
     env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
