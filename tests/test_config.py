@@ -82,6 +82,16 @@ def test_preset_errors_name_file_and_key(preset_dir: Path, edit, key: str) -> No
     assert str(path) in str(err.value) and key in str(err.value)
 
 
+@pytest.mark.parametrize("model, says", [
+    ({"critic_norm": "batch"}, "key 'model.critic_norm' must be one of layer, none, got 'batch'"),
+    ({"n_critic": 0}, "key 'model.n_critic' must be >= 1, got 0"),
+])
+def test_a_family_key_out_of_its_range_names_preset_and_key(preset_dir: Path, model: dict, says: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_preset("wgan_gp", {"model": model}, preset_dir=preset_dir, profile_source="p.yaml")
+    assert str(err.value) == f"{preset_dir / 'wgan_gp.yaml'} + p.yaml overrides.wgan_gp: {says}"
+
+
 def test_unknown_family_lists_known_ones(preset_dir: Path) -> None:
     (preset_dir / "mystery.yaml").write_text("family: nope\n")
     with pytest.raises(ConfigError, match=r"unknown model family 'nope' \(known: .*dcgan.*ddpm.*vae"):
