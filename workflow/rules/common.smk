@@ -31,7 +31,7 @@ def _load_validated_profile():
 
 
 PROFILE, PRESETS = _load_validated_profile()
-validate(config, "../schemas/params.schema.yaml")
+validate(config, "../schemas/params.schema.yaml")  # generated from ProfileConfig (genbench.config.schema)
 
 RESULTS = f"results/{PROFILE.profile}"
 LOGS = f"logs/{PROFILE.profile}"
