@@ -80,7 +80,7 @@ def check_limits(value: Any, schema: Mapping[str, Any], *, source: str, key: str
         return
     items = list(value.values()) if isinstance(value, Mapping) else value
     if len(items) < schema.get("minItems", 0):
-        raise ConfigError(f"{where} must list at least {schema['minItems']} item(s), got none")
+        raise ConfigError(f"{where} must list at least {schema['minItems']} item(s), got {len(items)}")
     if schema.get("uniqueItems") and len(set(items)) < len(items):
         twice = next(v for i, v in enumerate(items) if v in items[:i])
         raise ConfigError(f"{where} lists {twice!r} twice")
