@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from genbench.config import ProfileConfig, SamplerConfig, deep_merge, from_dict, load_profile, read_yaml
+from genbench.config import METRIC_NAMES, ProfileConfig, SamplerConfig, deep_merge, from_dict, load_profile, read_yaml
 from genbench.errors import ConfigError, MetricInputError
 from genbench.io import InputError
 
@@ -482,7 +482,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--real", type=Path, required=True, help="image folder, .npz with 'images' or 'features'")
     p.add_argument("--fake", type=Path, required=True, help="same kinds as --real ('logits' in a features .npz feed 'is')")
-    p.add_argument("--metrics", default="fd,kid,pr", help="comma-separated: fd, kid, is, pr, dc (default: fd,kid,pr)")
+    p.add_argument("--metrics", default="fd,kid,pr",
+                   help=f"comma-separated: {', '.join(METRIC_NAMES)} (default: fd,kid,pr)")
     p.add_argument("--features", default="inception", help="feature extractor: inception (its pinned weights are "
                    "fetched to ~/.cache/genbench the first time), domain, or none")
     p.add_argument("--extractor-file", type=Path, default=None, help="weights of the extractor (domain: classifier.pt)")

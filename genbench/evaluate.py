@@ -45,7 +45,6 @@ def run_reference(data_dir: Path, extractor_file: Path, *, space: str, split: st
     save_npz(out, arrays)
 
 
-METRICS = METRIC_NAMES  # names accepted by ``--metrics`` / ``evaluation.metrics``
 # ``genbench metrics`` without ``--profile``: the protocol of clean-fid and torch-fidelity, so that its numbers
 # compare with theirs. KID: 100 subsets of (at most) 1,000 rows per side (clean-fid's num_subsets and
 # max_subset_size, torch-fidelity's kid_subsets and kid_subset_size); precision/recall k 3 (Kynkaanniemi et al.
@@ -54,15 +53,15 @@ STANDARD_PROTOCOL = EvaluationConfig(kid_subsets=100, kid_subset_size=1000, pr_k
 
 
 def compute_metrics(real_features: np.ndarray, fake_features: np.ndarray, fake_logits: np.ndarray | None,
-                    cfg: EvaluationConfig, *, space: str, names: Sequence[str] = METRICS) -> dict[str, dict]:
+                    cfg: EvaluationConfig, *, space: str, names: Sequence[str] = METRIC_NAMES) -> dict[str, dict]:
     """The metrics ``names`` in feature space ``space``: ``{'fd_<space>': {'value', 'std'?, 'protocol'?}}``.
 
     The one function behind both the pipeline's ``evaluate`` rule and ``genbench metrics``. The Inception
     Score needs class logits, so it is computed only where the extractor has a classifier head.
     """
-    unknown = sorted(set(names) - set(METRICS))
+    unknown = sorted(set(names) - set(METRIC_NAMES))
     if unknown:
-        raise ConfigError(f"metrics: unknown metric '{unknown[0]}' (known: {', '.join(METRICS)})")
+        raise ConfigError(f"metrics: unknown metric '{unknown[0]}' (known: {', '.join(METRIC_NAMES)})")
     out: dict[str, dict] = {}
     if "fd" in names:
         out[f"fd_{space}"] = {"value": metrics.frechet_distance(real_features, fake_features)}

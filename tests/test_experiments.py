@@ -132,10 +132,10 @@ def test_mixture_names_the_pool_that_is_too_small() -> None:
     ({"steering": {"presets": ["ddpm"]}}, "not an unconditional generator"),
     ({"probe": {"presets": ["vae"]}}, "has no discriminator"),
     ({"augmentation": {"preset": "dcgan"}}, "is not class-conditional"),
-    ({"augmentation": {"preset": "", "p_real": [1.5]}}, "must lie in \\[0, 1\\]"),
+    ({"augmentation": {"preset": "", "p_real": [1.5]}}, "augmentation.p_real\\[0\\]' must be <= 1"),
 ])
 def test_experiment_settings_are_checked_up_front(experiments: dict, match: str) -> None:
-    profile = load_profile({"profile": "t", "presets": ["dcgan", "vae", "ddpm"], "experiments": experiments},
-                           source="p.yaml")
     with pytest.raises(ConfigError, match=match):
+        profile = load_profile({"profile": "t", "presets": ["dcgan", "vae", "ddpm"], "experiments": experiments},
+                               source="p.yaml")
         validate_all(profile, profile_source="p.yaml")

@@ -13,14 +13,16 @@ how ``ci.yaml`` makes every model train for seconds without a second set of pres
 The modules form layers: ``parse`` (generic YAML -> dataclass) < ``preset`` < ``profile``, none of which
 imports a registry, so models, features and datasets may import their config types from here;
 ``validate`` checks names against the registries and is imported only when one of its functions is first
-asked for (``load_preset``, ``resolve_run``, ``validate_all``).
+asked for (``load_preset``, ``resolve_run``, ``validate_all``). Allowed values (``Literal``) and limits
+(``bounded``) live on the fields; ``schema`` writes from them the JSON schema Snakemake validates against
+(``python -m genbench.config.schema --write``).
 """
 from __future__ import annotations
 
 import importlib
 from typing import Any
 
-from genbench.config.parse import deep_merge, from_dict, read_yaml, to_dict
+from genbench.config.parse import bounded, deep_merge, from_dict, limits, read_yaml, to_dict
 from genbench.config.preset import (PRESET_DIR, PresetConfig, SamplerConfig, TrainConfig, main_sampler,
                                     milestone_steps, read_preset)
 from genbench.config.profile import (METRIC_NAMES, AugmentationConfig, CheckpointConfig, CudaConfig, DomainConfig,
@@ -48,5 +50,6 @@ __all__ = ["METRIC_NAMES", "PRESET_DIR", "AugmentationConfig", "CheckpointConfig
            "MlflowConfig", "NeuralStyleConfig", "PresetConfig", "ProbeConfig", "ProfileConfig", "ReportConfig",
            "RunConfig", "SamplerConfig", "SdeditConfig", "SegmenterConfig", "SteeringConfig",
            "StyleGANFiguresConfig", "TrainConfig",
-           "TrainingCurveConfig", "deep_merge", "from_dict", "load_profile", "load_profile_file", "main_sampler",
+           "TrainingCurveConfig", "bounded", "deep_merge", "from_dict", "limits", "load_profile", "load_profile_file",
+           "main_sampler",
            "milestone_steps", "read_preset", "read_yaml", "run_config_from_json", "to_dict", *_REGISTRY_CHECKS]

@@ -4,25 +4,30 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping, get_args
 
-from genbench.config.parse import from_dict, read_yaml
+from genbench.config.parse import bounded, from_dict, limits, read_yaml
 from genbench.config.preset import PresetConfig
 from genbench.errors import ConfigError
 
-METRIC_NAMES = ("fd", "kid", "is", "pr", "dc")  # FD, KID, IS, precision/recall, density/coverage (genbench.evaluate)
+# The one list of metric names (genbench.evaluate computes them; the CLI, the schema and the defaults read it):
+# FD, KID, IS, precision/recall, density/coverage.
+MetricName = Literal["fd", "kid", "is", "pr", "dc"]
+METRIC_NAMES: tuple[str, ...] = get_args(MetricName)
+# Registered feature extractors (genbench.features.EXTRACTORS; tests/test_config.py checks the two agree).
+FeatureSpace = Literal["domain", "inception"]
 
 
 @dataclass(frozen=True)
 class DomainConfig:
     """The per-dataset CNN classifier whose penultimate features and softmax serve the metrics."""
 
-    epochs: int = 3
-    batch_size: int = 128
-    lr: float = 1e-3
-    width: int = 32
-    seed: int = 0
-    max_train_images: int = 0
+    epochs: int = bounded(3, ge=1)
+    batch_size: int = bounded(128, ge=1)
+    lr: float = bounded(1e-3, gt=0)
+    width: int = bounded(32, ge=1)
+    seed: int = bounded(0, ge=0)
+    max_train_images: int = bounded(0, ge=0)
 
 
 @dataclass(frozen=True)
@@ -34,11 +39,11 @@ class JudgesConfig:
     that a rate the judge reports was not optimised for.
     """
 
-    split_seed: int = 0
-    guide_seed: int = 1
-    judge_seed: int = 2
-    judge_width: int = 24
-    judge_epochs: int = 3
+    split_seed: int = bounded(0, ge=0)
+    guide_seed: int = bounded(1, ge=0)
+    judge_seed: int = bounded(2, ge=0)
+    judge_width: int = bounded(24, ge=1)
+    judge_epochs: int = bounded(3, ge=1)
 
 
 @dataclass(frozen=True)
@@ -52,60 +57,53 @@ class SegmenterConfig:
     batch 64: IoU 0.894 in 178 s).
     """
 
-    epochs: int = 1
-    batch_size: int = 32
-    lr: float = 4e-3  # Adam, cosine decay to 0 over all steps
-    width: int = 16
-    seed: int = 0
-    n_train: int = 0  # a seeded subset of the train split; 0 = all of it
+    epochs: int = bounded(1, ge=1)
+    batch_size: int = bounded(32, ge=1)
+    lr: float = bounded(4e-3, gt=0)  # Adam, cosine decay to 0 over all steps
+    width: int = bounded(16, ge=1)
+    seed: int = bounded(0, ge=0)
+    n_train: int = bounded(0, ge=0)  # a seeded subset of the train split; 0 = all of it
 
 
 @dataclass(frozen=True)
 class EvaluationConfig:
     # Feature spaces (registered extractors) the pipeline measures in; metric names end in the space
     # (fd_domain, fd_inception). 'is' is computed only where the extractor has class logits (domain).
-    feature_spaces: tuple[str, ...] = ("domain",)
-    metrics: tuple[str, ...] = ("fd", "kid", "is", "pr", "dc")
-    n_fake: int = 1000
-    n_real: int = 1000  # taken from the test split with a fixed seed
-    reference_split: str = "test"
-    batch_size: int = 250
-    kid_subsets: int = 10
-    kid_subset_size: int = 100
-    is_splits: int = 10
-    pr_k: int = 3  # Kynkaanniemi et al. 2019
-    dc_k: int = 5  # Naeem et al. 2020
+    feature_spaces: tuple[FeatureSpace, ...] = bounded(("domain",), min_items=1, unique=True)
+    metrics: tuple[MetricName, ...] = bounded(METRIC_NAMES, min_items=1, unique=True)
+    n_fake: int = bounded(1000, ge=2)
+    n_real: int = bounded(1000, ge=2)  # taken from the test split with a fixed seed
+    reference_split: Literal["train", "test"] = "test"
+    batch_size: int = bounded(250, ge=1)
+    kid_subsets: int = bounded(10, ge=1)
+    kid_subset_size: int = bounded(100, ge=2)
+    is_splits: int = bounded(10, ge=1)
+    pr_k: int = bounded(3, ge=1)  # Kynkaanniemi et al. 2019
+    dc_k: int = bounded(5, ge=1)  # Naeem et al. 2020
     # Diversity of unpaired translators (MUNIT Table 1, BicycleGAN's protocol: 19 pairs of outputs for each of 100
     # inputs): each of the first diversity_inputs test inputs translated diversity_styles times, mean LPIPS of
     # consecutive outputs (genbench.metrics.diversity). 0 inputs = not measured.
-    diversity_inputs: int = 100
-    diversity_styles: int = 20
-
-    def __post_init__(self) -> None:
-        if self.diversity_inputs < 0:
-            raise ConfigError(f"key 'evaluation.diversity_inputs' must be >= 0 (0 = off), got {self.diversity_inputs}")
-        if self.diversity_styles < 2:
-            raise ConfigError(f"key 'evaluation.diversity_styles' must be >= 2 (a pair of outputs), "
-                              f"got {self.diversity_styles}")
+    diversity_inputs: int = bounded(100, ge=0)
+    diversity_styles: int = bounded(20, ge=2)
 
 
 @dataclass(frozen=True)
 class SteeringConfig:
     """Classifier-gradient steering of unconditional generators (genbench.experiments.steering)."""
 
-    presets: tuple[str, ...] = ()
-    n: int = 64  # latents steered towards each class
-    steps: int = 10
-    step_size: float = 0.05  # per step, as a fraction of the latent's typical norm sqrt(D)
+    presets: tuple[str, ...] = bounded((), unique=True)
+    n: int = bounded(64, ge=1)  # latents steered towards each class
+    steps: int = bounded(10, ge=0)
+    step_size: float = bounded(0.05, ge=0)  # per step, as a fraction of the latent's typical norm sqrt(D)
 
 
 @dataclass(frozen=True)
 class ProbeConfig:
     """Linear probe on discriminator features vs the untrained network's (genbench.experiments.probe)."""
 
-    presets: tuple[str, ...] = ()
-    n_train: int = 5000  # seeded subsets of the train and test splits
-    n_test: int = 2000
+    presets: tuple[str, ...] = bounded((), unique=True)
+    n_train: int = bounded(5000, ge=10)  # seeded subsets of the train and test splits
+    n_test: int = bounded(2000, ge=1)
 
 
 @dataclass(frozen=True)
@@ -113,29 +111,29 @@ class AugmentationConfig:
     """Classifier trained on real and class-conditional GAN images mixed (genbench.experiments.augmentation)."""
 
     preset: str = ""  # a class-conditional preset of the profile; "" = off
-    p_real: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
-    n_train: int = 5000
-    epochs: int = 2
+    p_real: tuple[float, ...] = bounded((0.0, 0.25, 0.5, 0.75, 1.0), min_items=1, each=limits(ge=0, le=1))
+    n_train: int = bounded(5000, ge=10)
+    epochs: int = bounded(2, ge=1)
 
 
 @dataclass(frozen=True)
 class LossGuidanceConfig:
     """Loss (classifier) guidance of unconditional diffusion models (genbench.experiments.loss_guidance)."""
 
-    presets: tuple[str, ...] = ()
-    n: int = 20  # images guided towards each class
-    scales: tuple[float, ...] = (0.0, 1.0, 3.0, 10.0)  # 0 = unguided
-    steps: int = 25  # DDIM steps, eta 0
+    presets: tuple[str, ...] = bounded((), unique=True)
+    n: int = bounded(20, ge=1)  # images guided towards each class
+    scales: tuple[float, ...] = bounded((0.0, 1.0, 3.0, 10.0), min_items=1, each=limits(ge=0))  # 0 = unguided
+    steps: int = bounded(25, ge=1)  # DDIM steps, eta 0
 
 
 @dataclass(frozen=True)
 class SdeditConfig:
     """img2img by SDEdit with unconditional diffusion models (genbench.experiments.sdedit)."""
 
-    presets: tuple[str, ...] = ()
-    n: int = 200  # seeded train images edited at each strength (FD against the test reference)
-    strengths: tuple[float, ...] = (0.2, 0.4, 0.6, 0.8, 1.0)
-    steps: int = 50  # DDIM steps (eta 0) at strength 1; a strength s takes s of them
+    presets: tuple[str, ...] = bounded((), unique=True)
+    n: int = bounded(200, ge=2)  # seeded train images edited at each strength (FD against the test reference)
+    strengths: tuple[float, ...] = bounded((0.2, 0.4, 0.6, 0.8, 1.0), min_items=1, each=limits(gt=0, le=1))
+    steps: int = bounded(50, ge=1)  # DDIM steps (eta 0) at strength 1; a strength s takes s of them
 
 
 @dataclass(frozen=True)
@@ -145,23 +143,26 @@ class FreeControlConfig:
     ``source_dataset`` into the model's domain, on the rows the baseline preset's ``baseline_direction``
     translated (CycleGAN's F: MNIST-M -> MNIST)."""
 
-    presets: tuple[str, ...] = ()
+    presets: tuple[str, ...] = bounded((), unique=True)
     source_dataset: str = "mnist_m"
     baseline: str = "cyclegan"  # a translator preset of the profile, trained on source_dataset
     baseline_direction: str = "backward"
-    n: int = 1000
-    batch_size: int = 50
-    steps: int = 20  # DDIM steps of inversion and synthesis (both visit the same timesteps)
-    n_seed: int = 20  # N_s: seed images of the analysis stage
-    n_bases: int = 16  # N_b: semantic bases kept per timestep
-    n_appearance: int = 2  # N_a: leading bases whose coordinates weight the appearance vectors
+    n: int = bounded(1000, ge=2)
+    batch_size: int = bounded(50, ge=1)
+    steps: int = bounded(20, ge=2)  # DDIM steps of inversion and synthesis (both visit the same timesteps)
+    n_seed: int = bounded(20, ge=1)  # N_s: seed images of the analysis stage
+    n_bases: int = bounded(16, ge=1)  # N_b: semantic bases kept per timestep
+    n_appearance: int = bounded(2, ge=1)  # N_a: leading bases whose coordinates weight the appearance vectors
     # lambda_s and lambda_a of eq. 6; lambda_s swept on 100 MNIST-M train rows (benchmarks/freecontrol_sweep.py)
-    structure_scale: float = 30.0
-    appearance_scale: float = 0.5
-    guidance: float = 3.0  # classifier-free guidance s (genbench's scale: 1 = the conditional model alone)
-    guided_fraction: float = 0.4  # the first steps guided: the reference config's steps 0-80 of 200
-    feature_block: int = 1  # decoder level read: 0 = the lowest resolution (the UNet's ``up`` list)
-    appearance_threshold: float = 0.5  # coordinates below it weight no appearance vector (reference code)
+    structure_scale: float = bounded(30.0, ge=0)
+    appearance_scale: float = bounded(0.5, ge=0)
+    # classifier-free guidance s (genbench's scale: 1 = the conditional model alone)
+    guidance: float = bounded(3.0, ge=0)
+    # the first steps guided: the reference config's steps 0-80 of 200
+    guided_fraction: float = bounded(0.4, gt=0, lt=1)
+    feature_block: int = bounded(1, ge=0)  # decoder level read: 0 = the lowest resolution (the UNet's ``up`` list)
+    # coordinates below it weight no appearance vector (reference code)
+    appearance_threshold: float = bounded(0.5, ge=0, le=1)
     # Start the controlled sample from the guidance image's inverted x_T (the reference code's ``same_latent``);
     # the appearance sibling starts from fresh noise either way.
     start_from_inversion: bool = True
@@ -173,11 +174,12 @@ class NeuralStyleConfig:
     optimisation per (content, style) pair, no training; photo names from genbench.data.photos."""
 
     enabled: bool = False
-    contents: tuple[str, ...] = ("chelsea", "coffee")  # test photos: never seen by any trained model
-    styles: tuple[str, ...] = ("brick", "grass", "gravel")  # the texture images
-    size: int = 128  # square centre crops of this side
-    steps: int = 100  # loss evaluations (L-BFGS)
-    style_weight: float = 1e6  # beta / alpha, content weight 1 (see genbench.experiments.style_transfer)
+    # test photos: never seen by any trained model
+    contents: tuple[str, ...] = bounded(("chelsea", "coffee"), min_items=1, unique=True)
+    styles: tuple[str, ...] = bounded(("brick", "grass", "gravel"), min_items=1, unique=True)  # the texture images
+    size: int = bounded(128, ge=16)  # square centre crops of this side
+    steps: int = bounded(100, ge=1)  # loss evaluations (L-BFGS)
+    style_weight: float = bounded(1e6, ge=0)  # beta / alpha, content weight 1 (see genbench.experiments.style_transfer)
 
 
 @dataclass(frozen=True)
@@ -185,17 +187,14 @@ class StyleGANFiguresConfig:
     """StyleGAN's style-mixing grid (Figure 3) and stochastic variation (Figure 4) of the named stylegan presets
     (genbench.experiments.stylegan_figures); psi 1."""
 
-    presets: tuple[str, ...] = ()
-    sources: int = 5  # sources A (rows per style range) and B (columns) of the mixing grid, Figure 3's five B's
-    latents: int = 4  # w's of the stochastic-variation figure
-    draws: int = 100  # noise draws per w: Figure 4 (c)'s std is over 100 realisations
-    shown: int = 6  # draws shown per w beside its std map
+    presets: tuple[str, ...] = bounded((), unique=True)
+    # sources A (rows per style range) and B (columns) of the mixing grid, Figure 3's five B's
+    sources: int = bounded(5, ge=1)
+    latents: int = bounded(4, ge=1)  # w's of the stochastic-variation figure
+    draws: int = bounded(100, ge=2)  # noise draws per w: Figure 4 (c)'s std is over 100 realisations
+    shown: int = bounded(6, ge=1)  # draws shown per w beside its std map
 
     def __post_init__(self) -> None:
-        for key, least in (("sources", 1), ("latents", 1), ("draws", 2), ("shown", 1)):
-            if getattr(self, key) < least:
-                raise ConfigError(f"key 'experiments.stylegan_figures.{key}' must be >= {least}, "
-                                  f"got {getattr(self, key)}")
         if self.shown > self.draws:
             raise ConfigError(f"key 'experiments.stylegan_figures.shown' ({self.shown}) must be <= draws "
                               f"({self.draws})")
@@ -238,8 +237,8 @@ class CheckpointConfig:
     """How often a training job snapshots everything it needs to resume exactly (genbench.train.resume).
     When a snapshot is written changes nothing in the results, so these keys are not part of a preset."""
 
-    every_seconds: float = 60.0  # wall-clock period; 0 = off
-    every_steps: int = 0  # also every N steps; 0 = off
+    every_seconds: float = bounded(60.0, ge=0)  # wall-clock period; 0 = off
+    every_steps: int = bounded(0, ge=0)  # also every N steps; 0 = off
 
 
 @dataclass(frozen=True)
@@ -248,10 +247,11 @@ class MemorisationConfig:
     its evaluation.n_fake samples against the whole train split, in the domain feature space."""
 
     enabled: bool = True
-    presets: tuple[str, ...] = ()  # () = every generative preset of the profile
-    n_show: int = 8  # the samples nearest to the training set, each shown beside its k nearest training images
-    k: int = 3
-    near_copy_quantile: float = 0.05  # of the test images' distances to the training set
+    presets: tuple[str, ...] = bounded((), unique=True)  # () = every generative preset of the profile
+    # the samples nearest to the training set, each shown beside its k nearest training images
+    n_show: int = bounded(8, ge=1)
+    k: int = bounded(3, ge=1)
+    near_copy_quantile: float = bounded(0.05, gt=0, lt=1)  # of the test images' distances to the training set
 
 
 @dataclass(frozen=True)
@@ -260,10 +260,10 @@ class TrainingCurveConfig:
     final ones sampled with its main sampler setting and measured against the domain test reference."""
 
     enabled: bool = True
-    presets: tuple[str, ...] = ()  # () = every generative preset of the profile
+    presets: tuple[str, ...] = bounded((), unique=True)  # () = every generative preset of the profile
     # Fewer images than evaluation.n_fake keep the curve cheap; FD is biased upwards at small n, so the
     # curve's values compare with each other, not with the table's.
-    n_fake: int = 500
+    n_fake: int = bounded(500, ge=2)
 
 
 @dataclass(frozen=True)
@@ -272,20 +272,19 @@ class LikelihoodConfig:
     test images of their dataset, the same rows for every family; PixelCNN and flow exactly (the flow through
     uniform dequantisation), the VAE's ELBO and IWAE bound, the DDPM's variational bound L_vlb."""
 
-    presets: tuple[str, ...] = ()  # presets of families with a likelihood (genbench list); () = none
-    n: int = 1000
-    batch_size: int = 100
-    iwae_k: int = 100  # importance samples per image of the VAE's IWAE bound (Burda et al. 2016 eq. 8)
-    dequantisation_draws: int = 1  # uniform-noise draws per image of a flow (their mean is still a bound)
+    # presets of families with a likelihood (genbench list); () = none
+    presets: tuple[str, ...] = bounded((), unique=True)
+    n: int = bounded(1000, ge=1)
+    batch_size: int = bounded(100, ge=1)
+    iwae_k: int = bounded(100, ge=1)  # importance samples per image of the VAE's IWAE bound (Burda et al. 2016 eq. 8)
+    # uniform-noise draws per image of a flow (their mean is still a bound)
+    dequantisation_draws: int = bounded(1, ge=1)
     # Timesteps of the DDPM bound: 0 = all T of the model (Ho et al. sec. 3.3); fewer = the bound of the
     # respaced chain over that many evenly spaced steps (Nichol & Dhariwal 2021, sec. 4), cheaper and looser.
-    vlb_steps: int = 0
+    vlb_steps: int = bounded(0, ge=0)
 
     def __post_init__(self) -> None:
-        for key in ("n", "batch_size", "iwae_k", "dequantisation_draws"):
-            if getattr(self, key) < 1:
-                raise ConfigError(f"key 'likelihood.{key}' must be >= 1, got {getattr(self, key)}")
-        if self.vlb_steps < 0 or self.vlb_steps == 1:
+        if self.vlb_steps == 1:
             raise ConfigError(f"key 'likelihood.vlb_steps' must be 0 (all T) or >= 2, got {self.vlb_steps}")
 
 
@@ -294,18 +293,21 @@ class ReportConfig:
     """What ``reports/all`` shows beyond the result files' numbers."""
 
     # The human evaluation page (hype.html): images of each generative model, and as many real ones in all
-    hype_images_per_model: int = 10
-    hype_seed: int = 0
+    hype_images_per_model: int = bounded(10, ge=1)
+    hype_seed: int = bounded(0, ge=0)
 
 
 @dataclass(frozen=True)
 class ProfileConfig:
-    profile: str = "default"
-    datasets: tuple[str, ...] = ("mnist", "fashion_mnist")
-    presets: tuple[str, ...] = ("dcgan", "vae", "ddpm")
-    seeds: tuple[int, ...] = (0,)
-    device: str = "auto"  # auto | cpu | cuda
-    threads: int = 1  # torch threads per heavy job = the rule's Snakemake threads
+    profile: str = bounded("default", required=True, pattern="^[a-z0-9_-]+$")
+    datasets: tuple[str, ...] = bounded(("mnist", "fashion_mnist"), min_items=1, unique=True)
+    presets: tuple[str, ...] = bounded(("dcgan", "vae", "ddpm"), min_items=1, unique=True)
+    seeds: tuple[int, ...] = bounded((0,), min_items=1, unique=True, each=limits(ge=0))
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    threads: int = bounded(1, ge=1)  # torch threads per heavy job = the rule's Snakemake threads
+    # Minutes a training job may take (what a SLURM job asks for): the full profile's presets train for hours
+    # on one GPU (720); other profiles' jobs ask for two hours.
+    train_runtime_minutes: int = bounded(120, ge=1)
     # A local run's genbench commands fork from one process that has torch and MLflow imported
     # (genbench.worker): ~2-3 s of a core less per job, the same results; false runs each in its own process.
     worker: bool = True
@@ -324,7 +326,7 @@ class ProfileConfig:
     overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     # A preset named here runs on these datasets only, e.g. an MNIST-only model, or an image-to-image family
     # on the dataset with its arrays (pix2pix: mnist_m); the others run on every one of ``datasets``.
-    preset_datasets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    preset_datasets: Mapping[str, tuple[str, ...]] = bounded({}, each=limits(min_items=1, unique=True))
 
     def datasets_of(self, preset: str) -> tuple[str, ...]:
         return tuple(self.preset_datasets.get(preset, self.datasets))
@@ -347,21 +349,7 @@ class RunConfig:
 
 
 def load_profile(data: Mapping[str, Any], *, source: str) -> ProfileConfig:
-    profile = from_dict(ProfileConfig, data, source=source)
-    if profile.device not in ("auto", "cpu", "cuda"):
-        raise ConfigError(f"{source}: key 'device' must be auto, cpu or cuda, got {profile.device!r}")
-    unknown = sorted(set(profile.evaluation.metrics) - set(METRIC_NAMES))
-    if unknown:
-        raise ConfigError(f"{source}: key 'evaluation.metrics' has unknown metric '{unknown[0]}' "
-                          f"(known: {', '.join(METRIC_NAMES)})")
-    mem = profile.memorisation
-    if mem.n_show < 1 or mem.k < 1 or not 0.0 < mem.near_copy_quantile < 1.0:
-        raise ConfigError(f"{source}: key 'memorisation': n_show and k must be >= 1 and near_copy_quantile in "
-                          f"(0, 1), got {mem.n_show}, {mem.k}, {mem.near_copy_quantile}")
-    if profile.report.hype_images_per_model < 1:
-        raise ConfigError(f"{source}: key 'report.hype_images_per_model' must be >= 1, "
-                          f"got {profile.report.hype_images_per_model}")
-    return profile
+    return from_dict(ProfileConfig, data, source=source)
 
 
 def load_profile_file(path: str | Path) -> ProfileConfig:

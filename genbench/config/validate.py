@@ -52,9 +52,6 @@ def validate_all(profile: ProfileConfig, *, profile_source: str, preset_dir: Pat
         if preset not in profile.presets:
             raise ConfigError(f"{profile_source}: key 'preset_datasets.{preset}' names a preset not in 'presets' "
                               f"({', '.join(profile.presets)})")
-        if not datasets:
-            raise ConfigError(f"{profile_source}: key 'preset_datasets.{preset}' is empty; list its datasets "
-                              "or remove the key")
         for dataset in datasets:
             check_dataset_name(dataset, source=f"{profile_source}: key 'preset_datasets.{preset}'")
     for key, presets in (("memorisation", profile.memorisation.presets),
@@ -178,9 +175,3 @@ def _check_experiments(cfg: ExperimentsConfig, presets: Mapping[str, PresetConfi
         if cls.family != "stylegan":
             raise ConfigError(f"{profile_source}: key 'experiments.stylegan_figures.presets': '{name}' ({cls.family}) "
                               "is not a stylegan preset (style mixing and noise inputs are StyleGAN's); remove it")
-    if any(not 0.0 < s <= 1.0 for s in cfg.sdedit.strengths):
-        raise ConfigError(f"{profile_source}: key 'experiments.sdedit.strengths' values must lie in (0, 1]")
-    if any(s < 0.0 for s in cfg.loss_guidance.scales):
-        raise ConfigError(f"{profile_source}: key 'experiments.loss_guidance.scales' values must be >= 0")
-    if any(not 0.0 <= p <= 1.0 for p in cfg.augmentation.p_real):
-        raise ConfigError(f"{profile_source}: key 'experiments.augmentation.p_real' values must lie in [0, 1]")

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.nn.functional import one_hot
 
-from genbench.errors import ConfigError
+from genbench.config.parse import bounded
 from genbench.models import FAMILIES
 from genbench.models.base import GenerativeModel, ImageSpec
 from genbench.models.dcgan import DCGAN
@@ -26,13 +26,8 @@ from genbench.models.layers import balanced_labels, init_normal_
 @dataclass(frozen=True)
 class Config:
     # Sec. 4.1 draws a 100-d z (uniform there); normal here, as in dcgan.py, so that truncation applies.
-    latent_dim: int = 100
-    base_channels: int = 64  # width at the highest resolution; doubles at every halving (dcgan.Config)
-
-    def __post_init__(self) -> None:
-        for key in ("latent_dim", "base_channels"):
-            if getattr(self, key) < 1:
-                raise ConfigError(f"cgan: key 'model.{key}' must be >= 1, got {getattr(self, key)}")
+    latent_dim: int = bounded(100, ge=1)
+    base_channels: int = bounded(64, ge=1)  # width at the highest resolution; doubles at every halving (dcgan.Config)
 
 
 @FAMILIES.register("cgan")

@@ -35,6 +35,7 @@ import torch
 from torch import nn
 from torch.nn.functional import l1_loss, mse_loss
 
+from genbench.config.parse import bounded
 from genbench.config import TrainConfig
 from genbench.errors import ConfigError
 from genbench.models import FAMILIES
@@ -52,25 +53,18 @@ SPLIT_SEED = 20170330  # the fixed shuffle that splits the training rows into th
 
 @dataclass(frozen=True)
 class Config:
-    base_channels: int = 64  # c7s1-64; d128 and d256 double it
-    res_blocks: int = 6  # appendix 7.2: 6 blocks for 128x128 training images, 9 for 256x256
-    d_base_channels: int = 64
-    d_layers: int = 1  # PatchGAN depth: 1 -> 16x16 patches at 28x28 (3 = the paper's 70x70 at 256)
-    cycle_weight: float = 10.0  # lambda of eq. 3 (sec. 4), on the forward cycle x -> G -> F -> x [lambda_A]
+    base_channels: int = bounded(64, ge=1)  # c7s1-64; d128 and d256 double it
+    res_blocks: int = bounded(6, ge=0)  # appendix 7.2: 6 blocks for 128x128 training images, 9 for 256x256
+    d_base_channels: int = bounded(64, ge=1)
+    d_layers: int = bounded(1, ge=1)  # PatchGAN depth: 1 -> 16x16 patches at 28x28 (3 = the paper's 70x70 at 256)
+    # lambda of eq. 3 (sec. 4), on the forward cycle x -> G -> F -> x [lambda_A]
+    cycle_weight: float = bounded(10.0, ge=0)
     # lambda of the backward cycle y -> F -> G -> y [lambda_B]. MNIST-M -> MNIST drops the background, which G
     # cannot recover, so a large lambda_B pushes F to hide it in its digits (Chu et al. 2017). 0 = the paper's
     # "GAN + forward cycle" ablation (sec. 5.1.4): the backward cycle is then logged but sends no gradient.
-    cycle_weight_y: float = 10.0
-    identity_weight: float = 0.5  # identity loss weight as a multiple of lambda (sec. 5.2: 0.5 lambda)
-    pool_size: int = 50  # sec. 4: a buffer of the 50 previously generated images; 0 = none
-
-    def __post_init__(self) -> None:
-        if min(self.base_channels, self.d_base_channels, self.d_layers) < 1 or self.res_blocks < 0:
-            raise ConfigError("cyclegan: keys 'model.base_channels', 'd_base_channels', 'd_layers' must be >= 1 "
-                              "and 'model.res_blocks' >= 0")
-        if min(self.cycle_weight, self.cycle_weight_y, self.identity_weight, self.pool_size) < 0:
-            raise ConfigError("cyclegan: keys 'model.cycle_weight', 'cycle_weight_y', 'identity_weight' and "
-                              "'pool_size' must be >= 0")
+    cycle_weight_y: float = bounded(10.0, ge=0)
+    identity_weight: float = bounded(0.5, ge=0)  # identity loss weight as a multiple of lambda (sec. 5.2: 0.5 lambda)
+    pool_size: int = bounded(50, ge=0)  # sec. 4: a buffer of the 50 previously generated images; 0 = none
 
 
 def resnet_generator(cfg: Config, in_channels: int, out_channels: int) -> nn.Sequential:

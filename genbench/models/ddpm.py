@@ -8,12 +8,13 @@ alpha-bar_t = ``schedule.alphas_cumprod[t]`` with the paper's t = 1..T stored at
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, ClassVar
+from typing import Callable, ClassVar, Literal
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from genbench.config.parse import bounded, limits
 from genbench.config import LikelihoodConfig, SamplerConfig, TrainConfig
 from genbench.errors import ConfigError
 from genbench.models import FAMILIES
@@ -25,35 +26,27 @@ from genbench.samplers.schedule import BETA_SCHEDULES, NoiseSchedule
 
 
 #: training targets of the UNet
-PREDICTIONS = ("eps", "v")
+Prediction = Literal["eps", "v"]
 
 
 @dataclass(frozen=True)
 class Config:
     """A small version of the paper's UNet (appendix B) sized for 28x28 on a CPU: 28 -> 14 -> 7."""
 
-    base_channels: int = 32
-    channel_mults: tuple[int, ...] = (1, 2, 2)  # one resolution level each, halving between levels
-    num_res_blocks: int = 1  # per level on the way down, and on the way up
+    base_channels: int = bounded(32, ge=1)
+    # one resolution level each, halving between levels
+    channel_mults: tuple[int, ...] = bounded((1, 2, 2), min_items=1, each=limits(ge=1))
+    num_res_blocks: int = bounded(1, ge=1)  # per level on the way down, and on the way up
     attention: bool = False  # self-attention at the lowest resolution (the paper uses it at 16x16)
-    timesteps: int = 1000  # T, sec. 4
+    timesteps: int = bounded(1000, ge=1)  # T, sec. 4
     schedule: str = "linear"  # linear (Ho et al.) or cosine (Nichol & Dhariwal 2021)
     # what the UNet predicts: "eps" (Ho et al. eq. 14) or "v" (Salimans & Ho 2022), sampled through the eps it implies
-    prediction: str = "eps"
+    prediction: Prediction = "eps"
 
     def __post_init__(self) -> None:
         if self.schedule not in BETA_SCHEDULES:
             raise ConfigError(f"ddpm: key 'model.schedule' must be one of {', '.join(BETA_SCHEDULES.names())}, "
                               f"got {self.schedule!r}")
-        if self.prediction not in PREDICTIONS:
-            raise ConfigError(f"ddpm: key 'model.prediction' must be one of {', '.join(PREDICTIONS)}, "
-                              f"got {self.prediction!r}")
-        for key in ("base_channels", "num_res_blocks", "timesteps"):
-            if getattr(self, key) < 1:
-                raise ConfigError(f"ddpm: key 'model.{key}' must be >= 1, got {getattr(self, key)}")
-        if not self.channel_mults or min(self.channel_mults) < 1:
-            raise ConfigError(f"ddpm: key 'model.channel_mults' must be a non-empty list of integers >= 1, "
-                              f"got {list(self.channel_mults)}")
 
 
 class SelfAttention(nn.Module):

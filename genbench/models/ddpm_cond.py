@@ -14,8 +14,8 @@ from typing import Callable
 
 import torch
 
+from genbench.config.parse import bounded
 from genbench.config import SamplerConfig
-from genbench.errors import ConfigError
 from genbench.models import FAMILIES
 from genbench.models.base import ImageSpec
 from genbench.models.ddpm import DDPM
@@ -48,13 +48,9 @@ def classifier_free_guidance(predict: Callable[[torch.Tensor, int, Condition], t
 class Config(DDPMConfig):
     """The DDPM UNet plus a learned embedding of num_classes + 1 labels (the last is "no label")."""
 
-    label_dropout: float = 0.1  # p_uncond; the paper found 0.1-0.2 best (Table 1)
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if not 0.0 < self.label_dropout < 1.0:
-            raise ConfigError(f"ddpm_cond: key 'model.label_dropout' must be in (0, 1) (0 would never train the "
-                              f"unconditional model that guidance needs), got {self.label_dropout}")
+    # p_uncond; the paper found 0.1-0.2 best (Table 1). > 0: 0 would never train the unconditional model that
+    # guidance needs.
+    label_dropout: float = bounded(0.1, gt=0, lt=1)
 
 
 @FAMILIES.register("ddpm_cond")

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from genbench.config.parse import bounded
 from genbench.config import LikelihoodConfig, SamplerConfig, TrainConfig
 from genbench.errors import ConfigError
 from genbench.metrics.bits_per_dim import LEVELS
@@ -35,14 +36,9 @@ from genbench.models.losses import descend
 
 @dataclass(frozen=True)
 class Config:
-    levels: int = 2  # L: 28 -> 14 -> 7 (Glow: 3 levels at 32x32)
-    steps_per_level: int = 16  # K (Glow: 32)
-    hidden_channels: int = 256  # width of each coupling's network (Glow: 512)
-
-    def __post_init__(self) -> None:
-        for key in ("levels", "steps_per_level", "hidden_channels"):
-            if getattr(self, key) < 1:
-                raise ConfigError(f"flow: key 'model.{key}' must be >= 1, got {getattr(self, key)}")
+    levels: int = bounded(2, ge=1)  # L: 28 -> 14 -> 7 (Glow: 3 levels at 32x32)
+    steps_per_level: int = bounded(16, ge=1)  # K (Glow: 32)
+    hidden_channels: int = bounded(256, ge=1)  # width of each coupling's network (Glow: 512)
 
 
 def squeeze(x: torch.Tensor) -> torch.Tensor:

@@ -18,8 +18,8 @@ import torch
 from torch import nn
 from torch.nn.functional import cross_entropy, one_hot
 
+from genbench.config.parse import bounded
 from genbench.config import SamplerConfig, TrainConfig
-from genbench.errors import ConfigError
 from genbench.models import FAMILIES
 from genbench.models.base import GenerativeModel, ImageSpec
 from genbench.models.gan_blocks import make_discriminator, make_generator
@@ -29,28 +29,18 @@ from genbench.models.losses import descend, discriminator_loss, generator_loss
 
 @dataclass(frozen=True)
 class Config:
-    latent_dim: int = 62  # z, App. C.1 (MNIST: 62 noise variables + 10 + 2 codes = 74 inputs)
-    categories: int = 10  # K of the one categorical code
-    continuous_codes: int = 2  # each U(-1, 1)
+    latent_dim: int = bounded(62, ge=1)  # z, App. C.1 (MNIST: 62 noise variables + 10 + 2 codes = 74 inputs)
+    categories: int = bounded(10, ge=1)  # K of the one categorical code
+    continuous_codes: int = bounded(2, ge=0)  # each U(-1, 1)
     # Sec. 6: lambda = 1 for discrete codes; continuous codes take a smaller lambda so that lambda L_I, which
     # now involves differential entropy, stays on the GAN loss's scale. 0.1 is our pick of "smaller".
-    lambda_categorical: float = 1.0
-    lambda_continuous: float = 0.1
-    q_hidden: int = 128  # App. C.1: Q's own layers are FC 128-BatchNorm-lReLU, then the output layer
-    base_channels: int = 64  # width at the highest resolution; doubles at every halving (dcgan.Config)
+    lambda_categorical: float = bounded(1.0, ge=0)
+    lambda_continuous: float = bounded(0.1, ge=0)
+    q_hidden: int = bounded(128, ge=1)  # App. C.1: Q's own layers are FC 128-BatchNorm-lReLU, then the output layer
+    base_channels: int = bounded(64, ge=1)  # width at the highest resolution; doubles at every halving (dcgan.Config)
     # G learns faster than D: Adam lr 1e-3 for G vs 2e-4 for D on MNIST (the authors' code,
     # launchers/run_mnist_exp.py); G's lr is train.lr times this ratio.
-    generator_lr_ratio: float = 5.0
-
-    def __post_init__(self) -> None:
-        for key in ("latent_dim", "categories", "q_hidden", "base_channels"):
-            if getattr(self, key) < 1:
-                raise ConfigError(f"infogan: key 'model.{key}' must be >= 1, got {getattr(self, key)}")
-        for key in ("continuous_codes", "lambda_categorical", "lambda_continuous"):
-            if getattr(self, key) < 0:
-                raise ConfigError(f"infogan: key 'model.{key}' must be >= 0, got {getattr(self, key)}")
-        if self.generator_lr_ratio <= 0:
-            raise ConfigError(f"infogan: key 'model.generator_lr_ratio' must be > 0, got {self.generator_lr_ratio}")
+    generator_lr_ratio: float = bounded(5.0, gt=0)
 
 
 def make_q_head(cfg: Config, body_channels: int, body_side: int) -> nn.Sequential:

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from genbench.config.parse import bounded, limits
 from genbench.config import SamplerConfig, TrainConfig
 from genbench.errors import ConfigError
 from genbench.models import FAMILIES
@@ -34,20 +35,12 @@ DOWNSAMPLING = 4  # f of the paper: two stride-2 stages
 class Config(DDPMConfig):
     """The DDPM UNet over 7x7 latents (one resolution level: nothing left to halve) plus the autoencoder."""
 
-    channel_mults: tuple[int, ...] = (1,)
-    num_res_blocks: int = 2
-    latent_channels: int = 4
-    autoencoder_channels: int = 32
-    autoencoder_steps: int = 1000
-    latent_penalty: float = 1e-4
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        for key in ("latent_channels", "autoencoder_channels", "autoencoder_steps"):
-            if getattr(self, key) < 1:
-                raise ConfigError(f"ldm: key 'model.{key}' must be >= 1, got {getattr(self, key)}")
-        if self.latent_penalty < 0:
-            raise ConfigError(f"ldm: key 'model.latent_penalty' must be >= 0, got {self.latent_penalty}")
+    channel_mults: tuple[int, ...] = bounded((1,), min_items=1, each=limits(ge=1))
+    num_res_blocks: int = bounded(2, ge=1)
+    latent_channels: int = bounded(4, ge=1)
+    autoencoder_channels: int = bounded(32, ge=1)
+    autoencoder_steps: int = bounded(1000, ge=1)
+    latent_penalty: float = bounded(1e-4, ge=0)
 
 
 def _block(in_channels: int, out_channels: int) -> nn.Sequential:

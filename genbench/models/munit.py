@@ -38,6 +38,7 @@ import torch
 from torch import nn
 from torch.nn.functional import avg_pool2d, l1_loss
 
+from genbench.config.parse import bounded
 from genbench.config import TrainConfig
 from genbench.errors import ConfigError
 from genbench.models import FAMILIES
@@ -56,40 +57,30 @@ DIRECTIONS = {"forward": ("X", "Y"), "backward": ("Y", "X")}  # direction -> (so
 
 @dataclass(frozen=True)
 class Config:
-    base_channels: int = 64  # c7s1-64 of the encoders; each downsampling doubles it (appendix B.1)
-    downsamples: int = 2  # content encoder d128, d256 (and u128, u64 back): 28x28 -> a 7x7 content map
-    res_blocks: int = 4  # R256 x 4 in the content encoder and (with AdaIN) in the decoder
-    style_dim: int = 8  # sec. 5.1: 8-dimensional style codes
-    style_downsamples: int = 4  # style encoder d128, d256, d256, d256 before the global average pooling
-    mlp_dim: int = 256  # the MLP of the style: 3 layers, 256 wide (reference config mlp_dim)
-    d_base_channels: int = 64
-    d_layers: int = 1  # PatchGAN depth at each scale: 1 -> 16x16 patches at 28x28
-    d_scales: int = 3  # multi-scale D (Wang et al. 2018): 28, 14 and 7 px copies
-    image_weight: float = 10.0  # lambda_x of eq. 5
-    content_weight: float = 1.0  # lambda_c
-    style_weight: float = 1.0  # lambda_s
+    base_channels: int = bounded(64, ge=1)  # c7s1-64 of the encoders; each downsampling doubles it (appendix B.1)
+    downsamples: int = bounded(2, ge=1)  # content encoder d128, d256 (and u128, u64 back): 28x28 -> a 7x7 content map
+    res_blocks: int = bounded(4, ge=0)  # R256 x 4 in the content encoder and (with AdaIN) in the decoder
+    style_dim: int = bounded(8, ge=1)  # sec. 5.1: 8-dimensional style codes
+    style_downsamples: int = bounded(4, ge=1)  # style encoder d128, d256, d256, d256 before the global average pooling
+    mlp_dim: int = bounded(256, ge=1)  # the MLP of the style: 3 layers, 256 wide (reference config mlp_dim)
+    d_base_channels: int = bounded(64, ge=1)
+    d_layers: int = bounded(1, ge=1)  # PatchGAN depth at each scale: 1 -> 16x16 patches at 28x28
+    d_scales: int = bounded(3, ge=1)  # multi-scale D (Wang et al. 2018): 28, 14 and 7 px copies
+    image_weight: float = bounded(10.0, ge=0)  # lambda_x of eq. 5
+    content_weight: float = bounded(1.0, ge=0)  # lambda_c
+    style_weight: float = bounded(1.0, ge=0)  # lambda_s
     # The reference code's explicit style-augmented cycle loss [recon_x_cyc_w]: x -> G_2(c_1, s_2) -> E^c_2 -> G_1(., s_1)
     # back to x, L1. Eq. 5 has none (0, the paper's setting): its latent reconstructions imply it only at convergence.
-    cycle_weight: float = 0.0
+    cycle_weight: float = bounded(0.0, ge=0)
     # The same from the MNIST-M side, y -> G_1(c_2, s_1) -> E^c_1 -> G_2(., s_2) (one weight for both in the reference
     # code). An 8-number style cannot carry a photo background, so this cycle asks the digit to (CycleGAN's
     # cycle_weight_y, Chu et al. 2017).
-    cycle_weight_y: float = 0.0
+    cycle_weight_y: float = bounded(0.0, ge=0)
     # UNIT's shared-latent assumption as weight sharing (Liu et al. 2017, sec. 3 and fig. 2): the content encoders'
     # residual blocks, and the convolutions of the decoders' residual blocks (their AdaIN parameters stay per
     # domain), are one set of weights for both domains; off in the MUNIT paper.
     shared_blocks: bool = False
 
-    def __post_init__(self) -> None:
-        for key in ("base_channels", "downsamples", "style_dim", "style_downsamples", "mlp_dim", "d_base_channels",
-                    "d_layers", "d_scales"):
-            if getattr(self, key) < 1:
-                raise ConfigError(f"munit: key 'model.{key}' must be >= 1, got {getattr(self, key)}")
-        if self.res_blocks < 0:
-            raise ConfigError(f"munit: key 'model.res_blocks' must be >= 0, got {self.res_blocks}")
-        for key in ("image_weight", "content_weight", "style_weight", "cycle_weight", "cycle_weight_y"):
-            if getattr(self, key) < 0:
-                raise ConfigError(f"munit: key 'model.{key}' must be >= 0, got {getattr(self, key)}")
 
     @property
     def content_channels(self) -> int:

@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genbench.config.parse import bounded
 from genbench.config import TrainConfig
 from genbench.errors import ConfigError
 from genbench.models import FAMILIES
@@ -45,22 +46,13 @@ from genbench.models.translation_layers import adam, frozen, patch_discriminator
 
 @dataclass(frozen=True)
 class Config:
-    base_channels: int = 64  # C64 at the first encoder layer; doubles per level up to max_channels
-    max_channels: int = 512  # the paper's C512 cap
-    levels: int = 5  # halvings of the (padded) 32x32 input: down to a 1x1 bottleneck
-    dropout: float = 0.5  # appendix 6.1.1: CD layers, the first three of the decoder; 0 = none
+    base_channels: int = bounded(64, ge=1)  # C64 at the first encoder layer; doubles per level up to max_channels
+    max_channels: int = bounded(512, ge=1)  # the paper's C512 cap
+    levels: int = bounded(5, ge=2)  # halvings of the (padded) 32x32 input down to 1x1; >= 2: the U-Net needs a skip
+    dropout: float = bounded(0.5, ge=0, lt=1)  # appendix 6.1.1: CD layers, the first three of the decoder; 0 = none
     l1_weight: float = 100.0  # lambda of eq. 4 (sec. 4)
-    d_base_channels: int = 64
-    d_layers: int = 1  # PatchGAN depth: 1 -> 16x16 patches, 2 -> 34x34, 3 -> 70x70 (the paper's at 256)
-
-    def __post_init__(self) -> None:
-        if min(self.base_channels, self.max_channels, self.levels, self.d_base_channels, self.d_layers) < 1:
-            raise ConfigError("pix2pix: keys 'model.base_channels', 'max_channels', 'levels', 'd_base_channels' "
-                              "and 'd_layers' must be >= 1")
-        if self.levels < 2:
-            raise ConfigError(f"pix2pix: key 'model.levels' must be >= 2 (the U-Net needs a skip), got {self.levels}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"pix2pix: key 'model.dropout' must be in [0, 1), got {self.dropout}")
+    d_base_channels: int = bounded(64, ge=1)
+    d_layers: int = bounded(1, ge=1)  # PatchGAN depth: 1 -> 16x16 patches, 2 -> 34x34, 3 -> 70x70 (the paper's at 256)
 
 
 class UNet(nn.Module):

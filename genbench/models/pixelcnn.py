@@ -30,6 +30,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from genbench.config.parse import bounded
 from genbench.config import LikelihoodConfig, SamplerConfig, TrainConfig
 from genbench.errors import ConfigError
 from genbench.models import FAMILIES
@@ -42,18 +43,15 @@ LEVELS = 256
 
 @dataclass(frozen=True)
 class Config:
-    channels: int = 128  # per stack; the gated convolutions produce 2x (filter | gate)
-    layers: int = 15  # gated layers, the first (mask A) included (the paper's ImageNet models: 20)
-    first_kernel: int = 7  # PixelRNN sec. 3.4: a 7x7 mask-A layer first
-    kernel: int = 3  # then 3x3
-    head_channels: int = 256  # the 1x1 ReLU layer before the 256-way softmax (PixelRNN Table 4: 1024)
+    channels: int = bounded(128, ge=1)  # per stack; the gated convolutions produce 2x (filter | gate)
+    layers: int = bounded(15, ge=1)  # gated layers, the first (mask A) included (the paper's ImageNet models: 20)
+    first_kernel: int = bounded(7, ge=1)  # PixelRNN sec. 3.4: a 7x7 mask-A layer first
+    kernel: int = bounded(3, ge=1)  # then 3x3
+    head_channels: int = bounded(256, ge=1)  # the 1x1 ReLU layer before the 256-way softmax (PixelRNN Table 4: 1024)
 
     def __post_init__(self) -> None:
-        for key in ("channels", "layers", "head_channels"):
-            if getattr(self, key) < 1:
-                raise ConfigError(f"pixelcnn: key 'model.{key}' must be >= 1, got {getattr(self, key)}")
         for key in ("first_kernel", "kernel"):
-            if getattr(self, key) < 1 or getattr(self, key) % 2 == 0:
+            if getattr(self, key) % 2 == 0:
                 raise ConfigError(f"pixelcnn: key 'model.{key}' must be an odd number >= 1, got {getattr(self, key)}")
 
 

@@ -16,8 +16,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from genbench.config.parse import bounded
 from genbench.config import SamplerConfig, TrainConfig
-from genbench.errors import ConfigError
 from genbench.models import FAMILIES
 from genbench.models.base import GenerativeModel, ImageSpec
 from genbench.models.layers import latent_normal
@@ -28,21 +28,13 @@ from genbench.models.progressive_layers import (EqualizedConv2d, EqualizedLinear
 
 @dataclass(frozen=True)
 class Config:
-    latent_dim: int = 512  # sec. 4.2 / Table 2: a 512-d latent, normalised to the unit hypersphere
-    base_channels: int = 512  # width at the highest resolution, doubling per halving up to max_channels
-    max_channels: int = 512  # Table 2: 512 feature maps at every level up to 32x32
-    gp_lambda: float = 10.0  # appendix A.1: WGAN-GP with lambda = 10
-    drift: float = 0.001  # appendix A.1: epsilon_drift E[D(x)^2] keeps D's output near zero
+    latent_dim: int = bounded(512, ge=1)  # sec. 4.2 / Table 2: a 512-d latent, normalised to the unit hypersphere
+    base_channels: int = bounded(512, ge=1)  # width at the highest resolution, doubling per halving up to max_channels
+    max_channels: int = bounded(512, ge=1)  # Table 2: 512 feature maps at every level up to 32x32
+    gp_lambda: float = bounded(10.0, ge=0)  # appendix A.1: WGAN-GP with lambda = 10
+    drift: float = bounded(0.001, ge=0)  # appendix A.1: epsilon_drift E[D(x)^2] keeps D's output near zero
     tanh_output: bool = False  # the paper's toRGB is linear; True for short runs (progressive_layers.rgb_output)
-    mbstd_group: int = 4  # sec. 3: minibatch-std group size (the official code's default)
-
-    def __post_init__(self) -> None:
-        for key in ("latent_dim", "base_channels", "max_channels", "mbstd_group"):
-            if getattr(self, key) < 1:
-                raise ConfigError(f"progan: key 'model.{key}' must be >= 1, got {getattr(self, key)}")
-        for key in ("gp_lambda", "drift"):
-            if getattr(self, key) < 0.0:
-                raise ConfigError(f"progan: key 'model.{key}' must be >= 0, got {getattr(self, key)}")
+    mbstd_group: int = bounded(4, ge=1)  # sec. 3: minibatch-std group size (the official code's default)
 
 
 def growth_stage(step: int, total_steps: int, top_level: int) -> tuple[int, float]:

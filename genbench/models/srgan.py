@@ -29,13 +29,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Literal, Mapping
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn.functional import interpolate, mse_loss
 
+from genbench.config.parse import bounded
 from genbench.config import TrainConfig
 from genbench.errors import ConfigError
 from genbench.models import FAMILIES
@@ -44,43 +45,34 @@ from genbench.models.losses import descend, discriminator_loss, generator_loss
 from genbench.models.translation import Translator
 from genbench.models.translation_layers import ResidualBlock, adam, conv_norm_act, frozen, leaky_relu
 
-CONTENT_LOSSES = ("vgg", "mse")
+ContentLoss = Literal["vgg", "mse"]
 VGG16_LAYERS = tuple(f"relu{b}_{i}" for b, n in enumerate((2, 2, 3, 3, 3), start=1) for i in range(1, n + 1))
 
 
 @dataclass(frozen=True)
 class Config:
-    channels: int = 64  # fig. 4: k3n64s1 in every residual block
-    res_blocks: int = 16  # B = 16 (sec. 3.2)
-    scale: int = 4  # upscaling factor; a power of two (pixel-shuffle x2 stages)
-    content_loss: str = "vgg"  # "vgg" (l^SR_VGG, sec. 2.2.1) or "mse" (pixel MSE, SRResNet-MSE)
+    channels: int = bounded(64, ge=1)  # fig. 4: k3n64s1 in every residual block
+    res_blocks: int = bounded(16, ge=0)  # B = 16 (sec. 3.2)
+    scale: int = bounded(4, ge=2)  # upscaling factor; a power of two (pixel-shuffle x2 stages)
+    content_loss: ContentLoss = "vgg"  # "vgg" (l^SR_VGG, sec. 2.2.1) or "mse" (pixel MSE, SRResNet-MSE)
     content_layer: str = "relu5_3"  # VGG16 analogue of the paper's VGG54; relu2_2 = VGG22
-    feature_scale: float = 1 / 12.75  # sec. 3.2: VGG feature maps rescaled by 1/12.75
-    adversarial_weight: float = 1e-3  # eq. 3; 0 = SRResNet (no discriminator)
+    feature_scale: float = bounded(1 / 12.75, gt=0)  # sec. 3.2: VGG feature maps rescaled by 1/12.75
+    adversarial_weight: float = bounded(1e-3, ge=0)  # eq. 3; 0 = SRResNet (no discriminator)
     # Not in eq. 3 (0 = the paper's loss): the pixel MSE added to a VGG content loss, as ESRGAN's eta L1 term
     # (Wang et al. 2018, eq. 3), which keeps a short fine-tune near SRResNet's colours and edges.
-    pixel_weight: float = 0.0
-    d_base_channels: int = 64
-    d_dense: int = 1024
+    pixel_weight: float = bounded(0.0, ge=0)
+    d_base_channels: int = bounded(64, ge=1)
+    d_dense: int = bounded(1024, ge=1)
     # Not the paper's: G predicts a residual over the bicubic upscale (VDSR, Kim et al. 2016), its last conv
     # zero-initialised, so training starts at bicubic quality; for short (CPU) runs.
     bicubic_skip: bool = False
 
     def __post_init__(self) -> None:
-        if self.content_loss not in CONTENT_LOSSES:
-            raise ConfigError(f"srgan: key 'model.content_loss' must be one of {', '.join(CONTENT_LOSSES)}, "
-                              f"got '{self.content_loss}'")
         if self.content_layer not in VGG16_LAYERS:
             raise ConfigError(f"srgan: key 'model.content_layer' must be a VGG16 layer ({', '.join(VGG16_LAYERS)}), "
                               f"got '{self.content_layer}'")
-        if self.scale < 2 or self.scale & (self.scale - 1):
+        if self.scale & (self.scale - 1):
             raise ConfigError(f"srgan: key 'model.scale' must be a power of two >= 2, got {self.scale}")
-        if min(self.channels, self.d_base_channels, self.d_dense) < 1 or self.res_blocks < 0:
-            raise ConfigError("srgan: keys 'model.channels', 'd_base_channels', 'd_dense' must be >= 1 and "
-                              "'model.res_blocks' >= 0")
-        if min(self.adversarial_weight, self.pixel_weight) < 0 or self.feature_scale <= 0:
-            raise ConfigError("srgan: keys 'model.adversarial_weight' and 'pixel_weight' must be >= 0 and "
-                              "'model.feature_scale' > 0")
 
 
 def prelu(channels: int) -> nn.PReLU:

@@ -20,8 +20,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from genbench.config.parse import bounded
 from genbench.config import SamplerConfig, TrainConfig
-from genbench.errors import ConfigError
 from genbench.models import FAMILIES
 from genbench.models.base import GenerativeModel, ImageSpec
 from genbench.models.layers import cpu_randn
@@ -32,32 +32,22 @@ from genbench.models.progressive_layers import (EqualizedConv2d, EqualizedLinear
 
 @dataclass(frozen=True)
 class Config:
-    latent_dim: int = 512  # z and w are both 512-d (sec. 2)
-    w_dim: int = 512
-    mapping_layers: int = 8  # sec. 2: an 8-layer MLP
-    mapping_lr_mul: float = 0.01  # appendix C: lambda' = 0.01 lambda in the mapping network
-    base_channels: int = 512  # G and D width at the highest resolution, doubling per halving up to max_channels
-    max_channels: int = 512  # the official code's fmap_max: 512 at every level up to 32x32
-    mixing_prob: float = 0.9  # sec. 3.1: style mixing on 90% of the training images
-    w_avg_decay: float = 0.995  # the official code's dlatent_avg_beta (moving average of w for truncation)
-    r1_gamma: float = 10.0  # appendix C: R1 with gamma = 10 (Mescheder et al. 2018)
+    latent_dim: int = bounded(512, ge=1)  # z and w are both 512-d (sec. 2)
+    w_dim: int = bounded(512, ge=1)
+    mapping_layers: int = bounded(8, ge=1)  # sec. 2: an 8-layer MLP
+    mapping_lr_mul: float = bounded(0.01, gt=0)  # appendix C: lambda' = 0.01 lambda in the mapping network
+    # G and D width at the highest resolution, doubling per halving up to max_channels
+    base_channels: int = bounded(512, ge=1)
+    max_channels: int = bounded(512, ge=1)  # the official code's fmap_max: 512 at every level up to 32x32
+    mixing_prob: float = bounded(0.9, ge=0, le=1)  # sec. 3.1: style mixing on 90% of the training images
+    # the official code's dlatent_avg_beta (moving average of w for truncation)
+    w_avg_decay: float = bounded(0.995, ge=0, le=1)
+    r1_gamma: float = bounded(10.0, ge=0)  # appendix C: R1 with gamma = 10 (Mescheder et al. 2018)
     # R1 on every r1_every-th D step, weighted by r1_every: StyleGAN2's lazy regularisation (Karras et al.
     # 2020, sec. 3.1), which saves most of the double backward. 1 = every step, as in this paper.
-    r1_every: int = 1
+    r1_every: int = bounded(1, ge=1)
     tanh_output: bool = False  # the paper's toRGB is linear; True for short runs (progressive_layers.rgb_output)
-    mbstd_group: int = 4  # D's minibatch-std group size (ProGAN sec. 3; the official code's default)
-
-    def __post_init__(self) -> None:
-        for key in ("latent_dim", "w_dim", "mapping_layers", "base_channels", "max_channels", "mbstd_group",
-                    "r1_every"):
-            if getattr(self, key) < 1:
-                raise ConfigError(f"stylegan: key 'model.{key}' must be >= 1, got {getattr(self, key)}")
-        for key in ("mixing_prob", "w_avg_decay"):
-            if not 0.0 <= getattr(self, key) <= 1.0:
-                raise ConfigError(f"stylegan: key 'model.{key}' must be in [0, 1], got {getattr(self, key)}")
-        if self.mapping_lr_mul <= 0.0 or self.r1_gamma < 0.0:
-            raise ConfigError(f"stylegan: keys 'model.mapping_lr_mul' (> 0) and 'model.r1_gamma' (>= 0) are out of "
-                              f"range: {self.mapping_lr_mul}, {self.r1_gamma}")
+    mbstd_group: int = bounded(4, ge=1)  # D's minibatch-std group size (ProGAN sec. 3; the official code's default)
 
 
 def adain(x: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:

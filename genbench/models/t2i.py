@@ -36,6 +36,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from genbench.config.parse import bounded, limits
 from genbench.config import SamplerConfig, TrainConfig
 from genbench.errors import ConfigError
 from genbench.models import FAMILIES
@@ -53,23 +54,17 @@ STAGES = ("", "base")  # "" = the whole cascade
 
 @dataclass(frozen=True)
 class Config(DDPMConfig):
-    channel_mults: tuple[int, ...] = (1, 2)  # the base stage's UNet at 14x14: 14 -> 7
-    sr_base_channels: int = 32
-    sr_channel_mults: tuple[int, ...] = (1, 2, 2)  # the super-resolution UNet at 28x28
-    label_dropout: float = 0.1  # caption -> "no caption" in training, for classifier-free guidance
+    # the base stage's UNet at 14x14: 14 -> 7
+    channel_mults: tuple[int, ...] = bounded((1, 2), min_items=1, each=limits(ge=1))
+    sr_base_channels: int = bounded(32, ge=1)
+    # the super-resolution UNet at 28x28
+    sr_channel_mults: tuple[int, ...] = bounded((1, 2, 2), min_items=1, each=limits(ge=1))
+    label_dropout: float = bounded(0.1, gt=0, lt=1)  # caption -> "no caption" in training, for classifier-free guidance
     # What the base UNet reads of a caption: its tokens by cross-attention plus the pooled vector (Imagen), or
     # the pooled vector only. The default is the one checkpoints without the key were trained with.
     text_conditioning: Literal["cross_attention", "pooled"] = "pooled"
-    max_tokens: int = 16  # a caption's tokens, [CLS] and [SEP] included, are cut to this (the templates need <= 12)
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.max_tokens < 3:
-            raise ConfigError(f"t2i: key 'model.max_tokens' must be >= 3 ([CLS], a word, [SEP]), got {self.max_tokens}")
-        if not 0.0 < self.label_dropout < 1.0:
-            raise ConfigError(f"t2i: key 'model.label_dropout' must be in (0, 1), got {self.label_dropout}")
-        if self.sr_base_channels < 1 or not self.sr_channel_mults or min(self.sr_channel_mults) < 1:
-            raise ConfigError("t2i: keys 'model.sr_base_channels' and 'model.sr_channel_mults' must be >= 1")
+    # a caption's tokens, [CLS] and [SEP] included, are cut to this (the templates need <= 12)
+    max_tokens: int = bounded(16, ge=3)
 
 
 def upsample(low: torch.Tensor) -> torch.Tensor:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import nn
@@ -24,7 +25,7 @@ from genbench.models.base import GenerativeModel, ImageSpec, to_model_range
 from genbench.models.layers import cpu_randn
 from genbench.models.likelihood import discretised_logistic_log_prob, per_image, standard_normal_log_density
 
-LIKELIHOODS = ("bernoulli", "logistic")
+Likelihood = Literal["bernoulli", "logistic"]
 MIN_LOG_SCALE = -7.0  # PixelCNN++'s floor on the logistic's log-scale: keeps a bin's mass finite
 
 
@@ -33,12 +34,7 @@ class Config:
     latent_dim: int = 16
     base_channels: int = 32  # width after the first stride-2 conv; doubled after the second
     kl_weight: float = 1.0  # 1 = the ELBO; other values give a beta-VAE (Higgins et al. 2017)
-    likelihood: str = "bernoulli"  # p(x|z): bernoulli (the paper) or logistic (discretised; has bits/dim)
-
-    def __post_init__(self) -> None:
-        if self.likelihood not in LIKELIHOODS:
-            raise ConfigError(f"vae: key 'model.likelihood' must be one of {', '.join(LIKELIHOODS)}, "
-                              f"got {self.likelihood!r}")
+    likelihood: Likelihood = "bernoulli"  # p(x|z): bernoulli (the paper) or logistic (discretised; has bits/dim)
 
 
 @FAMILIES.register("vae")

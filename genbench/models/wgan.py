@@ -22,29 +22,20 @@ from typing import Any
 
 import torch
 
+from genbench.config.parse import bounded
 from genbench.config import TrainConfig
-from genbench.errors import ConfigError
 from genbench.models import FAMILIES
 from genbench.models.losses import descend
-from genbench.models.wgan_gp import CRITIC_NORMS, WGANGP, critic_weight_histogram
+from genbench.models.wgan_gp import WGANGP, CriticNorm, critic_weight_histogram
 
 
 @dataclass(frozen=True)
 class Config:
     latent_dim: int = 128  # as wgan_gp, so that the pair differs in the Lipschitz constraint only
     base_channels: int = 64
-    n_critic: int = 5  # Algorithm 1's default
-    clip: float = 0.01  # c of Algorithm 1
-    critic_norm: str = "layer"  # wgan_gp's critic; "none" for a plain one
-
-    def __post_init__(self) -> None:
-        if self.critic_norm not in CRITIC_NORMS:
-            raise ConfigError(f"wgan: key 'model.critic_norm' must be one of {', '.join(CRITIC_NORMS)}, "
-                              f"got '{self.critic_norm}'")
-        if self.n_critic < 1:
-            raise ConfigError(f"wgan: key 'model.n_critic' must be >= 1, got {self.n_critic}")
-        if not self.clip > 0:
-            raise ConfigError(f"wgan: key 'model.clip' must be > 0 (the paper's c = 0.01), got {self.clip}")
+    n_critic: int = bounded(5, ge=1)  # Algorithm 1's default
+    clip: float = bounded(0.01, gt=0)  # c of Algorithm 1
+    critic_norm: CriticNorm = "layer"  # wgan_gp's critic; "none" for a plain one
 
 
 @FAMILIES.register("wgan")
