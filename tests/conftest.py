@@ -20,21 +20,12 @@ if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):  # the workers share the CPUs: n
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
 
 
-def apt_install(*packages: str) -> str | None:
-    """Debian packages installed with apt-get (as root) unless present; None on success, else why not. Test files
-    on other xdist workers may install at the same time: apt-get waits for dpkg's lock instead of failing."""
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        return f"installing {' and '.join(packages)} needs root and apt-get"
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = ["apt-get", "-o", "DPkg::Lock::Timeout=600", "install", "-y", "-qq", "--no-install-recommends",
-               *packages]
-    result = subprocess.run(install, env=env, capture_output=True, text=True)
-    if result.returncode != 0:  # a fresh machine may lack the package index
-        subprocess.run(["apt-get", "-o", "DPkg::Lock::Timeout=600", "update", "-qq"], env=env, capture_output=True)
-        result = subprocess.run(install, env=env, capture_output=True, text=True)
-    if result.returncode != 0:
-        return f"apt-get could not install {' and '.join(packages)}: {result.stderr.strip().splitlines()[-1:]}"
-    return None
+def require_tools(*tools: str, packages: str) -> None:
+    """Skip, in one line naming the setup command, unless every tool is on PATH: the Debian packages of the
+    browser and cluster tests are installed by .ci/setup, never by a test."""
+    absent = [tool for tool in tools if not shutil.which(tool)]
+    if absent:
+        pytest.skip(f"{' and '.join(absent)} not installed: `bash .ci/setup` as root installs {packages}")
 
 
 def copy_workflow(dest: Path) -> Path:
@@ -121,14 +112,6 @@ def ci_run(request) -> Path:
     return request.getfixturevalue("ci_killed").workdir
 
 
-def _install_chromium() -> str | None:
-    """Debian's chromium and chromium-driver, installed when missing; None when present, else why they cannot be
-    (the browser tests then skip, as the cluster test does without slurm)."""
-    if shutil.which("chromium") and shutil.which("chromedriver"):
-        return None
-    return apt_install("chromium", "chromium-driver")
-
-
 @dataclass(frozen=True)
 class Browser:
     driver: object  # selenium.webdriver.Chrome (imported only when a browser test runs)
@@ -138,9 +121,7 @@ class Browser:
 @pytest.fixture()
 def chromium(tmp_path: Path):
     """Headless Debian Chromium through Selenium, as a ``Browser``; downloads land in its ``downloads``."""
-    reason = _install_chromium()
-    if reason:
-        pytest.skip(reason)
+    require_tools("chromium", "chromedriver", packages="chromium and chromium-driver")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
