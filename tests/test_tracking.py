@@ -156,6 +156,7 @@ def _log_from_process(args: tuple[str, int]) -> str:
     return run.run_id
 
 
+@pytest.mark.slow  # parallel processes on one store
 def test_parallel_processes_share_one_sqlite_store_and_lose_nothing(tmp_path):
     """From no database at all: the first migration and experiment creation race too."""
     with multiprocessing.get_context("spawn").Pool(N_PROCESSES) as pool:
