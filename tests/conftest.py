@@ -20,6 +20,35 @@ if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):  # the workers share the CPUs: n
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _mlflow_stores_copied_from_one_migrated_template(tmp_path_factory):
+    """MLflow runs its alembic migrations on every new sqlite store (seconds each; dozens of unit tests make one).
+    In this process the first new store is migrated as usual and kept; later new ones are copies of it (same
+    schema, no runs). Stores made by subprocesses (the slow tests) migrate as in production."""
+    import sqlite3
+
+    import mlflow.store.db.utils as db_utils
+
+    migrate = db_utils._initialize_tables
+    template = tmp_path_factory.mktemp("mlflow") / "migrated.db"
+
+    def initialize(engine) -> None:
+        database = engine.url.database
+        if engine.url.get_backend_name() != "sqlite" or not database or database == ":memory:":
+            migrate(engine)
+            return
+        source, target = (database, template) if not template.exists() else (template, database)
+        if source == database:
+            migrate(engine)
+        engine.dispose()
+        with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+            src.backup(dst)
+
+    db_utils._initialize_tables = initialize
+    yield
+    db_utils._initialize_tables = migrate
+
+
 def require_tools(*tools: str, packages: str) -> None:
     """Skip, in one line naming the setup command, unless every tool is on PATH: the Debian packages of the
     browser and cluster tests are installed by .ci/setup, never by a test."""
