@@ -125,6 +125,7 @@ def test_snapshot_of_other_settings_is_not_resumed(tiny_mnist: Path, tmp_path: P
     assert "resuming from" not in output and "training from the start" in output
 
 
+@pytest.mark.slow  # a real train process
 def test_damaged_snapshot_is_refused_with_its_path(tiny_mnist: Path, tmp_path: Path) -> None:
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "resume.pt").write_bytes(b"PK\x03\x04 truncated")

@@ -189,6 +189,7 @@ def test_git_commit_outside_git(tmp_path):
     assert tracking.git_commit() == "unknown"  # tmp_path is not inside a repository
 
 
+@pytest.mark.slow  # a real process, sent SIGTERM
 def test_sigterm_marks_the_run_failed(tmp_path, store):
     code = ("import os, signal, sys\n"
             "sys.path.insert(0, sys.argv[1])\n"
