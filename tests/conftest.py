@@ -29,21 +29,41 @@ def recorded_kinds(family: str) -> dict[str, str]:
     return {"family_kind": cls.kind if cls else "", "label_kind": cls.label_kind if cls else ""}
 
 
-def apt_install(*packages: str) -> str | None:
-    """Debian packages installed with apt-get (as root) unless present; None on success, else why not. Test files
-    on other xdist workers may install at the same time: apt-get waits for dpkg's lock instead of failing."""
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        return f"installing {' and '.join(packages)} needs root and apt-get"
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = ["apt-get", "-o", "DPkg::Lock::Timeout=600", "install", "-y", "-qq", "--no-install-recommends",
-               *packages]
-    result = subprocess.run(install, env=env, capture_output=True, text=True)
-    if result.returncode != 0:  # a fresh machine may lack the package index
-        subprocess.run(["apt-get", "-o", "DPkg::Lock::Timeout=600", "update", "-qq"], env=env, capture_output=True)
-        result = subprocess.run(install, env=env, capture_output=True, text=True)
-    if result.returncode != 0:
-        return f"apt-get could not install {' and '.join(packages)}: {result.stderr.strip().splitlines()[-1:]}"
-    return None
+@pytest.fixture(autouse=True, scope="session")
+def _mlflow_stores_copied_from_one_migrated_template(tmp_path_factory):
+    """MLflow runs its alembic migrations on every new sqlite store (seconds each; dozens of unit tests make one).
+    In this process the first new store is migrated as usual and kept; later new ones are copies of it (same
+    schema, no runs). Stores made by subprocesses (the slow tests) migrate as in production."""
+    import sqlite3
+
+    import mlflow.store.db.utils as db_utils
+
+    migrate = db_utils._initialize_tables
+    template = tmp_path_factory.mktemp("mlflow") / "migrated.db"
+
+    def initialize(engine) -> None:
+        database = engine.url.database
+        if engine.url.get_backend_name() != "sqlite" or not database or database == ":memory:":
+            migrate(engine)
+            return
+        source, target = (database, template) if not template.exists() else (template, database)
+        if source == database:
+            migrate(engine)
+        engine.dispose()
+        with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+            src.backup(dst)
+
+    db_utils._initialize_tables = initialize
+    yield
+    db_utils._initialize_tables = migrate
+
+
+def require_tools(*tools: str, packages: str) -> None:
+    """Skip, in one line naming the setup command, unless every tool is on PATH: the Debian packages of the
+    browser and cluster tests are installed by .ci/setup, never by a test."""
+    absent = [tool for tool in tools if not shutil.which(tool)]
+    if absent:
+        pytest.skip(f"{' and '.join(absent)} not installed: `bash .ci/setup` as root installs {packages}")
 
 
 def copy_workflow(dest: Path) -> Path:
@@ -130,14 +150,6 @@ def ci_run(request) -> Path:
     return request.getfixturevalue("ci_killed").workdir
 
 
-def _install_chromium() -> str | None:
-    """Debian's chromium and chromium-driver, installed when missing; None when present, else why they cannot be
-    (the browser tests then skip, as the cluster test does without slurm)."""
-    if shutil.which("chromium") and shutil.which("chromedriver"):
-        return None
-    return apt_install("chromium", "chromium-driver")
-
-
 @dataclass(frozen=True)
 class Browser:
     driver: object  # selenium.webdriver.Chrome (imported only when a browser test runs)
@@ -147,9 +159,7 @@ class Browser:
 @pytest.fixture()
 def chromium(tmp_path: Path):
     """Headless Debian Chromium through Selenium, as a ``Browser``; downloads land in its ``downloads``."""
-    reason = _install_chromium()
-    if reason:
-        pytest.skip(reason)
+    require_tools("chromium", "chromedriver", packages="chromium and chromium-driver")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 

@@ -19,11 +19,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import BIN, REPO, apt_install, copy_workflow, snakemake
+from conftest import BIN, REPO, copy_workflow, require_tools, snakemake
 
 PROFILE = ("--configfile", "params/cluster.yaml")
 CLUSTER_RULES = {"train_domain_classifier", "reference_features", "train", "sample", "evaluate"}
 CONF_MARKER = "# genbench test cluster"
+
+pytestmark = pytest.mark.slow
 
 
 def cut_of_ci(workdir: Path) -> None:
@@ -124,20 +126,11 @@ def test_pipeline_runs_reach_an_mlflow_server(small_workflow: Path, mlflow_serve
     assert not (small_workflow / "mlflow.db").exists()  # nothing went to the default local store
 
 
-def _install_slurm() -> str:
-    """'' once slurmctld, slurmd and munged are installed; else why they cannot be."""
-    if all(shutil.which(tool) for tool in ("slurmctld", "slurmd", "munged")):
-        return ""
-    return apt_install("slurm-wlm", "munge") or ""
-
-
 @pytest.fixture()
 def slurm(tmp_path: Path):
     """A one-node cluster on loopback (DESIGN.md's settings; tests/cluster/); the daemons it starts are
     stopped by PID afterwards."""
-    reason = _install_slurm()
-    if reason:
-        pytest.skip(reason)
+    require_tools("slurmctld", "slurmd", "munged", packages="slurm-wlm and munge")
     conf_dir = Path("/etc/slurm")
     conf = conf_dir / "slurm.conf"
     if conf.exists() and CONF_MARKER not in conf.read_text():

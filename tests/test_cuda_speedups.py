@@ -34,6 +34,7 @@ def test_cpu_training_ignores_every_cuda_flag() -> None:
     assert all(v.is_contiguous(memory_format=torch.channels_last) for v in on.values() if v.ndim == 4)
 
 
+@pytest.mark.slow  # three trainings
 def test_cpu_layout_is_the_familys_choice(monkeypatch) -> None:
     """NHWC on a CPU only for families measured faster that way, and it is only a layout: the same training
     in the plain layout gives the same losses and weights up to float rounding."""

@@ -73,6 +73,7 @@ def test_checksums_are_computed_once_per_file_version(tmp_path: Path, monkeypatc
     assert sorted(hashed) == ["test.npz", "test.npz", "train.npz"]
 
 
+@pytest.mark.slow  # a snakemake process
 def test_truncated_data_file_stops_the_workflow_with_one_line_before_any_job(workflow_copy: Path) -> None:
     train = tiny_mnist(workflow_copy / "data") / "train.npz"
     os.truncate(train, train.stat().st_size // 2)
@@ -114,7 +115,7 @@ def test_data_of_the_recorded_size_but_other_bytes_is_refused_with_one_line(tmp_
     assert (project / "data.dvc").read_bytes() == pointer and not list((project / ".dvc/cache").rglob("*.dir"))
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # the real MNIST data rule, dvc push and pull
 def test_a_run_fills_the_dvc_cache_and_data_round_trips_through_the_remote(tmp_path: Path, capsys) -> None:
     """The real MNIST rule (the cheapest data rule) in clone a, `dvc push`, `dvc pull` in clone b: no data job in b."""
     remote = tmp_path / "remote"

@@ -82,6 +82,7 @@ def wait_for_file(folder: Path, name: str, timeout: float = 20) -> Path:
     return folder / name
 
 
+@pytest.mark.slow  # a headless browser
 def test_page_session_in_headless_chromium_exports_a_csv_that_scores(chromium, tmp_path: Path, capsys):
     """An evaluator who always spots 'bad' and never spots 'good': fooling rates 0 and 1, reals kept."""
     from selenium.webdriver.common.by import By

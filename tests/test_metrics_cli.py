@@ -95,6 +95,7 @@ def test_feature_dims_that_differ_are_a_one_line_error(tmp_path: Path, capsys) -
     assert "\n" not in err and "features" in err and not out.exists()
 
 
+@pytest.mark.slow  # a real genbench process
 def test_from_an_empty_directory_it_measures_by_the_peers_protocol(tmp_path: Path) -> None:
     """No checkout, no params file: the console command in an empty directory gives clean-fid's FD and KID
     (100 subsets of up to 1,000 rows: with 250 rows a side every subset is the whole of both sets, so the draws,

@@ -206,6 +206,7 @@ def quadrant_classifier(images: torch.Tensor) -> torch.Tensor:
     return quadrants.flatten(1).argmax(1)
 
 
+@pytest.mark.slow  # trains a cut of the model
 def test_a_style_swap_changes_appearance_but_not_the_label_on_a_trained_cut() -> None:
     """Sec. 3.1's claim, content in the content code and appearance in the style, on a cut trained for 200 steps
     (~20 s, one thread: GAN training amplifies the rounding differences of other thread counts): four fixed styles

@@ -10,15 +10,17 @@ import runpy
 import shutil
 import sqlite3
 import subprocess
-import time
 from pathlib import Path
 
+import pytest
 import torch
 import yaml
 
 from conftest import BIN, CI, REPO, KilledRun, snakemake
 from genbench.code_version import code_version
 from test_workflow import planned_jobs
+
+pytestmark = pytest.mark.slow
 
 
 def ci_presets() -> dict:
@@ -352,11 +354,11 @@ def test_mlflow_has_one_finished_run_per_model_with_metrics_and_grid(ci_run: Pat
 
 
 def test_second_run_starts_no_job(ci_run: Path) -> None:
-    start = time.perf_counter()
+    # How long it takes is a benchmark's figure, not asserted here: "re-run with nothing to do" in
+    # benchmarks/README.md (Default profile, end to end).
     result = snakemake(ci_run, "reports/all", "--cores", "2", *CI)
     assert result.returncode == 0
     assert "Nothing to be done" in result.stdout + result.stderr
-    assert time.perf_counter() - start < 60  # loose here; the 15 s figure is measured in benchmarks/
 
 
 def test_snakemake_report_holds_the_tagged_outputs(ci_run: Path) -> None:

@@ -74,6 +74,7 @@ def _weights(path: Path) -> dict[str, torch.Tensor]:
             **{f"ema.{k}": v for k, v in (payload["ema"] or {}).items()}}
 
 
+@pytest.mark.slow  # real train processes, killed and run again
 @pytest.mark.parametrize("preset", ["dcgan", "ddpm"])
 def test_sigkill_then_rerun_equals_an_uninterrupted_run_bitwise(tiny_mnist: Path, tmp_path: Path, preset: str) -> None:
     _finish(_train(tmp_path, tiny_mnist, preset, "whole"))
@@ -112,6 +113,7 @@ def test_sigkill_then_rerun_equals_an_uninterrupted_run_bitwise(tiny_mnist: Path
     assert len(runs) == 2  # the resumed job reopened its run rather than starting another
 
 
+@pytest.mark.slow  # real train processes, killed and run again
 def test_snapshot_of_other_settings_is_not_resumed(tiny_mnist: Path, tmp_path: Path) -> None:
     killed = _train(tmp_path, tiny_mnist, "dcgan", "run", kill_after_step=10)
     killed.wait(timeout=60)
@@ -123,6 +125,7 @@ def test_snapshot_of_other_settings_is_not_resumed(tiny_mnist: Path, tmp_path: P
     assert "resuming from" not in output and "training from the start" in output
 
 
+@pytest.mark.slow  # a real train process
 def test_damaged_snapshot_is_refused_with_its_path(tiny_mnist: Path, tmp_path: Path) -> None:
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "resume.pt").write_bytes(b"PK\x03\x04 truncated")

@@ -156,6 +156,7 @@ def _log_from_process(args: tuple[str, int]) -> str:
     return run.run_id
 
 
+@pytest.mark.slow  # parallel processes on one store
 def test_parallel_processes_share_one_sqlite_store_and_lose_nothing(tmp_path):
     """From no database at all: the first migration and experiment creation race too."""
     with multiprocessing.get_context("spawn").Pool(N_PROCESSES) as pool:
@@ -188,6 +189,7 @@ def test_git_commit_outside_git(tmp_path):
     assert tracking.git_commit() == "unknown"  # tmp_path is not inside a repository
 
 
+@pytest.mark.slow  # a real process, sent SIGTERM
 def test_sigterm_marks_the_run_failed(tmp_path, store):
     code = ("import os, signal, sys\n"
             "sys.path.insert(0, sys.argv[1])\n"

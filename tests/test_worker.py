@@ -18,6 +18,8 @@ from genbench import worker
 from genbench.io import save_npz
 
 BIN = Path(sys.executable).parent
+pytestmark = pytest.mark.slow  # real worker processes, started and killed
+
 SETTINGS = json.dumps({"profile": "worker-test", "device": "cpu"})
 
 

@@ -23,12 +23,14 @@ def planned_jobs(stdout: str) -> dict[str, int]:
             if m.group(1) != "total"}
 
 
+@pytest.mark.slow  # a snakemake process
 def test_lint_is_clean(workflow_copy: Path) -> None:
     result = snakemake(workflow_copy, "--lint")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Lints for" not in result.stdout + result.stderr
 
 
+@pytest.mark.slow  # a snakemake process
 def test_default_profile_plans_every_family_dataset_and_sampler(default_dry_run: subprocess.CompletedProcess) -> None:
     result = default_dry_run
     assert result.returncode == 0, result.stderr
@@ -61,6 +63,7 @@ def test_default_profile_plans_every_family_dataset_and_sampler(default_dry_run:
                     "style_transfer": 1, "stylegan_figures": 2, "memorisation": 30, "train_features": 2, "training_curve": 27, "likelihood": 8}
 
 
+@pytest.mark.slow  # a snakemake process
 def test_train_chain_starts_first(default_dry_run: subprocess.CompletedProcess) -> None:
     """SRGAN starts from SRResNet and ddpm_ft from the MNIST ddpm (train.init_from): their train jobs carry
     priority 1 so each chain, a longest path, is not queued behind jobs that can run beside it; every other
@@ -74,6 +77,7 @@ def test_train_chain_starts_first(default_dry_run: subprocess.CompletedProcess) 
     assert priorities == {0, 1} and prioritised == {"srresnet", "srgan", "ddpm", "ddpm_ft"}
 
 
+@pytest.mark.slow  # a snakemake process
 def test_walks_are_those_the_docs_name(default_dry_run: subprocess.CompletedProcess) -> None:
     """docs/families.md's `walks` bullet names the families that get walks, and every other family with why not:
     the named ones are the families of the walk jobs the default plan schedules, and those with a latent space."""
@@ -93,6 +97,7 @@ def test_walks_are_those_the_docs_name(default_dry_run: subprocess.CompletedProc
     assert documented | without == set(FAMILIES) and not documented & without
 
 
+@pytest.mark.slow  # a snakemake process
 def test_misspelled_key_stops_before_any_job_naming_file_and_key(workflow_copy: Path) -> None:
     preset = workflow_copy / "params/models/dcgan.yaml"
     preset.write_text(preset.read_text().replace("batch_size:", "batch_sise:"))
@@ -103,6 +108,7 @@ def test_misspelled_key_stops_before_any_job_naming_file_and_key(workflow_copy: 
     assert not (workflow_copy / "data").exists() and not (workflow_copy / "results").exists()
 
 
+@pytest.mark.slow  # a snakemake process
 def test_misspelled_profile_key_names_the_profile_file(workflow_copy: Path) -> None:
     profile = workflow_copy / "params/ci.yaml"
     profile.write_text(profile.read_text().replace("n_fake:", "n_fakes:"))
