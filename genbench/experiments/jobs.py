@@ -20,7 +20,6 @@ from genbench.experiments import augmentation, loss_guidance, probe, sdedit, ste
 from genbench.experiments.judging import Scorers, ScoringFiles
 from genbench.features import domain
 from genbench.features.domain import load_classifier
-from genbench.features.judge import classify
 from genbench.images import save_grid
 from genbench.io import load_npz, sha256_file, write_json
 from genbench.models import build_model
@@ -166,7 +165,7 @@ def run_loss_guidance_job(checkpoint: Path, scoring: ScoringFiles, cfg: Experime
     sampler = SamplerConfig(algo="ddim", steps=settings.steps)
     rows, grid_rows = [], []
     for scale in settings.scales:
-        images_by_target, p_target = [], []
+        images_by_target = []
         for target in range(guide.head.out_features):
             # Each target its own starting noise, the same at every scale: the targets' images together are then
             # distinct draws (one noise for all would repeat the unguided images, and FD would measure that).
@@ -174,9 +173,7 @@ def run_loss_guidance_job(checkpoint: Path, scoring: ScoringFiles, cfg: Experime
             images = loss_guidance.guided_sample(model, loss_guidance.class_loss(guide, target), settings.n,
                                                  scale=scale, sampler=sampler, generator=generator)
             images_by_target.append(to_uint8(images.cpu()))
-            p_target.append(float(classify(guide, images_by_target[-1])[:, target].mean()))
-        rows.append({"scale": scale, "mean_p_target": float(np.mean(p_target)),
-                     **scorers.score(images_by_target, pr_k=pr_k)})
+        rows.append({"scale": scale, **scorers.score(images_by_target, pr_k=pr_k)})
         if scale == max(settings.scales):
             grid_rows = [images[:10] for images in images_by_target]
     save_grid(np.concatenate(grid_rows), out.with_suffix(".png"), nrow=min(10, settings.n))

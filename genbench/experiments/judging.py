@@ -54,11 +54,6 @@ class Scorers:
                     "feature_space": "domain", "reference": "test split"}
         return cls(guide, judge, classifier, reference["features"], protocol)
 
-    def target_rates(self, images_uint8: np.ndarray, target: int) -> tuple[float, float]:
-        """(guide's, judge's) fraction of ``images_uint8`` labelled ``target``."""
-        return tuple(float((classify(net, images_uint8).argmax(axis=1) == target).mean())
-                     for net in (self.guide, self.judge))
-
     def realism(self, images_uint8: np.ndarray, *, pr_k: int) -> dict[str, float]:
         """FD and precision (k ``pr_k``) of the images against the test split, domain features."""
         device = next(self.classifier.parameters()).device
@@ -67,11 +62,15 @@ class Scorers:
         return {"fd_domain": metrics.frechet_distance(self.reference, features), "precision_domain": precision}
 
     def score(self, images_by_target: Sequence[np.ndarray], *, pr_k: int) -> dict:
-        """Rates per target (``images_by_target[t]`` were pushed towards class t) and their means, and the realism
-        of all the images together."""
-        rates = [self.target_rates(images, target) for target, images in enumerate(images_by_target)]
-        guide, judge = (list(column) for column in zip(*rates, strict=True))
+        """Rates per target (``images_by_target[t]`` were pushed towards class t) and their means, the guide's mean
+        p(target), and the realism of all the images together."""
+        guide, judge, p_target = [], [], []
+        for target, images in enumerate(images_by_target):
+            guide_p, judge_p = classify(self.guide, images), classify(self.judge, images)
+            guide.append(float((guide_p.argmax(axis=1) == target).mean()))
+            judge.append(float((judge_p.argmax(axis=1) == target).mean()))
+            p_target.append(float(guide_p[:, target].mean()))
         return {"guide_rate": float(np.mean(guide)), "judge_rate": float(np.mean(judge)),
-                "guide_rate_per_class": guide, "judge_rate_per_class": judge,
+                "mean_p_target": float(np.mean(p_target)), "guide_rate_per_class": guide, "judge_rate_per_class": judge,
                 **self.realism(np.concatenate(images_by_target), pr_k=pr_k)}
 
