@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 PROFILE = "gpu_acceptance"
 CUT_FILE = f"params/{PROFILE}.yaml"
 PRESETS = ("dcgan", "ddpm", "pix2pix")
-OFF = {"walks": False, "steering": {"presets": []}, "probe": {"presets": []}, "augmentation": {"preset": ""},
+OFF = {"walks": {"enabled": False}, "steering": {"presets": []}, "probe": {"presets": []}, "augmentation": {"presets": []},
        "loss_guidance": {"presets": []}, "sdedit": {"presets": []}, "freecontrol": {"presets": []},
        "style_transfer": {"enabled": False}, "stylegan_figures": {"presets": []}}
 

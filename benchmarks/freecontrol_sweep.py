@@ -15,9 +15,9 @@ import numpy as np
 import torch
 
 from genbench import metrics
-from genbench.config import FreeControlConfig
 from genbench.data import load_arrays
 from genbench.experiments import freecontrol as fc
+from genbench.experiments.freecontrol import FreeControlConfig
 from genbench.features.domain import extract, load_classifier
 from genbench.train.checkpoint import load_for_sampling
 from genbench.images import to_uint8

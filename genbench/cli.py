@@ -45,9 +45,12 @@ def _threads(args: argparse.Namespace, profile: ProfileConfig) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> None:
     from genbench.config.validate import validate_all
+    from genbench.experiments import validate_experiments
 
     profile = _profile(args)
-    validate_all(profile, profile_source=" + ".join(map(str, args.profile)))
+    source = " + ".join(map(str, args.profile))
+    validate_all(profile, profile_source=source)
+    validate_experiments(profile, profile_source=source)
     print(f"ok: profile '{profile.profile}': {len(profile.datasets)} datasets x {len(profile.presets)} presets "
           f"x {len(profile.seeds)} seeds")
 
@@ -296,48 +299,13 @@ def cmd_metrics(args: argparse.Namespace) -> None:
 
 
 def cmd_experiment(args: argparse.Namespace) -> None:
-    from genbench.experiments import jobs
+    from genbench.experiments import input_flags, run_experiment
 
     profile = _profile(args)
-    common = {"device": profile.device, "threads": _threads(args, profile), "out": args.out}
-    judged = ["guide", "judge", "classifier", "reference"]  # optimised against the guide, scored by the judge
-    needed = {"steering": judged, "probe": ["data"], "augmentation": ["data"], "loss_guidance": judged,
-              "sdedit": ["data", "classifier", "reference"],
-              "freecontrol": ["data", "classifier", "reference", "baseline_samples"]}.get(args.kind, [])
-    for name in needed:
-        if getattr(args, name) is None:
-            raise ConfigError(f"experiment {args.kind}: needs --{name.replace('_', '-')}")
-    if args.kind == "style_transfer":
-        if args.vgg16 is None:
-            raise ConfigError("experiment style_transfer: needs --vgg16 (genbench fetch-weights vgg16)")
-        record = jobs.run_style_transfer_job(profile.experiments, args.vgg16, **common)
-        print(f"experiment style_transfer: {record['seconds_per_image']:.1f} s per image, {args.out}")
-        return
-    if args.checkpoint is None:
-        raise ConfigError(f"experiment {args.kind}: needs --checkpoint")
-    if args.kind == "walks":
-        record = jobs.run_walks_job(args.checkpoint, **common)
-    elif args.kind == "stylegan_figures":
-        record = jobs.run_stylegan_figures_job(args.checkpoint, profile.experiments, **common)
-    elif args.kind in ("steering", "loss_guidance"):
-        from genbench.experiments.judging import ScoringFiles
-
-        run = jobs.run_steering_job if args.kind == "steering" else jobs.run_loss_guidance_job
-        record = run(args.checkpoint, ScoringFiles(args.guide, args.judge, args.classifier, args.reference),
-                     profile.experiments, pr_k=profile.evaluation.pr_k, **common)
-    elif args.kind == "sdedit":
-        record = jobs.run_sdedit_job(args.checkpoint, args.data, args.classifier, args.reference, profile.experiments,
-                                     **common)
-    elif args.kind == "freecontrol":
-        from genbench.experiments.freecontrol_job import run_freecontrol_job
-
-        record = run_freecontrol_job(args.checkpoint, args.classifier, args.reference, args.data, args.baseline_samples,
-                                     profile.experiments.freecontrol, **common)
-    elif args.kind == "probe":
-        record = jobs.run_probe_job(args.checkpoint, args.data, profile.experiments, **common)
-    else:
-        record = jobs.run_augmentation_job(args.checkpoint, args.data, profile.experiments, profile.domain, **common)
-    print(f"experiment {args.kind} of {record['preset']} on {record['dataset']}: {args.out}")
+    _, line = run_experiment(args.kind, profile, inputs={name: getattr(args, name) for name in input_flags()},
+                             threads=_threads(args, profile), out=args.out,
+                             profile_source="--settings" if args.settings else " + ".join(map(str, args.profile)))
+    print(line)
 
 
 def cmd_report(args: argparse.Namespace) -> None:
@@ -378,7 +346,9 @@ SAMPLER_CONFIG_HELP = ("the --sampler setting as JSON (the rules pass the preset
                        "checkpoint's preset in params/models/ with the profile's overrides")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(*, experiments: bool = True) -> argparse.ArgumentParser:
+    """The parser of every command; ``experiments=False`` leaves out the arguments of ``experiment``, which
+    need its registry (every experiment module, and torch, imported)."""
     parser = argparse.ArgumentParser(prog="genbench", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -488,21 +458,14 @@ def build_parser() -> argparse.ArgumentParser:
                    "fetched to ~/.cache/genbench the first time), domain, or none")
     p.add_argument("--extractor-file", type=Path, default=None, help="weights of the extractor (domain: classifier.pt)")
     p.add_argument("--out", type=Path, default=None, help="write the values with their protocol as JSON")
-    p = command("experiment", cmd_experiment, "an experiment on a trained checkpoint (genbench.experiments)")
-    p.add_argument("kind", choices=["walks", "steering", "probe", "augmentation", "loss_guidance", "sdedit",
-                                    "freecontrol", "style_transfer", "stylegan_figures"])
-    p.add_argument("--checkpoint", type=Path, help="trained checkpoint (every kind but style_transfer)")
-    p.add_argument("--vgg16", type=Path, help="converted VGG16 weights (style_transfer)")
-    p.add_argument("--classifier", type=Path,
-                   help="domain classifier.pt (steering, loss_guidance, sdedit, freecontrol)")
-    p.add_argument("--guide", type=Path, help="the guide.pt steering and loss_guidance optimise against")
-    p.add_argument("--judge", type=Path, help="the judge.pt that scores steering and loss_guidance")
-    p.add_argument("--data", type=Path, help="prepared dataset folder (probe, augmentation, sdedit; freecontrol: the "
-                   "source domain's)")
-    p.add_argument("--reference", type=Path, help="domain reference features .npz (steering, loss_guidance, sdedit, "
-                   "freecontrol)")
-    p.add_argument("--baseline-samples", type=Path, help="the image-to-image baseline's outputs .npz (freecontrol)")
-    p.add_argument("--out", type=Path, required=True, help="the JSON record; figures go beside it")
+    p = command("experiment", cmd_experiment, "an experiment on trained checkpoints or photos (genbench.experiments)")
+    if experiments:  # the registry imports every experiment module (and torch): only for this command
+        from genbench.experiments import input_flags, registered
+
+        p.add_argument("kind", choices=registered().names())
+        for name, text in input_flags().items():
+            p.add_argument(f"--{name.replace('_', '-')}", type=Path, help=text)
+        p.add_argument("--out", type=Path, required=True, help="the JSON record; figures go beside it")
     p = command("compare", cmd_compare, "the MLflow runs of a profile side by side, one line per model")
     p.add_argument("--experiment", help="MLflow experiment (default: genbench-<profile>)")
     p.add_argument("--metric", default="fd_domain", help="final metric to compare (default: fd_domain)")
@@ -538,7 +501,13 @@ def _runtime_error_message(args: argparse.Namespace, err: RuntimeError) -> str |
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        parser = build_parser(experiments=argv[:1] == ["experiment"])
+    except ConfigError as err:  # a plugin experiment that cannot be imported
+        print(f"genbench: error: {err}", file=sys.stderr)
+        return 2
+    args = parser.parse_args(argv)
     try:
         args.fn(args)
     except (ConfigError, InputError, MetricInputError) as err:

@@ -25,9 +25,10 @@ from pathlib import Path
 from genbench.io import write_json
 
 PACKAGE_ROOT = Path(__file__).resolve().parent
-# ``@FAMILIES.register("dcgan")`` in genbench/models/dcgan.py, ``DATASETS.register("mnist")`` in data/mnist.py
-_PLUGIN = re.compile(r"\b(FAMILIES|DATASETS)\.register\(\s*\"([\w-]+)\"")
-_REGISTRIES = {"FAMILIES": "family", "DATASETS": "dataset"}
+# ``@FAMILIES.register("dcgan")`` in genbench/models/dcgan.py, ``DATASETS.register("mnist")`` in data/mnist.py,
+# ``EXPERIMENTS.add("walks", ...)`` in experiments/walks.py
+_PLUGIN = re.compile(r"\b(FAMILIES|DATASETS|EXPERIMENTS)\.(?:register|add)\(\s*\"([\w-]+)\"")
+_REGISTRIES = {"FAMILIES": "family", "DATASETS": "dataset", "EXPERIMENTS": "experiment"}
 
 
 @dataclass(frozen=True)
@@ -121,24 +122,29 @@ def plugins(root: Path = PACKAGE_ROOT) -> dict[tuple[str, str], str]:
 
 
 @functools.lru_cache(maxsize=1024)
-def code_modules(command: str, *, family: str = "", dataset: str = "", root: Path = PACKAGE_ROOT,
-                 cache: Path | None = None) -> frozenset[str]:
+def code_modules(command: str, *, family: str = "", dataset: str = "", experiment: str = "",
+                 root: Path = PACKAGE_ROOT, cache: Path | None = None) -> frozenset[str]:
     """The modules a job of ``command`` can run: cli.py, and the closure of what ``cmd_<command>`` imports,
     where a registry's package (``genbench.models``, ``genbench.data``) leads to the job's own family and
     dataset only (cli.py's other commands are not followed: they are not this job's). A package that runs only
     because one of its submodules is imported (``genbench.metrics`` for ``genbench.metrics.fcn_score``) counts,
-    but not the siblings it imports to re-export: the importer calls into the submodule it named."""
+    but not the siblings it imports to re-export: the importer calls into the submodule it named. The
+    experiments' registry finds its modules by listing its folder, not by import: ``experiment`` names the one
+    module that joins the closure."""
     index = source_index(root, cache)
     if command not in index.commands:
         raise KeyError(f"genbench has no command '{command}' (no cmd_{command.replace('-', '_')} in cli.py)")
-    if family and f"family:{family}" not in index.plugins:
-        raise KeyError(f"no module registers model family '{family}'")
-    own = {index.plugins.get(f"family:{family}"), index.plugins.get(f"dataset:{dataset}")}
+    for kind, name in (("family", family), ("experiment", experiment)):
+        if name and f"{kind}:{name}" not in index.plugins:
+            raise KeyError(f"no module registers {kind} '{name}'")
+    own = {index.plugins.get(f"family:{family}"), index.plugins.get(f"dataset:{dataset}"),
+           index.plugins.get(f"experiment:{experiment}")}
     others = set(index.plugins.values()) - own
     registry_packages = {plugin.rpartition(".")[0] for plugin in index.plugins.values()}
     cli = f"{root.name}.cli"
     named, run_first = {cli}, set()  # modules imported by name / packages run only as a submodule's parents
     pending = [(name, True) for name in index.commands[command]]
+    pending += [(index.plugins[f"experiment:{experiment}"], True)] if experiment else []
     while pending:
         name, by_name = pending.pop()
         if name in named or (not by_name and name in run_first):
@@ -151,12 +157,13 @@ def code_modules(command: str, *, family: str = "", dataset: str = "", root: Pat
 
 
 @functools.lru_cache(maxsize=1024)
-def code_version(command: str, *, family: str = "", dataset: str = "", root: Path = PACKAGE_ROOT,
-                 cache: Path | None = None) -> str:
+def code_version(command: str, *, family: str = "", dataset: str = "", experiment: str = "",
+                 root: Path = PACKAGE_ROOT, cache: Path | None = None) -> str:
     """16 hex digits of the sha256 over the paths and bytes of ``code_modules``' files, in name order."""
     index = source_index(root, cache)
     digest = hashlib.sha256()
-    for name in sorted(code_modules(command, family=family, dataset=dataset, root=root, cache=cache)):
+    for name in sorted(code_modules(command, family=family, dataset=dataset, experiment=experiment, root=root,
+                                    cache=cache)):
         digest.update(f"{index.paths[name]}\0".encode())
         digest.update((root / index.paths[name]).read_bytes())
     return digest.hexdigest()[:16]

@@ -14,13 +14,14 @@ class Registry(Generic[T]):
         self._entries: dict[str, T] = {}
 
     def register(self, name: str) -> Callable[[T], T]:
-        def add(obj: T) -> T:
-            if name in self._entries:
-                raise RuntimeError(f"{self.kind} '{name}' is registered twice")
-            self._entries[name] = obj
-            return obj
+        """A decorator adding what it decorates under ``name``."""
+        return lambda obj: self.add(name, obj)
 
-        return add
+    def add(self, name: str, obj: T) -> T:
+        if name in self._entries:
+            raise RuntimeError(f"{self.kind} '{name}' is registered twice")
+        self._entries[name] = obj
+        return obj
 
     def get(self, name: str, *, source: str = "") -> T:
         try:

@@ -34,7 +34,7 @@ def cut_of_ci(workdir: Path) -> None:
     ci = yaml.safe_load((REPO / "params/ci.yaml").read_text())
     profile = {**ci, "profile": "cluster", "presets": ["dcgan"], "preset_datasets": {},
                "evaluation": {**ci["evaluation"], "feature_spaces": ["domain"]},
-               "experiments": {"walks": False, "style_transfer": {"enabled": False}},
+               "experiments": {"walks": {"enabled": False}, "style_transfer": {"enabled": False}},
                "memorisation": {"enabled": False}, "training_curve": {"enabled": False}, "likelihood": {"presets": []},
                "overrides": {"dcgan": {**ci["overrides"]["dcgan"], "samplers": {"trunc1": None, "trunc05": None}}}}
     (workdir / "params/cluster.yaml").write_text(yaml.safe_dump(profile, sort_keys=False))

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from genbench.config import ConfigError, SamplerConfig, load_profile, validate_all
+from genbench.config import ConfigError, SamplerConfig, load_profile
+from genbench.experiments import validate_experiments
 from genbench.experiments import augmentation, probe, steering, walks
 from genbench.features.domain import DomainClassifier
 from genbench.models import build_model
@@ -130,12 +131,16 @@ def test_mixture_names_the_pool_that_is_too_small() -> None:
 @pytest.mark.parametrize("experiments,match", [
     ({"steering": {"presets": ["sngan9"]}}, "experiments.steering.presets' names preset 'sngan9'"),
     ({"steering": {"presets": ["ddpm"]}}, "not an unconditional generator"),
-    ({"probe": {"presets": ["vae"]}}, "has no discriminator"),
-    ({"augmentation": {"preset": "dcgan"}}, "is not class-conditional"),
-    ({"augmentation": {"preset": "", "p_real": [1.5]}}, "augmentation.p_real\\[0\\]' must be <= 1"),
+    ({"probe": {"presets": ["vae"]}}, "'vae' \\(vae\\) is not a family with a discriminator"),
+    ({"augmentation": {"presets": ["dcgan"]}}, "is not class-conditional"),
+    ({"augmentation": {"p_real": [1.5]}}, "augmentation.p_real\\[0\\]' must be <= 1"),
+    ({"sdedit": {"strengths": [0.5, 0.0]}}, "^p.yaml: key 'experiments.sdedit.strengths\\[1\\]' must be > 0"),
+    ({"sdedit": {"presets": ["ddpm"], "stregths": [0.5]}}, "experiments.sdedit.stregths"),
+    ({"sdedit2": {}}, "^p.yaml: key 'experiments': unknown experiment 'sdedit2' \\(known: augmentation, "),
+    ({"walks": True}, "experiments.walks"),
 ])
 def test_experiment_settings_are_checked_up_front(experiments: dict, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         profile = load_profile({"profile": "t", "presets": ["dcgan", "vae", "ddpm"], "experiments": experiments},
                                source="p.yaml")
-        validate_all(profile, profile_source="p.yaml")
+        validate_experiments(profile, profile_source="p.yaml")

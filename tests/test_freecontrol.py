@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from genbench.config import ConfigError, FreeControlConfig, SamplerConfig, load_profile, validate_all
+from genbench.config import ConfigError, SamplerConfig, load_profile
+from genbench.experiments import validate_experiments
 from genbench.experiments import freecontrol as fc
+from genbench.experiments.freecontrol import FreeControlConfig
 from genbench.metrics import stroke_iou
 from genbench.models import build_model
 from genbench.models.base import ImageSpec
@@ -97,5 +99,5 @@ def test_the_profile_refuses_a_model_freecontrol_cannot_steer() -> None:
     profile = load_profile({"profile": "t", "datasets": ["mnist"], "presets": ["ddpm", "cyclegan"],
                             "preset_datasets": {"cyclegan": ["mnist_m"]},
                             "experiments": {"freecontrol": {"presets": ["ddpm"]}}}, source="t.yaml")
-    with pytest.raises(ConfigError, match=r"^t.yaml: key 'experiments.freecontrol.presets': 'ddpm' is not a "):
-        validate_all(profile, profile_source="t.yaml")
+    with pytest.raises(ConfigError, match=r"^t.yaml: key 'experiments.freecontrol.presets': 'ddpm' \(ddpm\) is not a "):
+        validate_experiments(profile, profile_source="t.yaml")

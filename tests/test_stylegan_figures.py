@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from genbench.config import ConfigError, SamplerConfig, load_profile, validate_all
+from genbench.config import ConfigError, SamplerConfig, load_profile
+from genbench.experiments import validate_experiments
 from genbench.experiments import stylegan_figures as figures
 from genbench.models import build_model
 from genbench.models.base import ImageSpec
@@ -102,14 +103,15 @@ def test_settings_are_checked_up_front(settings: dict, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         profile = load_profile({"profile": "t", "presets": ["dcgan", "stylegan"],
                                 "experiments": {"stylegan_figures": settings}}, source="p.yaml")
-        validate_all(profile, profile_source="p.yaml")
+        validate_experiments(profile, profile_source="p.yaml")
 
 
 def test_job_writes_both_figures_and_the_report_shows_them(tmp_path) -> None:
     """Checkpoint in, two PNGs and the record out; the report's StyleGAN section lists the ranges in the figure's
     order (coarse, middle, fine) with both figures."""
-    from genbench.config import ExperimentsConfig, StyleGANFiguresConfig, resolve_run
-    from genbench.experiments.jobs import run_stylegan_figures_job
+    from genbench.config import resolve_run
+    from genbench.experiments import ExperimentJob
+    from genbench.experiments.stylegan_figures import StyleGANFiguresConfig, run_stylegan_figures_job
     from genbench.report.experiments import collect_experiments
     from genbench.report.markdown import section_markdown
     from genbench.report.stylegan import stylegan_sections
@@ -123,10 +125,10 @@ def test_job_writes_both_figures_and_the_report_shows_them(tmp_path) -> None:
     model = build_model("stylegan", model_cfg, SPEC)
     run = tmp_path / "mnist" / "stylegan" / "seed0"
     save_checkpoint(run / "checkpoint.pt", model=model, run_cfg=run_cfg, step=0, optimizers={}, ema_state=None)
-    cfg = ExperimentsConfig(stylegan_figures=StyleGANFiguresConfig(presets=("stylegan",), sources=2, latents=2,
-                                                                   draws=3, shown=2))
+    cfg = StyleGANFiguresConfig(presets=("stylegan",), sources=2, latents=2, draws=3, shown=2)
     out = run / "experiments" / "stylegan_figures.json"
-    record = run_stylegan_figures_job(run / "checkpoint.pt", cfg, device="cpu", threads=1, out=out)
+    record = run_stylegan_figures_job(ExperimentJob(inputs={"checkpoint": run / "checkpoint.pt"}, config=cfg,
+                                                    profile=profile, device="cpu", threads=1, out=out))
     assert [r["name"] for r in record["ranges"]] == ["coarse", "middle", "fine"]
     assert record["noise"]["mean_std"] == 0.0  # a fresh model's noise scales B are 0 (sec. 3.2, official code)
     assert all((out.parent / name).is_file() for name in record["figures"]) and out.is_file()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -17,10 +18,17 @@ def default_dry_run(tmp_path_factory: pytest.TempPathFactory) -> subprocess.Comp
 
 
 def planned_jobs(stdout: str) -> dict[str, int]:
-    """Rule -> count from the 'Job stats' table of a dry run."""
+    """Rule -> count from the 'Job stats' table of a dry run; the experiment rules' jobs counted by experiment."""
     table = stdout.split("Job stats:", 1)[1]
-    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, flags=re.M)
-            if m.group(1) != "total"}
+    jobs = {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, flags=re.M)
+            if m.group(1) not in ("total", "experiment", "profile_experiment")}
+    return jobs | Counter(job_wildcards(stdout, "experiment", "profile_experiment", key="experiment"))
+
+
+def job_wildcards(stdout: str, *rules: str, key: str) -> list[str]:
+    """The wildcard ``key`` of each planned job of ``rules`` (each job once: the plan lists it once)."""
+    jobs = re.findall(rf"^rule (?:{'|'.join(rules)}):\n(.*?)(?=^\S|\Z)", stdout, flags=re.M | re.S)
+    return [re.search(rf"\b{key}=(\w+)", job).group(1) for job in jobs]
 
 
 @pytest.mark.slow  # a snakemake process
@@ -90,8 +98,8 @@ def test_walks_are_those_the_docs_name(default_dry_run: subprocess.CompletedProc
     without = set(re.findall(r"`(\w+)`", bullet.group(2).split("None for", 1)[1]))
     result = default_dry_run
     assert result.returncode == 0, result.stderr
-    jobs = re.findall(r"^rule walks:\n(.*?)(?=^\S|\Z)", result.stdout, flags=re.M | re.S)
-    presets = {re.search(r"preset=(\w+)", job).group(1) for job in jobs}
+    jobs = re.findall(r"^rule experiment:\n(.*?)(?=^\S|\Z)", result.stdout, flags=re.M | re.S)
+    presets = {re.search(r"preset=(\w+)", job).group(1) for job in jobs if "experiment=walks" in job}
     assert {load_preset(p).family for p in presets} == documented
     assert {f for f in FAMILIES if family_class(f).has_latents()} == documented
     assert documented | without == set(FAMILIES) and not documented & without

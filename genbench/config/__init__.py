@@ -25,13 +25,10 @@ from typing import Any
 from genbench.config.parse import bounded, deep_merge, from_dict, limits, read_yaml, to_dict
 from genbench.config.preset import (PRESET_DIR, PresetConfig, SamplerConfig, TrainConfig, main_sampler,
                                     milestone_steps, read_preset)
-from genbench.config.profile import (METRIC_NAMES, AugmentationConfig, CheckpointConfig, CudaConfig, DomainConfig,
-                                     EvaluationConfig, ExperimentsConfig, FreeControlConfig, JudgesConfig,
-                                     LikelihoodConfig,
-                                     LossGuidanceConfig, MemorisationConfig, MlflowConfig, NeuralStyleConfig, ProbeConfig, ProfileConfig,
-                                     ReportConfig, RunConfig, SdeditConfig, SegmenterConfig, SteeringConfig,
-                                     StyleGANFiguresConfig, TrainingCurveConfig, load_profile, load_profile_file,
-                                     run_config_from_json)
+from genbench.config.profile import (METRIC_NAMES, CheckpointConfig, CudaConfig, DomainConfig, EvaluationConfig,
+                                     JudgesConfig, LikelihoodConfig, MemorisationConfig, MlflowConfig, ProfileConfig,
+                                     ReportConfig, RunConfig, SegmenterConfig, TrainingCurveConfig, load_profile,
+                                     load_profile_file, run_config_from_json)
 from genbench.errors import ConfigError
 
 _REGISTRY_CHECKS = ("load_preset", "resolve_run", "validate_all")
@@ -44,12 +41,9 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'genbench.config' has no attribute '{name}'")
 
 
-__all__ = ["METRIC_NAMES", "PRESET_DIR", "AugmentationConfig", "CheckpointConfig", "ConfigError", "CudaConfig",
-           "DomainConfig", "JudgesConfig", "EvaluationConfig", "ExperimentsConfig", "FreeControlConfig", "LikelihoodConfig", "LossGuidanceConfig",
-           "MemorisationConfig",
-           "MlflowConfig", "NeuralStyleConfig", "PresetConfig", "ProbeConfig", "ProfileConfig", "ReportConfig",
-           "RunConfig", "SamplerConfig", "SdeditConfig", "SegmenterConfig", "SteeringConfig",
-           "StyleGANFiguresConfig", "TrainConfig",
+__all__ = ["METRIC_NAMES", "PRESET_DIR", "CheckpointConfig", "ConfigError", "CudaConfig", "DomainConfig",
+           "EvaluationConfig", "JudgesConfig", "LikelihoodConfig", "MemorisationConfig", "MlflowConfig", "PresetConfig",
+           "ProfileConfig", "ReportConfig", "RunConfig", "SamplerConfig", "SegmenterConfig", "TrainConfig",
            "TrainingCurveConfig", "bounded", "deep_merge", "from_dict", "limits", "load_profile", "load_profile_file",
-           "main_sampler",
-           "milestone_steps", "read_preset", "read_yaml", "run_config_from_json", "to_dict", *_REGISTRY_CHECKS]
+           "main_sampler", "milestone_steps", "read_preset", "read_yaml", "run_config_from_json", "to_dict",
+           *_REGISTRY_CHECKS]

@@ -88,132 +88,6 @@ class EvaluationConfig:
 
 
 @dataclass(frozen=True)
-class SteeringConfig:
-    """Classifier-gradient steering of unconditional generators (genbench.experiments.steering)."""
-
-    presets: tuple[str, ...] = bounded((), unique=True)
-    n: int = bounded(64, ge=1)  # latents steered towards each class
-    steps: int = bounded(10, ge=0)
-    step_size: float = bounded(0.05, ge=0)  # per step, as a fraction of the latent's typical norm sqrt(D)
-
-
-@dataclass(frozen=True)
-class ProbeConfig:
-    """Linear probe on discriminator features vs the untrained network's (genbench.experiments.probe)."""
-
-    presets: tuple[str, ...] = bounded((), unique=True)
-    n_train: int = bounded(5000, ge=10)  # seeded subsets of the train and test splits
-    n_test: int = bounded(2000, ge=1)
-
-
-@dataclass(frozen=True)
-class AugmentationConfig:
-    """Classifier trained on real and class-conditional GAN images mixed (genbench.experiments.augmentation)."""
-
-    preset: str = ""  # a class-conditional preset of the profile; "" = off
-    p_real: tuple[float, ...] = bounded((0.0, 0.25, 0.5, 0.75, 1.0), min_items=1, each=limits(ge=0, le=1))
-    n_train: int = bounded(5000, ge=10)
-    epochs: int = bounded(2, ge=1)
-
-
-@dataclass(frozen=True)
-class LossGuidanceConfig:
-    """Loss (classifier) guidance of unconditional diffusion models (genbench.experiments.loss_guidance)."""
-
-    presets: tuple[str, ...] = bounded((), unique=True)
-    n: int = bounded(20, ge=1)  # images guided towards each class
-    scales: tuple[float, ...] = bounded((0.0, 1.0, 3.0, 10.0), min_items=1, each=limits(ge=0))  # 0 = unguided
-    steps: int = bounded(25, ge=1)  # DDIM steps, eta 0
-
-
-@dataclass(frozen=True)
-class SdeditConfig:
-    """img2img by SDEdit with unconditional diffusion models (genbench.experiments.sdedit)."""
-
-    presets: tuple[str, ...] = bounded((), unique=True)
-    n: int = bounded(200, ge=2)  # seeded train images edited at each strength (FD against the test reference)
-    strengths: tuple[float, ...] = bounded((0.2, 0.4, 0.6, 0.8, 1.0), min_items=1, each=limits(gt=0, le=1))
-    steps: int = bounded(50, ge=1)  # DDIM steps (eta 0) at strength 1; a strength s takes s of them
-
-
-@dataclass(frozen=True)
-class FreeControlConfig:
-    """Training-free structure control (FreeControl, genbench.experiments.freecontrol) of class-conditional
-    diffusion models, against an image-to-image baseline: translate the first ``n`` test images of
-    ``source_dataset`` into the model's domain, on the rows the baseline preset's ``baseline_direction``
-    translated (CycleGAN's F: MNIST-M -> MNIST)."""
-
-    presets: tuple[str, ...] = bounded((), unique=True)
-    source_dataset: str = "mnist_m"
-    baseline: str = "cyclegan"  # a translator preset of the profile, trained on source_dataset
-    baseline_direction: str = "backward"
-    n: int = bounded(1000, ge=2)
-    batch_size: int = bounded(50, ge=1)
-    steps: int = bounded(20, ge=2)  # DDIM steps of inversion and synthesis (both visit the same timesteps)
-    n_seed: int = bounded(20, ge=1)  # N_s: seed images of the analysis stage
-    n_bases: int = bounded(16, ge=1)  # N_b: semantic bases kept per timestep
-    n_appearance: int = bounded(2, ge=1)  # N_a: leading bases whose coordinates weight the appearance vectors
-    # lambda_s and lambda_a of eq. 6; lambda_s swept on 100 MNIST-M train rows (benchmarks/freecontrol_sweep.py)
-    structure_scale: float = bounded(30.0, ge=0)
-    appearance_scale: float = bounded(0.5, ge=0)
-    # classifier-free guidance s (genbench's scale: 1 = the conditional model alone)
-    guidance: float = bounded(3.0, ge=0)
-    # the first steps guided: the reference config's steps 0-80 of 200
-    guided_fraction: float = bounded(0.4, gt=0, lt=1)
-    feature_block: int = bounded(1, ge=0)  # decoder level read: 0 = the lowest resolution (the UNet's ``up`` list)
-    # coordinates below it weight no appearance vector (reference code)
-    appearance_threshold: float = bounded(0.5, ge=0, le=1)
-    # Start the controlled sample from the guidance image's inverted x_T (the reference code's ``same_latent``);
-    # the appearance sibling starts from fresh noise either way.
-    start_from_inversion: bool = True
-
-
-@dataclass(frozen=True)
-class NeuralStyleConfig:
-    """Gatys et al. neural style transfer of held-out photos (genbench.experiments.style_transfer): one
-    optimisation per (content, style) pair, no training; photo names from genbench.data.photos."""
-
-    enabled: bool = False
-    # test photos: never seen by any trained model
-    contents: tuple[str, ...] = bounded(("chelsea", "coffee"), min_items=1, unique=True)
-    styles: tuple[str, ...] = bounded(("brick", "grass", "gravel"), min_items=1, unique=True)  # the texture images
-    size: int = bounded(128, ge=16)  # square centre crops of this side
-    steps: int = bounded(100, ge=1)  # loss evaluations (L-BFGS)
-    style_weight: float = bounded(1e6, ge=0)  # beta / alpha, content weight 1 (see genbench.experiments.style_transfer)
-
-
-@dataclass(frozen=True)
-class StyleGANFiguresConfig:
-    """StyleGAN's style-mixing grid (Figure 3) and stochastic variation (Figure 4) of the named stylegan presets
-    (genbench.experiments.stylegan_figures); psi 1."""
-
-    presets: tuple[str, ...] = bounded((), unique=True)
-    # sources A (rows per style range) and B (columns) of the mixing grid, Figure 3's five B's
-    sources: int = bounded(5, ge=1)
-    latents: int = bounded(4, ge=1)  # w's of the stochastic-variation figure
-    draws: int = bounded(100, ge=2)  # noise draws per w: Figure 4 (c)'s std is over 100 realisations
-    shown: int = bounded(6, ge=1)  # draws shown per w beside its std map
-
-    def __post_init__(self) -> None:
-        if self.shown > self.draws:
-            raise ConfigError(f"key 'experiments.stylegan_figures.shown' ({self.shown}) must be <= draws "
-                              f"({self.draws})")
-
-
-@dataclass(frozen=True)
-class ExperimentsConfig:
-    walks: bool = True  # latent interpolation (and per-label) grids of every family with a latent space
-    steering: SteeringConfig = SteeringConfig()
-    probe: ProbeConfig = ProbeConfig()
-    augmentation: AugmentationConfig = AugmentationConfig()
-    loss_guidance: LossGuidanceConfig = LossGuidanceConfig()
-    sdedit: SdeditConfig = SdeditConfig()
-    freecontrol: FreeControlConfig = FreeControlConfig()
-    style_transfer: NeuralStyleConfig = NeuralStyleConfig()
-    stylegan_figures: StyleGANFiguresConfig = StyleGANFiguresConfig()
-
-
-@dataclass(frozen=True)
 class MlflowConfig:
     tracking_uri: str = "sqlite:///mlflow.db"  # MLFLOW_TRACKING_URI in the environment wins
     experiment: str = ""  # "" = genbench-<profile>
@@ -318,7 +192,9 @@ class ProfileConfig:
     mlflow: MlflowConfig = MlflowConfig()
     checkpoint: CheckpointConfig = CheckpointConfig()
     cuda: CudaConfig = CudaConfig()
-    experiments: ExperimentsConfig = ExperimentsConfig()
+    # One section per experiment, ``experiments.<name>``: its own config dataclass, declared beside it
+    # (genbench.experiments; genbench.experiments.validate_experiments parses and checks them)
+    experiments: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     memorisation: MemorisationConfig = MemorisationConfig()
     training_curve: TrainingCurveConfig = TrainingCurveConfig()
     likelihood: LikelihoodConfig = LikelihoodConfig()

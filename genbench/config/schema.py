@@ -21,7 +21,8 @@ from genbench.config.parse import has_default
 from genbench.config.profile import ProfileConfig
 
 SCHEMA_PATH = Path("workflow/schemas/params.schema.yaml")
-HEADER = ("# Generated from the dataclasses of genbench/config/profile.py by `python -m genbench.config.schema --write`;\n"
+HEADER = ("# Generated from the dataclasses of genbench/config/profile.py and genbench/experiments/ by\n"
+          "# `python -m genbench.config.schema --write`;\n"
           "# do not edit by hand (tests/test_config.py checks that it is current).\n")
 _SCALARS = {int: "integer", float: "number", bool: "boolean", str: "string"}
 
@@ -80,8 +81,30 @@ def _type(tp: Any) -> dict[str, Any]:
     return {"type": _SCALARS[tp]}
 
 
-def render(cls: type = ProfileConfig) -> str:
-    return HEADER + yaml.safe_dump(json_schema(cls), sort_keys=False, default_flow_style=None, width=120)
+def experiments_schema(sections: Mapping[str, type]) -> dict[str, Any]:
+    """``experiments:``: each registered experiment's section (``{name: its config dataclass}``); another name
+    may be a plugin's (``GENBENCH_PLUGINS``), which ``genbench.experiments.validate_experiments`` checks."""
+    return {"type": "object", "description": "One section per experiment (genbench.experiments)",
+            "properties": {name: _object(sections[name]) for name in sorted(sections)},
+            "additionalProperties": {"type": "object"}}
+
+
+def render(cls: type = ProfileConfig, experiments: Mapping[str, type] | None = None) -> str:
+    """The schema of ``cls``; of ``ProfileConfig`` with ``experiments`` (see ``experiments_schema``)."""
+    schema = json_schema(cls)
+    if experiments is not None:
+        schema["properties"]["experiments"] = experiments_schema(experiments)
+    return HEADER + yaml.safe_dump(schema, sort_keys=False, default_flow_style=None, width=120)
+
+
+def render_profile() -> str:
+    """The committed file: ``ProfileConfig`` with the built-in experiments' sections. The one function here
+    that imports the experiments (and so torch)."""
+    from genbench.experiments import registered
+
+    experiments = registered()
+    built_in = [name for name in experiments if experiments.get(name).run.__module__.startswith("genbench.")]
+    return render(ProfileConfig, {name: experiments.get(name).config for name in built_in})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,9 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", action="store_true", help=f"rewrite {SCHEMA_PATH} (run from the repository root)")
     args = parser.parse_args(argv)
     if args.write:
-        SCHEMA_PATH.write_text(render())
+        SCHEMA_PATH.write_text(render_profile())
     else:
-        sys.stdout.write(render())
+        sys.stdout.write(render_profile())
     return 0
 
 

@@ -8,7 +8,7 @@ from typing import Any, Mapping
 
 from genbench.config.parse import from_dict
 from genbench.config.preset import PRESET_DIR, PresetConfig, check_first_of, read_preset
-from genbench.config.profile import ExperimentsConfig, ProfileConfig, RunConfig
+from genbench.config.profile import ProfileConfig, RunConfig
 from genbench.data import DATASETS, check_dataset_name
 from genbench.errors import ConfigError
 from genbench.features import EXTRACTORS
@@ -43,7 +43,8 @@ def resolve_run(profile: ProfileConfig, *, dataset: str, preset: str, seed: int,
 
 
 def validate_all(profile: ProfileConfig, *, profile_source: str, preset_dir: Path = PRESET_DIR) -> None:
-    """Resolve every preset the profile names (and every overridden one) so errors surface up front."""
+    """Resolve every preset the profile names (and every overridden one) so errors surface up front. The
+    ``experiments`` sections are the experiments' own: ``genbench.experiments.validate_experiments``."""
     for dataset in profile.datasets:
         check_dataset_name(dataset, source=f"{profile_source}: key 'datasets'")
     for space in profile.evaluation.feature_spaces:
@@ -68,8 +69,6 @@ def validate_all(profile: ProfileConfig, *, profile_source: str, preset_dir: Pat
                                  profile_source=profile_source) for name in profile.presets}
     _check_dataset_arrays(profile, presets, profile_source=profile_source)
     _check_init_from(profile, presets, profile_source=profile_source)
-    _check_experiments(profile.experiments, presets, profile_source=profile_source)
-    _check_freecontrol(profile, presets, profile_source=profile_source)
     for name in profile.likelihood.presets:
         preset = presets[name]
         cls = family_class(preset.family)
@@ -115,63 +114,3 @@ def _check_init_from(profile: ProfileConfig, presets: Mapping[str, PresetConfig]
         if missing:
             raise ConfigError(f"{profile_source}: preset '{name}' starts from '{source}' on dataset '{missing[0]}', "
                               f"where '{source}' is not trained; add it to preset_datasets.{source}")
-
-
-def _check_freecontrol(profile: ProfileConfig, presets: Mapping[str, PresetConfig], *, profile_source: str) -> None:
-    """FreeControl's models are class-conditional pixel diffusion; its baseline translates source_dataset."""
-    fc = profile.experiments.freecontrol
-    if not fc.presets:
-        return
-    for name in fc.presets:
-        cls = family_class(presets[name].family) if name in presets else None
-        steerable = cls is not None and cls.kind == "diffusion" and getattr(cls, "pixel_space", False)
-        if not steerable or cls.label_kind != "class":
-            raise ConfigError(f"{profile_source}: key 'experiments.freecontrol.presets': '{name}' is not a "
-                              "class-conditional pixel-space diffusion preset of this profile (e.g. ddpm_cond)")
-    baseline = presets.get(fc.baseline)
-    if baseline is None or fc.source_dataset not in profile.datasets_of(fc.baseline):
-        raise ConfigError(f"{profile_source}: key 'experiments.freecontrol.baseline': '{fc.baseline}' must be a "
-                          f"preset of this profile trained on '{fc.source_dataset}' (preset_datasets)")
-    cls = family_class(baseline.family)
-    if cls.kind != "translation" or fc.baseline_direction not in baseline.samplers:
-        raise ConfigError(f"{profile_source}: key 'experiments.freecontrol.baseline_direction': "
-                          f"'{fc.baseline_direction}' is not a sampler of translator '{fc.baseline}'")
-    if "masks" not in DATASETS.get(fc.source_dataset).arrays:
-        raise ConfigError(f"{profile_source}: key 'experiments.freecontrol.source_dataset': '{fc.source_dataset}' "
-                          "stores no digit masks (the structure score needs them); use mnist_m")
-
-
-def _check_experiments(cfg: ExperimentsConfig, presets: Mapping[str, PresetConfig], *, profile_source: str) -> None:
-    """Every preset an experiment names is in the profile and its family has what the experiment needs."""
-    def family(key: str, name: str):
-        if name not in presets:
-            raise ConfigError(f"{profile_source}: key '{key}' names preset '{name}', which is not in 'presets' "
-                              f"({', '.join(presets)})")
-        return family_class(presets[name].family)
-
-    for name in cfg.steering.presets:
-        cls = family("experiments.steering.presets", name)
-        if not cls.has_latents() or cls.label_kind:
-            raise ConfigError(f"{profile_source}: key 'experiments.steering.presets': '{name}' ({cls.family}) is "
-                              "not an unconditional generator with a latent space; remove it")
-    for name in cfg.probe.presets:
-        cls = family("experiments.probe.presets", name)
-        if not cls.has_discriminator():
-            raise ConfigError(f"{profile_source}: key 'experiments.probe.presets': '{name}' ({cls.family}) has no "
-                              "discriminator; remove it")
-    if cfg.augmentation.preset:
-        cls = family("experiments.augmentation.preset", cfg.augmentation.preset)
-        if cls.label_kind != "class":
-            raise ConfigError(f"{profile_source}: key 'experiments.augmentation.preset': '{cfg.augmentation.preset}' "
-                              f"({cls.family}) is not class-conditional; name a conditional preset such as cgan")
-    for key in ("loss_guidance", "sdedit"):
-        for name in getattr(cfg, key).presets:
-            cls = family(f"experiments.{key}.presets", name)
-            if cls.kind != "diffusion" or cls.label_kind or not getattr(cls, "pixel_space", False):
-                raise ConfigError(f"{profile_source}: key 'experiments.{key}.presets': '{name}' ({cls.family}) is "
-                                  "not an unconditional pixel-space diffusion model; remove it")
-    for name in cfg.stylegan_figures.presets:
-        cls = family("experiments.stylegan_figures.presets", name)
-        if cls.family != "stylegan":
-            raise ConfigError(f"{profile_source}: key 'experiments.stylegan_figures.presets': '{name}' ({cls.family}) "
-                              "is not a stylegan preset (style mixing and noise inputs are StyleGAN's); remove it")

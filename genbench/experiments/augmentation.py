@@ -7,15 +7,33 @@ data. The classifier is the domain-classifier architecture, trained with the sam
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 import numpy as np
 import torch
 
-from genbench.config import DomainConfig, SamplerConfig
+from genbench.config import DomainConfig, SamplerConfig, bounded, limits
+from genbench.data import load_split, seeded_subset
+from genbench.device import resolve_device, set_threads
+from genbench.experiments.base import EXPERIMENTS, Experiment, ExperimentJob, run_identity
 from genbench.features.domain import train_domain_classifier
-from genbench.models import GenerativeModel
 from genbench.images import to_uint8
+from genbench.io import write_json
+from genbench.models import GenerativeModel
+from genbench.train.checkpoint import load_for_sampling
 
-__all__ = ["generated_pool", "mixed_training_set", "accuracy_by_p_real"]
+__all__ = ["AugmentationConfig", "accuracy_by_p_real", "generated_pool", "mixed_training_set",
+           "run_augmentation_job"]
+
+
+@dataclass(frozen=True)
+class AugmentationConfig:
+    """A classifier trained on real and class-conditional GAN images mixed, for each named preset."""
+
+    presets: tuple[str, ...] = bounded((), unique=True)
+    p_real: tuple[float, ...] = bounded((0.0, 0.25, 0.5, 0.75, 1.0), min_items=1, each=limits(ge=0, le=1))
+    n_train: int = bounded(5000, ge=10)
+    epochs: int = bounded(2, ge=1)
 
 
 @torch.no_grad()
@@ -65,3 +83,25 @@ def accuracy_by_p_real(model: GenerativeModel, real_train: tuple[np.ndarray, np.
         rows.append({"p_real": p_real, "test_accuracy": info["test_accuracy"], "n_train": n, "n_real": n_real,
                      "epochs": classifier.epochs})
     return rows
+
+
+def run_augmentation_job(job: ExperimentJob) -> dict:
+    set_threads(job.threads)
+    dev = resolve_device(job.device)
+    checkpoint, settings = job.inputs["checkpoint"], job.config
+    model, run_cfg = load_for_sampling(checkpoint, dev)
+    train_x, train_y = load_split(job.inputs["data"], "train")
+    keep = seeded_subset(len(train_x), settings.n_train, run_cfg.seed)
+    rows = accuracy_by_p_real(
+        model, (train_x[keep], train_y[keep]), load_split(job.inputs["data"], "test"), p_values=settings.p_real,
+        n=len(keep), classifier=replace(job.profile.domain, epochs=settings.epochs), device=dev, seed=run_cfg.seed)
+    record = {**run_identity(checkpoint, run_cfg), "rows": rows,
+              "classifier": "domain-classifier architecture and recipe (genbench.features.domain)"}
+    write_json(job.out, record)
+    return record
+
+
+EXPERIMENTS.add("augmentation", Experiment(
+    config=AugmentationConfig, run=run_augmentation_job, inputs=("checkpoint", "data"),
+    applies_to=lambda cls: cls.label_kind == "class", requirement="class-conditional (e.g. cgan)",
+    settings=("domain",), mem_mb=3000))

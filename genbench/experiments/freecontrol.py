@@ -19,18 +19,51 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from genbench.config import FreeControlConfig, SamplerConfig
+from genbench.config import SamplerConfig, bounded
 from genbench.models.ddpm import DDPM
 from genbench.models.ddpm_cond import ConditionalDDPM
 from genbench.models.layers import cpu_randn
 from genbench.samplers.ddim import DDIMSampler
 
-__all__ = ["Bases", "Features", "analyse", "appearance_energy", "appearance_vectors",
+__all__ = ["FreeControlConfig", "Bases", "Features", "analyse", "appearance_energy", "appearance_vectors",
            "condition_image", "coordinates", "invert", "structure_energy", "synthesise", "translate"]
+
+@dataclass(frozen=True)
+class FreeControlConfig:
+    """Training-free structure control of the named class-conditional
+    diffusion models, against an image-to-image baseline: translate the first ``n`` test images of
+    ``source_dataset`` into the model's domain, on the rows the baseline preset's ``baseline_direction``
+    translated (CycleGAN's F: MNIST-M -> MNIST)."""
+
+    presets: tuple[str, ...] = bounded((), unique=True)
+    source_dataset: str = "mnist_m"
+    baseline: str = "cyclegan"  # a translator preset of the profile, trained on source_dataset
+    baseline_direction: str = "backward"
+    n: int = bounded(1000, ge=2)
+    batch_size: int = bounded(50, ge=1)
+    steps: int = bounded(20, ge=2)  # DDIM steps of inversion and synthesis (both visit the same timesteps)
+    n_seed: int = bounded(20, ge=1)  # N_s: seed images of the analysis stage
+    n_bases: int = bounded(16, ge=1)  # N_b: semantic bases kept per timestep
+    n_appearance: int = bounded(2, ge=1)  # N_a: leading bases whose coordinates weight the appearance vectors
+    # lambda_s and lambda_a of eq. 6; lambda_s swept on 100 MNIST-M train rows (benchmarks/freecontrol_sweep.py)
+    structure_scale: float = bounded(30.0, ge=0)
+    appearance_scale: float = bounded(0.5, ge=0)
+    # classifier-free guidance s (genbench's scale: 1 = the conditional model alone)
+    guidance: float = bounded(3.0, ge=0)
+    # the first steps guided: the reference config's steps 0-80 of 200
+    guided_fraction: float = bounded(0.4, gt=0, lt=1)
+    feature_block: int = bounded(1, ge=0)  # decoder level read: 0 = the lowest resolution (the UNet's ``up`` list)
+    # coordinates below it weight no appearance vector (reference code)
+    appearance_threshold: float = bounded(0.5, ge=0, le=1)
+    # Start the controlled sample from the guidance image's inverted x_T (the reference code's ``same_latent``);
+    # the appearance sibling starts from fresh noise either way.
+    start_from_inversion: bool = True
+
 
 Bases = dict[int, tuple[torch.Tensor, torch.Tensor]]  # timestep -> (feature mean (C,), B_t (C, n_bases))
 

@@ -13,35 +13,38 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 import torch
 
 from genbench import metrics
-from genbench.config import FreeControlConfig, SamplerConfig
-from genbench.data import load_arrays
+from genbench.config import PresetConfig, ProfileConfig, SamplerConfig
+from genbench.data import DATASETS, load_arrays
 from genbench.data.mnist_m import STROKE_THRESHOLD
 from genbench.device import resolve_device, set_threads
+from genbench.errors import ConfigError
 from genbench.experiments import freecontrol
+from genbench.experiments.base import EXPERIMENTS, Experiment, ExperimentJob, run_identity
+from genbench.experiments.freecontrol import FreeControlConfig
 from genbench.experiments.sdedit import sdedit
 from genbench.features import domain
 from genbench.features.domain import load_classifier
-from genbench.images import save_grid
+from genbench.images import save_grid, to_uint8
 from genbench.io import InputError, load_npz, read_json, sha256_file, write_json
+from genbench.models import family_class
 from genbench.train.checkpoint import load_for_sampling
-from genbench.images import to_uint8
 
 __all__ = ["run_freecontrol_job"]
 
 GRID_ROWS = 10
 
 
-def run_freecontrol_job(checkpoint: Path, classifier_file: Path, reference: Path, source_dir: Path,
-                        baseline_samples: Path, cfg: FreeControlConfig, *, device: str, threads: int,
-                        out: Path) -> dict:
-    set_threads(threads)
-    dev = resolve_device(device)
+def run_freecontrol_job(job: ExperimentJob) -> dict:
+    cfg, out, checkpoint, classifier_file = job.config, job.out, job.inputs["checkpoint"], job.inputs["classifier"]
+    source_dir, baseline_samples = job.inputs["source_data"], job.inputs["baseline_samples"]
+    set_threads(job.threads)
+    dev = resolve_device(job.device)
     model, run_cfg = load_for_sampling(checkpoint, dev)
     if model.label_kind != "class" or not model.pixel_space or model.kind != "diffusion":
         raise InputError(f"{checkpoint}: FreeControl here needs a class-conditional pixel-space diffusion model "
@@ -81,7 +84,7 @@ def run_freecontrol_job(checkpoint: Path, classifier_file: Path, reference: Path
         outputs[name] = to_uint8(freecontrol.translate(model, x, y, bases, method, seed=run_cfg.seed).cpu())
         seconds[name] = (time.perf_counter() - start) / len(y)
 
-    real = load_npz(reference, required=("features",))["features"]
+    real = load_npz(job.inputs["reference"], required=("features",))["features"]
     rows = []
     for name, images in outputs.items():
         features, logits = domain.extract(classifier, images, batch_size=250, device=dev)
@@ -94,8 +97,7 @@ def run_freecontrol_job(checkpoint: Path, classifier_file: Path, reference: Path
     shown = [outputs[name][:GRID_ROWS] for name in ("baseline", "sdedit", "freecontrol")]
     save_grid(np.stack([rgb[:GRID_ROWS], *(np.repeat(s, 3, axis=1) for s in shown)], axis=1).reshape(
         -1, 3, *digits.shape[2:]), out.with_suffix(".png"), nrow=4)
-    record = {"dataset": run_cfg.dataset, "preset": run_cfg.preset, "family": run_cfg.spec.family,
-              "seed": run_cfg.seed, "checkpoint": str(checkpoint), "source_dataset": cfg.source_dataset,
+    record = {**run_identity(checkpoint, run_cfg), "source_dataset": cfg.source_dataset,
               "baseline": {"preset": cfg.baseline, "direction": cfg.baseline_direction,
                            "samples": str(baseline_samples)},
               "n": int(len(index)), "rows_translated": "test rows of the baseline's translation (its index)",
@@ -113,3 +115,39 @@ def _batched(edit, n: int, batch_size: int) -> np.ndarray:
     with torch.no_grad():
         return np.concatenate([to_uint8(edit(slice(first, first + batch_size), k).cpu())
                                for k, first in enumerate(range(0, n, batch_size))])
+
+
+def _baseline_and_source(cfg: FreeControlConfig, results: str, seed: int) -> dict[str, list[str]]:
+    """The source domain's prepared test split, and the baseline translator's outputs on it (and their record:
+    its speed), which the job is measured beside."""
+    baseline = f"{results}/{cfg.source_dataset}/{cfg.baseline}/seed{seed}/samples/{cfg.baseline_direction}"
+    return {"source_data": [f"data/{cfg.source_dataset}/test.npz"],
+            "baseline_samples": [f"{baseline}.npz", f"{baseline}.json"]}
+
+
+def _check_baseline(cfg: FreeControlConfig, profile: ProfileConfig, presets: Mapping[str, PresetConfig],
+                    source: str) -> None:
+    """The baseline is a translator of the profile trained on ``source_dataset``, which stores digit masks."""
+    if not cfg.presets:
+        return
+    baseline = presets.get(cfg.baseline)
+    if baseline is None or cfg.source_dataset not in profile.datasets_of(cfg.baseline):
+        raise ConfigError(f"{source}: key 'experiments.freecontrol.baseline': '{cfg.baseline}' must be a "
+                          f"preset of this profile trained on '{cfg.source_dataset}' (preset_datasets)")
+    if family_class(baseline.family).kind != "translation" or cfg.baseline_direction not in baseline.samplers:
+        raise ConfigError(f"{source}: key 'experiments.freecontrol.baseline_direction': "
+                          f"'{cfg.baseline_direction}' is not a sampler of translator '{cfg.baseline}'")
+    if "masks" not in DATASETS.get(cfg.source_dataset).arrays:
+        raise ConfigError(f"{source}: key 'experiments.freecontrol.source_dataset': '{cfg.source_dataset}' "
+                          "stores no digit masks (the structure score needs them); use mnist_m")
+
+
+EXPERIMENTS.add("freecontrol", Experiment(
+    config=FreeControlConfig, run=run_freecontrol_job,
+    inputs=("checkpoint", "classifier", "reference", "source_data", "baseline_samples"),
+    applies_to=lambda cls: (cls.kind == "diffusion" and getattr(cls, "pixel_space", False)
+                            and cls.label_kind == "class"),
+    requirement="a class-conditional pixel-space diffusion preset (e.g. ddpm_cond)",
+    more_inputs=_baseline_and_source, check=_check_baseline, mem_mb=3000,
+    more_help={"source_data": "the source domain's prepared dataset folder (test.npz with digits and masks)",
+               "baseline_samples": "the image-to-image baseline's outputs .npz, its .json beside it"}))

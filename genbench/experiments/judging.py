@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -20,7 +20,10 @@ from genbench.features import domain
 from genbench.features.judge import classify, load_judge
 from genbench.io import InputError, load_npz, sha256_file
 
-__all__ = ["ScoringFiles", "Scorers"]
+__all__ = ["SCORING_INPUTS", "ScoringFiles", "Scorers"]
+
+#: the inputs (genbench.experiments.base.INPUTS) of an experiment scored this way
+SCORING_INPUTS = ("guide", "judge", "classifier", "reference")
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,10 @@ class ScoringFiles:
     judge: Path  # what scores it
     classifier: Path  # the domain network: FD's and precision's features
     reference: Path  # its features of the test split (the reference_features rule)
+
+    @classmethod
+    def of(cls, inputs: Mapping[str, Path]) -> ScoringFiles:
+        return cls(*(inputs[name] for name in SCORING_INPUTS))
 
 
 @dataclass(frozen=True)

@@ -8,13 +8,30 @@ so the result is deterministic for a given seed.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 from torch.nn import functional as F
 
-from genbench.models import GenerativeModel
+from genbench.config import bounded
+from genbench.data import load_split, seeded_subset
+from genbench.device import resolve_device, set_threads
+from genbench.experiments.base import EXPERIMENTS, Experiment, ExperimentJob, run_identity
+from genbench.io import write_json
+from genbench.models import GenerativeModel, build_model
+from genbench.train.checkpoint import load_for_sampling
 
-__all__ = ["discriminator_features", "linear_probe_accuracy"]
+__all__ = ["ProbeConfig", "discriminator_features", "linear_probe_accuracy", "run_probe_job"]
+
+
+@dataclass(frozen=True)
+class ProbeConfig:
+    """Linear probe on the discriminator features of the named presets vs the untrained network's."""
+
+    presets: tuple[str, ...] = bounded((), unique=True)
+    n_train: int = bounded(5000, ge=10)  # seeded subsets of the train and test splits
+    n_test: int = bounded(2000, ge=1)
 
 
 @torch.no_grad()
@@ -51,3 +68,34 @@ def linear_probe_accuracy(train_x: np.ndarray, train_y: np.ndarray, test_x: np.n
     with torch.no_grad():
         predicted = (x_test @ weight + bias).argmax(dim=1).numpy()
     return float((predicted == np.asarray(test_y)).mean())
+
+
+def run_probe_job(job: ExperimentJob) -> dict:
+    set_threads(job.threads)
+    dev = resolve_device(job.device)
+    checkpoint, settings = job.inputs["checkpoint"], job.config
+    trained, run_cfg = load_for_sampling(checkpoint, dev)
+    torch.manual_seed(run_cfg.seed)
+    untrained = build_model(run_cfg.spec.family, dict(run_cfg.spec.model), trained.image, source=str(checkpoint))
+    untrained = untrained.to(dev).eval()
+    (train_x, train_y), (test_x, test_y) = (load_split(job.inputs["data"], split) for split in ("train", "test"))
+    train_idx = seeded_subset(len(train_x), settings.n_train, run_cfg.seed)
+    test_idx = seeded_subset(len(test_x), settings.n_test, run_cfg.seed)
+    accuracy = {}
+    for name, model in (("trained", trained), ("untrained", untrained)):
+        features_train = discriminator_features(model, train_x[train_idx])
+        features_test = discriminator_features(model, test_x[test_idx])
+        accuracy[name] = linear_probe_accuracy(features_train, train_y[train_idx], features_test, test_y[test_idx])
+    record = {**run_identity(checkpoint, run_cfg), "trained_accuracy": accuracy["trained"],
+              "untrained_accuracy": accuracy["untrained"], "feature_dim": int(features_train.shape[1]),
+              "n_train": int(len(train_idx)), "n_test": int(len(test_idx)),
+              "probe": "softmax regression, standardised features, L-BFGS, L2 1e-4"}
+    write_json(job.out, record)
+    return record
+
+
+EXPERIMENTS.add("probe", Experiment(
+    config=ProbeConfig, run=run_probe_job, inputs=("checkpoint", "data"),
+    applies_to=lambda cls: cls.has_discriminator(), requirement="a family with a discriminator", mem_mb=3000,
+    summary=lambda r: f"probe of {r['preset']} on {r['dataset']}: {r['trained_accuracy']:.4f} trained, "
+                      f"{r['untrained_accuracy']:.4f} untrained"))

@@ -19,9 +19,26 @@ import numpy as np
 import torch
 from torch import nn
 
+from genbench.config import bounded
+from genbench.device import resolve_device, set_threads
+from genbench.experiments.base import EXPERIMENTS, Experiment, ExperimentJob, run_identity
+from genbench.experiments.judging import SCORING_INPUTS, Scorers, ScoringFiles
+from genbench.images import save_grid, to_uint8
+from genbench.io import write_json
 from genbench.models import GenerativeModel
+from genbench.train.checkpoint import load_for_sampling
 
-__all__ = ["SteeringResult", "steer", "steering_matrix"]
+__all__ = ["SteeringConfig", "SteeringResult", "run_steering_job", "steer", "steering_matrix"]
+
+
+@dataclass(frozen=True)
+class SteeringConfig:
+    """Classifier-gradient steering of the named unconditional generators."""
+
+    presets: tuple[str, ...] = bounded((), unique=True)
+    n: int = bounded(64, ge=1)  # latents steered towards each class
+    steps: int = bounded(10, ge=0)
+    step_size: float = bounded(0.05, ge=0)  # per step, as a fraction of the latent's typical norm sqrt(D)
 
 
 @dataclass(frozen=True)
@@ -75,3 +92,36 @@ def steering_matrix(model: GenerativeModel, classifier: nn.Module, *, n: int, st
     num_classes = classifier.head.out_features
     z = model.draw_latents(n * num_classes, generator=torch.Generator().manual_seed(seed)).split(n)
     return [steer(model, classifier, z[t], target=t, steps=steps, step_size=step_size) for t in range(num_classes)]
+
+
+def run_steering_job(job: ExperimentJob) -> dict:
+    """Every class as the target of latent steering by the guide (n latents each); scored by guide and judge, with
+    realism, before and after the steps."""
+    set_threads(job.threads)
+    dev = resolve_device(job.device)
+    checkpoint, settings, pr_k = job.inputs["checkpoint"], job.config, job.profile.evaluation.pr_k
+    model, run_cfg = load_for_sampling(checkpoint, dev)
+    scorers = Scorers.load(ScoringFiles.of(job.inputs), device=dev)
+    results = steering_matrix(model, scorers.guide, n=settings.n, steps=settings.steps,
+                              step_size=settings.step_size, seed=run_cfg.seed)
+    steered = [to_uint8(torch.from_numpy(r.images)) for r in results]
+    unsteered = [to_uint8(torch.from_numpy(r.start_images)) for r in results]  # the same latents, 0 steps
+    rows = [{"steps": 0, **scorers.score(unsteered, pr_k=pr_k)},
+            {"steps": settings.steps, **scorers.score(steered, pr_k=pr_k)}]
+    # One row per target: the first 10 steered images, so a row shows where the push went.
+    figure = job.out.with_suffix(".png")
+    save_grid(np.concatenate([images[:10] for images in steered]), figure, nrow=min(10, settings.n))
+    record = {**run_identity(checkpoint, run_cfg), "n": settings.n, "steps": settings.steps,
+              "step_size": settings.step_size, "guided_by": "guide", "scoring": {**scorers.protocol, "pr_k": pr_k},
+              "targets": [r.target for r in results], "rows": rows,
+              "p_target_before": [float(r.before[r.target]) for r in results],
+              "p_target_after": [float(r.after[r.target]) for r in results],
+              "delta": [(r.after - r.before).tolist() for r in results], "figure": figure.name}
+    write_json(job.out, record)
+    return record
+
+
+EXPERIMENTS.add("steering", Experiment(
+    config=SteeringConfig, run=run_steering_job, inputs=("checkpoint", *SCORING_INPUTS),
+    applies_to=lambda cls: cls.has_latents() and not cls.label_kind,
+    requirement="an unconditional generator with a latent space", settings=("evaluation.pr_k",)))

@@ -32,21 +32,43 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, Mapping
 
 import numpy as np
 import torch
 from PIL import Image
 from torch.nn import functional as F
 
+from genbench.config import PresetConfig, ProfileConfig, bounded
+from genbench.data import photos
+from genbench.device import resolve_device, set_threads
 from genbench.errors import ConfigError
-from genbench.features.vgg import VGG16Features
+from genbench.experiments.base import EXPERIMENTS, Experiment, ExperimentJob
+from genbench.features.vgg import VGG16Features, load_vgg16
+from genbench.images import save_grid
+from genbench.io import sha256_file, write_json
 
-__all__ = ["StyleTransferConfig", "transfer_style", "gram_matrix", "CONTENT_LAYER", "STYLE_LAYERS"]
+__all__ = ["NeuralStyleConfig", "StyleTransferConfig", "transfer_style", "gram_matrix", "run_style_transfer_job",
+           "CONTENT_LAYER", "STYLE_LAYERS"]
 
 CONTENT_LAYER = "relu4_2"
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 OPTIMIZERS = ("lbfgs", "adam")
+
+
+@dataclass(frozen=True)
+class NeuralStyleConfig:
+    """Gatys et al. neural style transfer of held-out photos, once per profile: one optimisation per (content,
+    style) pair, no training; photo names from genbench.data.photos."""
+
+    enabled: bool = False
+    # test photos: never seen by any trained model
+    contents: tuple[str, ...] = bounded(("chelsea", "coffee"), min_items=1, unique=True)
+    styles: tuple[str, ...] = bounded(("brick", "grass", "gravel"), min_items=1, unique=True)  # the texture images
+    size: int = bounded(128, ge=16)  # square centre crops of this side
+    steps: int = bounded(100, ge=1)  # loss evaluations (L-BFGS)
+    style_weight: float = bounded(1e6, ge=0)  # beta / alpha, content weight 1 (see the module docstring)
 
 
 @dataclass(frozen=True)
@@ -163,3 +185,55 @@ def transfer_style(content_uint8: np.ndarray, style_uint8: np.ndarray, vgg: VGG1
               "style_layers": list(STYLE_LAYERS), "losses": losses, "final": final,
               "seconds": round(time.perf_counter() - started, 3)}
     return result, record
+
+
+def run_style_transfer_job(job: ExperimentJob, cache_dir: Path = Path(".cache/downloads")) -> dict:
+    """Every (content, style) pair of the section: a grid (rows: content, then its restylings; first row: the
+    styles) and per pair the losses and seconds."""
+    set_threads(job.threads)
+    st, vgg_file = job.config, job.inputs["vgg16"]
+    images = {name: _square(image, st.size)
+              for name, image in photos.read_photos(tuple(dict.fromkeys((*st.contents, *st.styles))),
+                                                     photos.fetch_sources(cache_dir)).items()}
+    vgg = load_vgg16(vgg_file, device=resolve_device(job.device))
+    algo = StyleTransferConfig(steps=st.steps, size=st.size, style_weight=st.style_weight)
+    blank = np.zeros((3, st.size, st.size), np.uint8)
+    tiles, rows = [blank, *(images[s] for s in st.styles)], []
+    for content in st.contents:
+        tiles.append(images[content])
+        for style in st.styles:
+            result, record = transfer_style(images[content], images[style], vgg, algo, seed=0)
+            tiles.append(result)
+            final = record["final"]
+            rows.append({"content": content, "style": style, "seconds": record["seconds"],
+                         "content_loss": final["content"], "style_loss": final["style"], "total_loss": final["total"]})
+    figure = job.out.with_suffix(".png")
+    save_grid(np.stack(tiles), figure, nrow=1 + len(st.styles))
+    result = {"experiment": "style_transfer", "config": {**dataclasses.asdict(algo)}, "rows": rows,
+              "seconds_per_image": float(np.mean([r["seconds"] for r in rows])), "figure": figure.name,
+              "vgg16_sha256": sha256_file(vgg_file),
+              "grid": "first row: the styles; then per content photo: the photo and its restylings"}
+    write_json(job.out, result)
+    return result
+
+
+def _square(image_hwc: np.ndarray, size: int) -> np.ndarray:
+    """uint8 (3, size, size): the largest centred square, resized with PIL bicubic."""
+    h, w, _ = image_hwc.shape
+    side = min(h, w)
+    top, left = (h - side) // 2, (w - side) // 2
+    crop = Image.fromarray(image_hwc[top:top + side, left:left + side]).resize((size, size), Image.BICUBIC)
+    return np.asarray(crop).transpose(2, 0, 1).copy()
+
+
+def _check_photos(cfg: NeuralStyleConfig, profile: ProfileConfig, presets: Mapping[str, PresetConfig],
+                  source: str) -> None:
+    unknown = [name for name in (*cfg.contents, *cfg.styles) if name not in photos.PHOTO_MEMBERS]
+    if unknown:
+        raise ConfigError(f"{source}: key 'experiments.style_transfer': unknown photo '{unknown[0]}' "
+                          f"(known: {', '.join(sorted(photos.PHOTO_MEMBERS))})")
+
+
+EXPERIMENTS.add("style_transfer", Experiment(
+    config=NeuralStyleConfig, run=run_style_transfer_job, inputs=("vgg16",), check=_check_photos, mem_mb=3000,
+    summary=lambda record: f"style_transfer: {record['seconds_per_image']:.1f} s per image"))

@@ -12,16 +12,43 @@ Truncation is off (psi 1) throughout: w = f(z), as in both figures of the paper.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 import torch
 
+from genbench.config import bounded
+from genbench.device import resolve_device, set_threads
+from genbench.errors import ConfigError
+from genbench.experiments.base import EXPERIMENTS, Experiment, ExperimentJob, run_identity
+from genbench.images import save_grid, to_uint8
+from genbench.io import write_json
 from genbench.models import GenerativeModel
-from genbench.images import to_uint8
+from genbench.train.checkpoint import load_for_sampling
 
-__all__ = ["style_ranges", "draw_ws", "shared_noise", "style_mixing_grid", "stochastic_variation", "mixing_change",
+__all__ = ["StyleGANFiguresConfig", "run_stylegan_figures_job", "style_ranges", "draw_ws", "shared_noise",
+           "style_mixing_grid", "stochastic_variation", "mixing_change",
            "noise_std_summary", "mixing_figure", "variation_figure"]
+
+
+@dataclass(frozen=True)
+class StyleGANFiguresConfig:
+    """StyleGAN's style-mixing grid (Figure 3) and stochastic variation (Figure 4) of the named stylegan presets;
+    psi 1."""
+
+    presets: tuple[str, ...] = bounded((), unique=True)
+    # sources A (rows per style range) and B (columns) of the mixing grid, Figure 3's five B's
+    sources: int = bounded(5, ge=1)
+    latents: int = bounded(4, ge=1)  # w's of the stochastic-variation figure
+    draws: int = bounded(100, ge=2)  # noise draws per w: Figure 4 (c)'s std is over 100 realisations
+    shown: int = bounded(6, ge=1)  # draws shown per w beside its std map
+
+    def __post_init__(self) -> None:
+        if self.shown > self.draws:
+            raise ConfigError(f"key 'experiments.stylegan_figures.shown' ({self.shown}) must be <= draws "
+                              f"({self.draws})")
+
 
 GREY = 127.5  # [-1, 1] -> grey levels (0-255): the records' unit
 FOREGROUND = -0.5  # a pixel is foreground where its mean image is brighter than a quarter grey (64 of 255)
@@ -121,3 +148,42 @@ def variation_figure(images: torch.Tensor, std: torch.Tensor, *, shown: int) -> 
     maps = (std / (largest or 1.0) * 2.0 - 1.0)[:, None]  # no noise (B = 0): black maps
     return to_uint8(torch.cat([images[:, :shown], maps], dim=1).flatten(0, 1).cpu()), largest * GREY
 
+
+
+def run_stylegan_figures_job(job: ExperimentJob) -> dict:
+    """Figure 3 (``style_mixing.png``) and Figure 4 (``stochastic_variation.png``) from seeded w's, with how far
+    each style range moves source A and how much the noise moves each pixel (grey levels, 0-255)."""
+    set_threads(job.threads)
+    checkpoint, settings = job.inputs["checkpoint"], job.config
+    model, run_cfg = load_for_sampling(checkpoint, resolve_device(job.device))
+    ranges = style_ranges(model)
+    generator = torch.Generator().manual_seed(run_cfg.seed)
+    w_a, w_b, w_noise = (draw_ws(model, n, generator=generator)
+                         for n in (settings.sources, settings.sources, settings.latents))
+    unmixed = style_mixing_grid(model, w_a, w_b, [(), tuple(range(model.generator.synthesis.num_ws))],
+                                noise_seed=run_cfg.seed)
+    images_a, images_b = unmixed[0][:, 0], unmixed[1][0]
+    mixed = style_mixing_grid(model, w_a, w_b, list(ranges.values()), noise_seed=run_cfg.seed)
+    save_grid(mixing_figure(images_a, images_b, mixed), job.out.parent / "style_mixing.png",
+              nrow=settings.sources + 1)
+    images, std = stochastic_variation(model, w_noise, settings.draws, generator=generator)
+    tiles, std_scale = variation_figure(images, std, shown=settings.shown)
+    save_grid(tiles, job.out.parent / "stochastic_variation.png", nrow=settings.shown + 1)
+    change = mixing_change(mixed, images_a)
+    record = {**run_identity(checkpoint, run_cfg), "psi": 1.0, "sources": settings.sources,
+              "latents": settings.latents, "draws": settings.draws, "shown": settings.shown,
+              "ranges": [{"name": name, "layers": list(layers), "mean_abs_change": value,
+                          "sides": sorted({model.generator.synthesis.sides[i] for i in layers})}
+                         for (name, layers), value in zip(ranges.items(), change)],  # a list: the figure's order
+              "mean_abs_a_to_b": mixing_change(unmixed[1:], images_a)[0],
+              "noise": {**noise_std_summary(images, std), "figure_white_at": std_scale},
+              "units": "grey levels (0-255)", "foreground": "mean image over the draws above 64 of 255",
+              "figures": ["style_mixing.png", "stochastic_variation.png"]}
+    write_json(job.out, record)
+    return record
+
+
+EXPERIMENTS.add("stylegan_figures", Experiment(
+    config=StyleGANFiguresConfig, run=run_stylegan_figures_job, inputs=("checkpoint",),
+    applies_to=lambda cls: cls.family == "stylegan",
+    requirement="a stylegan preset (style mixing and noise inputs are StyleGAN's)", mem_mb=1000))

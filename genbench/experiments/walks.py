@@ -7,16 +7,27 @@ come from each family's own prior (``draw_latents``: e.g. InfoGAN's uniform cont
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from genbench.images import save_grid
+from genbench.device import resolve_device, set_threads
+from genbench.experiments.base import EXPERIMENTS, Experiment, ExperimentJob, run_identity
+from genbench.images import save_grid, to_uint8
+from genbench.io import write_json
 from genbench.models import GenerativeModel
-from genbench.images import to_uint8
+from genbench.train.checkpoint import load_for_sampling
 
-__all__ = ["slerp", "interpolation_grid", "label_grid", "run_walks"]
+__all__ = ["WalksConfig", "slerp", "interpolation_grid", "label_grid", "run_walks", "run_walks_job"]
+
+
+@dataclass(frozen=True)
+class WalksConfig:
+    """Latent interpolation (and per-label) grids of every preset whose family has a latent space."""
+
+    enabled: bool = True
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -85,3 +96,20 @@ def run_walks(model: GenerativeModel, out_dir: Path, *, rows: int = 8, steps: in
         written.append(out_dir / "labels.png")
         save_grid(label_grid(model, columns=steps, seed=seed), written[1], nrow=steps)
     return written
+
+
+def run_walks_job(job: ExperimentJob) -> dict:
+    set_threads(job.threads)
+    checkpoint = job.inputs["checkpoint"]
+    model, run_cfg = load_for_sampling(checkpoint, resolve_device(job.device))
+    written = run_walks(model, job.out.parent, seed=run_cfg.seed)
+    record = {**run_identity(checkpoint, run_cfg), "figures": [path.name for path in written],
+              "interpolation": "slerp (White 2016)", "label_kind": model.label_kind}
+    write_json(job.out, record)
+    return record
+
+
+EXPERIMENTS.add("walks", Experiment(
+    config=WalksConfig, run=run_walks_job, inputs=("checkpoint",), applies_to=lambda cls: cls.has_latents(),
+    requirement="a family with a latent space", mem_mb=1000,
+    summary=lambda record: f"walks of {record['preset']} on {record['dataset']}: {', '.join(record['figures'])}"))

@@ -6,6 +6,7 @@ collected, and returns ``Section``s that the Markdown and HTML renderers lay out
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -21,8 +22,6 @@ from genbench.report.tables import fmt
 
 __all__ = ["Section", "collect_experiments", "gan_sections", "read_png"]
 
-EXPERIMENTS = ("walks", "steering", "probe", "augmentation", "loss_guidance", "sdedit", "freecontrol",
-               "stylegan_figures")
 GAN_METRICS = ("fd_domain", "kid_domain", "precision_domain", "recall_domain", "class_accuracy_domain",
                "class_accuracy_judge", "code_accuracy_domain", "fd_inception")
 
@@ -38,16 +37,15 @@ class Section:
 
 def collect_experiments(root: Path, *, datasets: Sequence[str], presets: Sequence[str],
                         seeds: Sequence[int]) -> dict[str, list[dict]]:
-    """``{experiment: [record, ...]}`` of every ``experiments/<name>.json`` under the profile's runs."""
-    found: dict[str, list[dict]] = {name: [] for name in EXPERIMENTS}
+    """``{experiment: [record, ...]}`` of every ``experiments/<name>.json`` under the profile's runs: whatever
+    experiments ran (genbench.experiments), each shown by the section builder of its name, if it has one."""
+    found: dict[str, list[dict]] = defaultdict(list)
     for dataset in datasets:
         for preset in presets:
             for seed in seeds:
                 folder = run_dir(root, dataset, preset, seed) / "experiments"
-                for name in EXPERIMENTS:
-                    path = folder / f"{name}.json"
-                    if path.is_file():
-                        found[name].append({**read_json(path), "_dir": folder})
+                for path in sorted(folder.glob("*.json")):
+                    found[path.stem].append({**read_json(path), "_dir": folder})
     return found
 
 

@@ -47,6 +47,6 @@ def _section(record: dict) -> Section:
                                  fmt(row["fd_domain"], 4), fmt(row["ssim_to_digit"], 3), fmt(row["stroke_iou"], 3),
                                  fmt(row["seconds_per_image"], 3)])
     except KeyError as err:
-        raise InputError(f"{record['_dir']}/freecontrol.json: missing {err}; re-run its freecontrol rule") from None
+        raise InputError(f"{record['_dir']}/freecontrol.json: missing {err}; delete it and re-run") from None
     section.figures[f"freecontrol_{record['dataset']}_{record['preset']}.png"] = read_png(record, record["figure"])
     return section

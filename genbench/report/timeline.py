@@ -31,6 +31,8 @@ MAX_GAP_S = 600.0
 # Folders of a run directory whose benchmark files belong to one rule each; experiments are named by file.
 RUN_FOLDERS = {"samples": "sample", "metrics": "evaluate", "memorisation": "memorisation",
                "training_curve": "training_curve"}
+# Rules that run every experiment (workflow/rules/experiments.smk): the benchmark file names which one a job ran
+EXPERIMENT_RULES = ("experiment", "profile_experiment")
 LOG_NAME = re.compile(r"(\d{4}-\d\d-\d\dT\d{6}(?:\.\d+)?)\.snakemake\.log$")
 RULE_LINE = re.compile(r"^(?:local)?rule (\w+):\s*$")
 BENCHMARK_LINE = re.compile(r"^\s+benchmark: (\S+)\s*$")
@@ -120,7 +122,8 @@ def read_log(path: Path) -> tuple[float, dict[str, str]]:
 
 def latest_invocation(jobs: list[Job], log_dir: Path) -> tuple[list[Job], Path | None]:
     """The jobs of the newest Snakemake invocation (log in ``log_dir``, i.e. ``<workdir>/.snakemake/log``)
-    that finished one, kinds renamed to its rules; ``(jobs, None)`` when no log lists any of them.
+    that finished one, kinds renamed to its rules (but an experiment's, named by its file); ``(jobs, None)`` when
+    no log lists any of them.
 
     A job belongs to a log when the log lists its benchmark file and the file was written after the log began
     (the report job is listed too, but its file is still the previous run's while the report is built)."""
@@ -129,7 +132,8 @@ def latest_invocation(jobs: list[Job], log_dir: Path) -> tuple[list[Job], Path |
     by_path = {job.path.resolve(): job for job in jobs}
     for log in logs:  # ISO names: newest first
         started, rules = read_log(log)
-        chosen = [replace(job, kind=rule) for written, rule in rules.items()
+        chosen = [replace(job, kind=job.kind if rule in EXPERIMENT_RULES else rule)
+                  for written, rule in rules.items()
                   if (job := by_path.get((log_dir.parent.parent / written).resolve())) and job.end >= started]
         if chosen:
             return sorted(chosen, key=lambda job: (job.start, job.end)), log

