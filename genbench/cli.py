@@ -131,7 +131,7 @@ def cmd_train_segmenter(args: argparse.Namespace) -> None:
 
 
 def cmd_reference(args: argparse.Namespace) -> None:
-    from genbench.evaluate import run_reference
+    from genbench.jobs.evaluate import run_reference
 
     profile = _profile(args)
     ev = profile.evaluation
@@ -144,7 +144,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     from dataclasses import replace
 
     from genbench.config.validate import resolve_run
-    from genbench.train.job import run_training
+    from genbench.jobs.train import run_training
 
     profile = _profile(args)
     run_cfg = resolve_run(profile, dataset=args.dataset, preset=args.preset, seed=args.seed, samplers=False,
@@ -175,7 +175,7 @@ def _sampler_setting(args: argparse.Namespace, profile: ProfileConfig) -> Sample
 
 
 def cmd_sample(args: argparse.Namespace) -> None:
-    from genbench.sample import run_sampling
+    from genbench.jobs.sample import run_sampling
 
     profile = _profile(args)
     record = run_sampling(args.checkpoint, sampler_name=args.sampler, sampler=_sampler_setting(args, profile),
@@ -190,7 +190,7 @@ def cmd_sample(args: argparse.Namespace) -> None:
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from genbench import tracking
     from genbench.code_version import code_version
-    from genbench.evaluate import TaskFiles, final_metric_values, read_train_summary, run_evaluation
+    from genbench.jobs.evaluate import TaskFiles, final_metric_values, read_train_summary, run_evaluation
 
     profile = _profile(args)
     samplers = args.sampler or [path.stem for path in args.samples]
@@ -222,8 +222,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
 
 def cmd_memorisation(args: argparse.Namespace) -> None:
-    from genbench.evaluate import read_train_summary
-    from genbench.evaluate_memorisation import run_memorisation
+    from genbench.jobs.evaluate import read_train_summary
+    from genbench.jobs.memorisation import run_memorisation
 
     profile = _profile(args)
     summary = read_train_summary(args.train_summary)
@@ -237,8 +237,8 @@ def cmd_memorisation(args: argparse.Namespace) -> None:
 
 
 def cmd_training_curve(args: argparse.Namespace) -> None:
-    from genbench.evaluate import read_train_summary
-    from genbench.evaluate_curve import run_training_curve
+    from genbench.jobs.evaluate import read_train_summary
+    from genbench.jobs.training_curve import run_training_curve
 
     profile = _profile(args)
     summary = read_train_summary(args.train_summary)
@@ -257,8 +257,8 @@ def cmd_training_curve(args: argparse.Namespace) -> None:
 def cmd_likelihood(args: argparse.Namespace) -> None:
     from genbench import tracking
     from genbench.code_version import code_version
-    from genbench.evaluate import read_train_summary
-    from genbench.evaluate_likelihood import run_likelihood
+    from genbench.jobs.evaluate import read_train_summary
+    from genbench.jobs.likelihood import run_likelihood
 
     profile = _profile(args)
     summary = read_train_summary(args.train_summary)
@@ -280,7 +280,7 @@ def cmd_likelihood(args: argparse.Namespace) -> None:
 def cmd_metrics(args: argparse.Namespace) -> None:
     """Runs anywhere: without ``--profile`` it needs no params file and measures by the standard protocol."""
     from genbench.device import available_cpus
-    from genbench.evaluate import STANDARD_PROTOCOL, run_metrics
+    from genbench.jobs.evaluate import STANDARD_PROTOCOL, run_metrics
 
     if args.profile or args.settings:
         profile = _profile(args)

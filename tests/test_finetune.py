@@ -21,7 +21,7 @@ from genbench.models.base import ImageSpec
 from genbench.report.collect import Results
 from genbench.report.finetune import finetune_section
 from genbench.train.checkpoint import initialise_from, read_checkpoint, read_milestones, save_checkpoint
-from genbench.train.job import init_checkpoint, run_training
+from genbench.jobs.train import init_checkpoint, run_training
 
 REPO = Path(__file__).resolve().parents[1]
 SPEC = ImageSpec(channels=1, height=28, width=28, num_classes=10)

@@ -80,8 +80,8 @@ def test_images_sit_below_every_other_layer_and_only_the_cli_reaches_the_report(
         if not (module.startswith("genbench.report") or module == "genbench.cli"):
             assert not {i for i in imports if i.startswith("genbench.report")}, f"{module} imports the report"
     takes_helpers = {m for m, imports in graph.items() if "genbench.images" in imports}
-    assert {"genbench.sample", "genbench.translate", "genbench.experiments.jobs", "genbench.evaluate_memorisation",
-            "genbench.train.job"} <= takes_helpers
+    assert {"genbench.jobs.sample", "genbench.jobs.translate", "genbench.experiments.jobs", "genbench.jobs.memorisation",
+            "genbench.jobs.train"} <= takes_helpers
 
 
 def test_the_report_reads_family_kinds_from_the_result_files_not_the_registry():

@@ -10,8 +10,8 @@ from genbench.config import SamplerConfig, load_profile, resolve_run
 from genbench.data.base import write_prepared
 from genbench.data.mnist import SOURCE
 from genbench.io import InputError, load_npz, read_json
-from genbench.sample import run_sampling
-from genbench.train.job import run_training
+from genbench.jobs.sample import run_sampling
+from genbench.jobs.train import run_training
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -27,7 +27,7 @@ from genbench.device import set_threads
 from genbench.features.domain import extract, load_classifier
 from genbench.models import ImageSpec, build_model
 from genbench.images import to_uint8
-from genbench.train.job import seed_everything
+from genbench.jobs.train import seed_everything
 from genbench.train.loop import fit
 
 N = 1000

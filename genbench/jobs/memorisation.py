@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from genbench.config import MemorisationConfig
 from genbench.data import load_split
 from genbench.device import resolve_device, set_threads
-from genbench.evaluate import images_to_measure, read_reference
+from genbench.jobs.evaluate import images_to_measure, read_reference
 from genbench.features.domain import extract, load_classifier
 from genbench.inputs import check_images
 from genbench.io import InputError, atomic_path, load_npz, sha256_file, write_json

@@ -13,11 +13,11 @@ from pathlib import Path
 
 from genbench.config import SamplerConfig, TrainingCurveConfig, to_dict
 from genbench.device import resolve_device, set_threads
-from genbench.evaluate import read_reference
+from genbench.jobs.evaluate import read_reference
 from genbench.features.domain import extract, load_classifier
 from genbench.io import InputError, load_npz, read_json, sha256_file, write_json
 from genbench.metrics import frechet_distance, precision_recall
-from genbench.sample import draw_images
+from genbench.jobs.sample import draw_images
 from genbench.train.checkpoint import load_for_sampling, read_checkpoint, read_milestones
 from genbench.train.ema import copy_state
 

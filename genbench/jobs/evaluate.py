@@ -267,7 +267,7 @@ class TaskFiles:
 def task_metrics(task: str, sample_arrays: dict, files: TaskFiles, *, batch_size: int, device, source: Path) -> dict:
     """FCN-score (outputs in MNIST-M, given a segmenter), diversity (unpaired outputs under several styles) or the
     super-resolution metrics of translator outputs."""
-    from genbench.evaluate_translation import diversity_metrics, fcn_score_metrics, super_resolution_metrics
+    from genbench.jobs.evaluate_translation import diversity_metrics, fcn_score_metrics, super_resolution_metrics
 
     if files.data_dir is None or "index" not in sample_arrays:
         raise InputError(f"{source}: '{task}' outputs need --data (the dataset they translate) and an 'index' "
