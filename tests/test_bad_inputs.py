@@ -14,7 +14,8 @@ from genbench.cli import main
 from genbench.config import EvaluationConfig
 from genbench.data.base import write_prepared
 from genbench.data.mnist import SOURCE
-from genbench.jobs.evaluate import run_evaluation, run_reference
+from genbench.jobs.evaluate import run_evaluation
+from genbench.jobs.reference import run_reference
 from genbench.features.domain import DomainClassifier, save_classifier
 from genbench.io import InputError, save_npz
 from genbench.models.dcgan import DCGAN

@@ -10,14 +10,13 @@ import torch
 from genbench.config import SamplerConfig
 from genbench.device import resolve_device, set_threads
 from genbench.errors import ConfigError
-from genbench.images import save_grid
+from genbench.images import save_grid, to_uint8
 from genbench.io import InputError, load_npz, read_json, save_npz, sha256_file, write_json
+from genbench.jobs.translate import run_translation
 from genbench.models import GenerativeModel
 from genbench.models.translation import Translator
 from genbench.train.checkpoint import load_for_sampling
-from genbench.images import to_uint8
 from genbench.train.loop import TrainingDiverged
-from genbench.jobs.translate import run_translation
 
 
 def draw_images(model: GenerativeModel, sampler: SamplerConfig, n: int, *, batch_size: int, seed: int,

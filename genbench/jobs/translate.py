@@ -21,10 +21,9 @@ import torch
 
 from genbench.config import SamplerConfig
 from genbench.data import load_arrays
-from genbench.images import save_grid
+from genbench.images import save_grid, to_uint8
 from genbench.io import InputError, save_npz, write_json
 from genbench.models.translation import Translator
-from genbench.images import to_uint8
 from genbench.train.loop import TrainingDiverged
 
 GRID_ROWS = 8  # input | output | target triplets shown in the grid
