@@ -79,7 +79,7 @@ LAYERS = {
     # plain helpers: errors, file I/O, registries, config types (not the registry checks), images, code versions
     "base": ("genbench", "genbench.errors", "genbench.io", "genbench.registry", "genbench.device", "genbench.torch_io",
              "genbench.images", "genbench.inputs", "genbench.code_version", "genbench.config", "genbench.config.parse",
-             "genbench.config.preset", "genbench.config.profile", "genbench.config.schema"),
+             "genbench.config.preset", "genbench.config.profile"),
     "metrics": ("genbench.metrics.*",),  # pure functions over arrays
     # what a job runs: datasets, feature networks, model families, samplers, text encoder, and the config's
     # registry checks (they import the registries)
@@ -88,8 +88,10 @@ LAYERS = {
     "train": ("genbench.train.*",),  # the generic loop, checkpoints, EMA, resume snapshots
     # read files, run a model, write outputs, track: the pipeline's jobs and the experiments on checkpoints
     "jobs": ("genbench.jobs.*", "genbench.experiments.*", "genbench.tracking"),
-    # what people and the Snakefile run: the CLI (parses, dispatches), the report (reads result files), the worker
-    "top": ("genbench.cli", "genbench.launcher", "genbench.worker", "genbench.recovery", "genbench.report.*"),
+    # what people and the Snakefile run: the CLI (parses, dispatches), the report (reads result files), the worker,
+    # and the schema writer (``python -m genbench.config.schema``: every section's dataclass, the experiments' too)
+    "top": ("genbench.cli", "genbench.launcher", "genbench.worker", "genbench.recovery", "genbench.report.*",
+            "genbench.config.schema"),
 }
 RANK = {layer: rank for rank, layer in enumerate(LAYERS)}
 
