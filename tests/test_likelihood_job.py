@@ -12,8 +12,8 @@ from genbench.config import LikelihoodConfig, load_profile, resolve_run, validat
 from genbench.data.base import write_prepared
 from genbench.data.mnist import SOURCE
 from genbench.errors import ConfigError
-from genbench.jobs.likelihood import run_likelihood
 from genbench.io import InputError, load_npz, read_json
+from genbench.jobs.likelihood import run_likelihood
 from genbench.jobs.train import run_training
 
 REPO = Path(__file__).resolve().parents[1]

@@ -11,14 +11,14 @@ import torch
 from genbench.config import SamplerConfig, TrainingCurveConfig, load_profile, milestone_steps, resolve_run
 from genbench.data.base import write_prepared
 from genbench.data.mnist import SOURCE
-from genbench.jobs.reference import run_reference
-from genbench.jobs.training_curve import run_training_curve
 from genbench.features.domain import DomainClassifier, extract, load_classifier, save_classifier
 from genbench.io import load_npz
-from genbench.metrics import frechet_distance
+from genbench.jobs.reference import run_reference
 from genbench.jobs.sample import run_sampling
-from genbench.train.checkpoint import read_milestones, save_milestones
 from genbench.jobs.train import run_training
+from genbench.jobs.training_curve import run_training_curve
+from genbench.metrics import frechet_distance
+from genbench.train.checkpoint import read_milestones, save_milestones
 
 REPO = Path(__file__).resolve().parents[1]
 
