@@ -51,7 +51,7 @@ def collect(results: Path) -> list[str]:
             bench = read_benchmark(run / "evaluate.benchmark.tsv", run_logs / "evaluate.log")
             lines.append(f"| evaluate | {summary['dataset']} | {summary['preset']} (every sampler) | "
                          f"{bench['seconds']:.1f} | {bench['max_rss_mb']} |  |")
-        if (run / "likelihood.benchmark.tsv").is_file():  # bits/dim on the test rows (genbench.evaluate_likelihood)
+        if (run / "likelihood.benchmark.tsv").is_file():  # bits/dim on the test rows (genbench.jobs.likelihood)
             bench = read_benchmark(run / "likelihood.benchmark.tsv", run_logs / "likelihood.log")
             record = json.loads((run / "likelihood.json").read_text())
             bits = ", ".join(f"{name} {e['bits_per_dim']:.3f}" for name, e in record["estimates"].items())

@@ -56,8 +56,10 @@ def cmd_validate(args: argparse.Namespace) -> None:
 
 
 def cmd_list(args: argparse.Namespace) -> None:
-    """What can be named in params files: families (with their kind and options), extractors, datasets."""
+    """What can be named in params files: families (with their kind and options), experiments, extractors,
+    datasets."""
     from genbench.data import DATASETS
+    from genbench.experiments import registered
     from genbench.features import EXTRACTORS
     from genbench.models import FAMILIES
 
@@ -69,6 +71,7 @@ def cmd_list(args: argparse.Namespace) -> None:
         extras += [f"likelihood: {', '.join(cls.likelihood_estimators)}"] if cls.likelihood_estimators else []
         print(f"  {name:<10} {cls.kind or '-':<14} samplers: {', '.join(cls.sampler_algos)}"
               + "".join(f"; {extra}" for extra in extras))
+    print("experiments: " + ", ".join(registered().names()))
     print("feature spaces: " + ", ".join(EXTRACTORS.names()))
     print("datasets: " + ", ".join(DATASETS.names()))
 
@@ -134,26 +137,23 @@ def cmd_train_segmenter(args: argparse.Namespace) -> None:
 
 
 def cmd_reference(args: argparse.Namespace) -> None:
-    from genbench.evaluate import run_reference
+    from genbench.jobs.reference import run_reference
 
     profile = _profile(args)
     ev = profile.evaluation
-    split = args.split or ev.reference_split
-    n = args.n if args.n is not None else ev.n_real
-    run_reference(args.data, args.extractor_file, space=args.space, split=split, n=n, batch_size=ev.batch_size, device=profile.device, threads=_threads(args, profile), out=args.out)
+    run_reference(args.data, args.extractor_file, space=args.space, split=args.split or ev.reference_split,
+                  n=args.n if args.n is not None else ev.n_real, batch_size=ev.batch_size, device=profile.device,
+                  threads=_threads(args, profile), out=args.out)
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from dataclasses import replace
-
-    from genbench.config.validate import resolve_run
-    from genbench.train.job import run_training
+    from genbench.jobs.train import run_training_job
 
     profile = _profile(args)
-    run_cfg = resolve_run(profile, dataset=args.dataset, preset=args.preset, seed=args.seed, samplers=False,
-                          profile_source="--settings" if args.settings else str(args.profile[-1]))
-    run_cfg = replace(run_cfg, threads=_threads(args, profile))
-    summary = run_training(run_cfg, data_dir=args.data, out_dir=args.out_dir)
+    summary = run_training_job(profile, dataset=args.dataset, preset=args.preset, seed=args.seed,
+                               threads=_threads(args, profile),
+                               profile_source="--settings" if args.settings else str(args.profile[-1]),
+                               data_dir=args.data, out_dir=args.out_dir)
     print(f"trained {args.preset} on {args.dataset}: {summary['steps']} steps in {summary['train_seconds']} s")
 
 
@@ -178,7 +178,7 @@ def _sampler_setting(args: argparse.Namespace, profile: ProfileConfig) -> Sample
 
 
 def cmd_sample(args: argparse.Namespace) -> None:
-    from genbench.sample import run_sampling
+    from genbench.jobs.sample import run_sampling
 
     profile = _profile(args)
     record = run_sampling(args.checkpoint, sampler_name=args.sampler, sampler=_sampler_setting(args, profile),
@@ -191,9 +191,7 @@ def cmd_sample(args: argparse.Namespace) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
-    from genbench import tracking
-    from genbench.code_version import code_version
-    from genbench.evaluate import TaskFiles, final_metric_values, read_train_summary, run_evaluation
+    from genbench.jobs.evaluate import TaskFiles, run_evaluation_job
 
     profile = _profile(args)
     samplers = args.sampler or [path.stem for path in args.samples]
@@ -201,81 +199,51 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     if not len(samplers) == len(outs) == len(args.samples):
         raise ConfigError(f"evaluate: {len(args.samples)} --samples files need as many --sampler names and "
                           "--out files (or one --out-dir)")
-    summary = read_train_summary(args.train_summary)
-    model = {key: summary[key] for key in ("dataset", "preset", "family", "seed")}
-    # The code that trained the model and the code that measured it: the report warns when its rows mix versions.
-    code = {"train": summary.get("code_version", "unrecorded"), "metrics": code_version("evaluate")}
-    task_files = TaskFiles(data_dir=args.data, segmenter=args.segmenter, lpips=args.lpips)
-    results = run_evaluation(args.samples, args.reference, args.extractor_file, profile.evaluation,
-                             device=profile.device, threads=_threads(args, profile),
-                             identities=[model | {"sampler": name, "code_version": code} for name in samplers],
-                             outs=outs, task_files=task_files, judge_file=args.judge)
-    tracking.log_final_metrics(summary["mlflow_run_id"],
-                               {k: v for result in results for k, v in final_metric_values(result).items()},
-                               tracking_uri_cfg=profile.mlflow)
-    for name, result in zip(samplers, results, strict=True):
-        values = {metric: rec["value"] for metric, rec in result["metrics"].items()}
-        tracking.log_evaluation_run(
-            profile.mlflow, model_run_id=summary["mlflow_run_id"],
-            name=f"{model['dataset']}/{model['preset']}/seed{model['seed']}/{name}",
-            params=model | {"sampler": name,
-                            "protocol": {m: rec.get("protocol", {}) for m, rec in result["metrics"].items()}},
-            metrics=values, tags={f"code_version.{part}": version for part, version in code.items()})
-        print(json.dumps({name: values}))
+    values = run_evaluation_job(args.samples, args.train_summary, samplers=samplers, outs=outs,
+                                references=args.reference, extractor_files=args.extractor_file,
+                                cfg=profile.evaluation, mlflow=profile.mlflow, device=profile.device,
+                                threads=_threads(args, profile),
+                                task_files=TaskFiles(data_dir=args.data, segmenter=args.segmenter, lpips=args.lpips),
+                                judge_file=args.judge)
+    for name, metrics in values.items():
+        print(json.dumps({name: metrics}))
 
 
 def cmd_memorisation(args: argparse.Namespace) -> None:
-    from genbench.evaluate import read_train_summary
-    from genbench.evaluate_memorisation import run_memorisation
+    from genbench.jobs.memorisation import run_memorisation
 
     profile = _profile(args)
-    summary = read_train_summary(args.train_summary)
-    identity = {key: summary[key] for key in ("dataset", "preset", "family", "seed")} | {"sampler": args.sampler}
     record = run_memorisation(args.samples, args.train_reference, args.test_reference, args.classifier, args.data,
                               profile.memorisation, n_fake=profile.evaluation.n_fake,
                               batch_size=profile.evaluation.batch_size, device=profile.device,
-                              threads=_threads(args, profile), identity=identity, out=args.out)
+                              threads=_threads(args, profile), train_summary=args.train_summary,
+                              sampler_name=args.sampler, out=args.out)
     print(f"memorisation {args.out}: distance ratio {record['distance_ratio']:.3f}, near-copy rate "
           f"{record['near_copy_rate']:.3f} (expected {record['quantile']:.2f} without copying)")
 
 
 def cmd_training_curve(args: argparse.Namespace) -> None:
-    from genbench.evaluate import read_train_summary
-    from genbench.evaluate_curve import run_training_curve
+    from genbench.jobs.training_curve import run_training_curve
 
     profile = _profile(args)
-    summary = read_train_summary(args.train_summary)
-    identity = {key: summary[key] for key in ("dataset", "preset", "family", "seed")} | {"sampler": args.sampler}
     record = run_training_curve(args.checkpoint, args.milestones, args.classifier, args.reference,
                                 profile.training_curve, sampler_name=args.sampler,
                                 sampler=_sampler_setting(args, profile),
                                 reference_split=profile.evaluation.reference_split,
-                                batch_size=profile.evaluation.batch_size, seed=summary["seed"],
-                                device=profile.device, threads=_threads(args, profile), identity=identity,
+                                batch_size=profile.evaluation.batch_size, train_summary=args.train_summary,
+                                device=profile.device, threads=_threads(args, profile),
                                 out=args.out, final_samples=args.samples, pr_k=profile.evaluation.pr_k)
     print(f"training curve {args.out}: " + ", ".join(f"step {p['step']} FD {p['fd_domain']:.2f}"
                                                      for p in record["points"]))
 
 
 def cmd_likelihood(args: argparse.Namespace) -> None:
-    from genbench import tracking
-    from genbench.code_version import code_version
-    from genbench.evaluate import read_train_summary
-    from genbench.evaluate_likelihood import run_likelihood
+    from genbench.jobs.likelihood import run_likelihood_job
 
     profile = _profile(args)
-    summary = read_train_summary(args.train_summary)
-    identity = {key: summary[key] for key in ("dataset", "preset", "family", "seed")}
-    code = {"train": summary.get("code_version", "unrecorded"), "metrics": code_version("likelihood")}
-    record = run_likelihood(args.checkpoint, args.data, profile.likelihood, seed=summary["seed"],
-                            device=profile.device, threads=_threads(args, profile),
-                            identity=identity | {"code_version": code}, out=args.out)
-    values = {f"bits_per_dim_{name}": e["bits_per_dim"] for name, e in record["estimates"].items()}
-    tracking.log_evaluation_run(
-        profile.mlflow, model_run_id=summary["mlflow_run_id"],
-        name=f"{identity['dataset']}/{identity['preset']}/seed{identity['seed']}/likelihood",
-        params=identity | {"protocol": record["protocol"]}, metrics=values,
-        tags={f"code_version.{part}": version for part, version in code.items()})
+    record = run_likelihood_job(args.checkpoint, args.data, args.train_summary, profile.likelihood,
+                                mlflow=profile.mlflow, device=profile.device, threads=_threads(args, profile),
+                                out=args.out)
     print(f"likelihood {args.out}: " + ", ".join(f"{name} {e['bits_per_dim']:.4f} bits/dim"
                                                  for name, e in record["estimates"].items()))
 
@@ -283,7 +251,7 @@ def cmd_likelihood(args: argparse.Namespace) -> None:
 def cmd_metrics(args: argparse.Namespace) -> None:
     """Runs anywhere: without ``--profile`` it needs no params file and measures by the standard protocol."""
     from genbench.device import available_cpus
-    from genbench.evaluate import STANDARD_PROTOCOL, run_metrics
+    from genbench.jobs.input_metrics import STANDARD_PROTOCOL, run_metrics
 
     if args.profile or args.settings:
         profile = _profile(args)
@@ -360,7 +328,7 @@ def build_parser(*, experiments: bool = True) -> argparse.ArgumentParser:
             _settings_args(p, default_profile=default_profile)
         return p
 
-    command("list", cmd_list, "list the model families, feature spaces and datasets", settings=False)
+    command("list", cmd_list, "list the model families, experiments, feature spaces and datasets", settings=False)
     command("validate", cmd_validate, "check params files (and every preset they name) without running anything")
     p = command("prepare-data", cmd_prepare_data, "fetch, verify and convert one dataset", settings=False)
     p.add_argument("dataset")

@@ -31,9 +31,9 @@ import traceback
 
 #: imported once by the server: what the pipeline's commands import before their first useful operation
 PRELOAD = ("numpy", "torch", "torchvision", "scipy.linalg", "pandas", "matplotlib.figure", "PIL.Image", "mlflow",
-           "genbench.cli", "genbench.models", "genbench.train.job", "genbench.sample", "genbench.evaluate",
-           "genbench.evaluate_curve", "genbench.evaluate_memorisation", "genbench.evaluate_likelihood",
-           "genbench.tracking", "genbench.report")
+           "genbench.cli", "genbench.models", "genbench.jobs.train", "genbench.jobs.sample", "genbench.jobs.reference",
+           "genbench.jobs.evaluate", "genbench.jobs.training_curve", "genbench.jobs.memorisation",
+           "genbench.jobs.likelihood", "genbench.tracking", "genbench.report")
 HEADER = struct.Struct("!I")  # a request's JSON length
 # the reply: the command's exit status, and the peak RSS (KiB) and CPU seconds of the child that ran it,
 # which Snakemake's benchmark: files cannot see (they measure the job's own process tree)

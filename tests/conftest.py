@@ -29,6 +29,20 @@ def recorded_kinds(family: str) -> dict[str, str]:
     return {"family_kind": cls.kind if cls else "", "label_kind": cls.label_kind if cls else ""}
 
 
+def recorded_config(family: str) -> str:
+    """config.yaml as the train job of a preset of ``family`` at its defaults writes it: every model and train key
+    resolved (the report reads them there, not from the registry); a name not registered records the family only."""
+    import yaml
+
+    from genbench.config import TrainConfig, from_dict, to_dict
+    from genbench.models import FAMILIES
+
+    spec: dict = {"family": family}
+    if family in FAMILIES:
+        spec |= {"model": to_dict(from_dict(FAMILIES.get(family).Config, {}, source="test")), "train": to_dict(TrainConfig())}
+    return yaml.safe_dump({"spec": spec})
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _mlflow_stores_copied_from_one_migrated_template(tmp_path_factory):
     """MLflow runs its alembic migrations on every new sqlite store (seconds each; dozens of unit tests make one).

@@ -14,9 +14,10 @@ from genbench.cli import main
 from genbench.config import EvaluationConfig
 from genbench.data.base import write_prepared
 from genbench.data.mnist import SOURCE
-from genbench.evaluate import run_evaluation, run_reference
 from genbench.features.domain import DomainClassifier, save_classifier
 from genbench.io import InputError, save_npz
+from genbench.jobs.evaluate import run_evaluation
+from genbench.jobs.reference import run_reference
 from genbench.models.dcgan import DCGAN
 
 REPO = Path(__file__).resolve().parents[1]

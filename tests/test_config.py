@@ -220,7 +220,7 @@ def test_the_schema_accepts_every_shipped_profile_and_refuses_what_the_dataclass
 
 def test_metric_names_are_one_list() -> None:
     from genbench.config import METRIC_NAMES
-    from genbench.evaluate import compute_metrics
+    from genbench.jobs.evaluate import compute_metrics
 
     schema = yaml.safe_load((REPO / "workflow/schemas/params.schema.yaml").read_text())
     assert schema["properties"]["evaluation"]["properties"]["metrics"]["items"]["enum"] == list(METRIC_NAMES)

@@ -51,7 +51,7 @@ def _run_cfg(tmp_path: Path):
 def test_divergence_stops_within_the_step_and_leaves_no_output(tiny_mnist, tmp_path, monkeypatch, where) -> None:
     from mlflow import MlflowClient
 
-    from genbench.train.job import run_training
+    from genbench.jobs.train import run_training
 
     real_step, calls = DCGAN.train_step, []
 

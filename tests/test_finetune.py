@@ -16,12 +16,12 @@ from genbench.config import (ConfigError, MlflowConfig, PresetConfig, RunConfig,
 from genbench.data import fashion_mnist, mnist
 from genbench.data.base import write_prepared
 from genbench.io import InputError, read_json
+from genbench.jobs.train import init_checkpoint, run_training
 from genbench.models import build_model
 from genbench.models.base import ImageSpec
 from genbench.report.collect import Results
 from genbench.report.finetune import finetune_section
 from genbench.train.checkpoint import initialise_from, read_checkpoint, read_milestones, save_checkpoint
-from genbench.train.job import init_checkpoint, run_training
 
 REPO = Path(__file__).resolve().parents[1]
 SPEC = ImageSpec(channels=1, height=28, width=28, num_classes=10)

@@ -1,12 +1,14 @@
 """The package's import graph (``genbench.code_version.import_graph``: every import statement, a function's
 deferred one too, since deferring an import hides a cycle rather than removing it): no module imports a module
-that imports it back. The one indirection is ``genbench.config``'s lazy re-export of the functions of
+that imports it back, and none imports a module of a higher layer (``LAYERS``). The one indirection is ``genbench.config``'s lazy re-export of the functions of
 ``genbench.config.validate`` for callers outside the package; no module of genbench needs it.
 """
 from __future__ import annotations
 
 import subprocess
 import sys
+
+import pytest
 
 from genbench.code_version import PACKAGE_ROOT, import_graph
 
@@ -70,6 +72,65 @@ def test_the_registry_checks_stay_reachable_from_the_package():
     assert config.resolve_run is validate.resolve_run
 
 
+# The layers, lowest first: a module imports modules of its own layer and of the layers below it, never above, so
+# the report and the CLI can change without touching a job, and a job without touching a model. A pattern ending in
+# ".*" is a package with its submodules; every genbench module matches exactly one pattern.
+LAYERS = {
+    # plain helpers: errors, file I/O, registries, config types (not the registry checks), images, code versions
+    "base": ("genbench", "genbench.errors", "genbench.io", "genbench.registry", "genbench.device", "genbench.torch_io",
+             "genbench.images", "genbench.inputs", "genbench.code_version", "genbench.config", "genbench.config.parse",
+             "genbench.config.preset", "genbench.config.profile"),
+    "metrics": ("genbench.metrics.*",),  # pure functions over arrays
+    # what a job runs: datasets, feature networks, model families, samplers, text encoder, and the config's
+    # registry checks (they import the registries)
+    "algorithms": ("genbench.data.*", "genbench.features.*", "genbench.models.*", "genbench.samplers.*",
+                   "genbench.text.*", "genbench.config.validate"),
+    "train": ("genbench.train.*",),  # the generic loop, checkpoints, EMA, resume snapshots
+    # read files, run a model, write outputs, track: the pipeline's jobs and the experiments on checkpoints
+    "jobs": ("genbench.jobs.*", "genbench.experiments.*", "genbench.tracking"),
+    # what people and the Snakefile run: the CLI (parses, dispatches), the report (reads result files), the worker,
+    # and the schema writer (``python -m genbench.config.schema``: every section's dataclass, the experiments' too)
+    "top": ("genbench.cli", "genbench.launcher", "genbench.worker", "genbench.recovery", "genbench.report.*",
+            "genbench.config.schema"),
+}
+RANK = {layer: rank for rank, layer in enumerate(LAYERS)}
+
+
+def _matches(module: str, pattern: str) -> bool:
+    package = pattern.removesuffix(".*")
+    return module == package or (pattern.endswith(".*") and module.startswith(package + "."))
+
+
+def layers_of(module: str) -> list[str]:
+    return [layer for layer, patterns in LAYERS.items() if any(_matches(module, p) for p in patterns)]
+
+
+def upward_imports(graph: dict[str, frozenset[str]], layer: str) -> list[str]:
+    """``"genbench.x (jobs) imports genbench.cli (top)"`` for each import of a module of ``layer`` from a higher one."""
+    return [f"{module} ({layer}) imports {imported} ({layers_of(imported)[0]})"
+            for module in sorted(graph) if layers_of(module) == [layer]
+            for imported in sorted(graph[module]) if RANK[layers_of(imported)[0]] > RANK[layer]]
+
+
+def test_every_module_sits_in_exactly_one_layer():
+    misplaced = [f"{module}: {layers_of(module) or 'no layer'}" for module in sorted(import_graph())
+                 if len(layers_of(module)) != 1]
+    assert not misplaced, "put each in one layer of LAYERS (tests/test_import_graph.py):\n" + "\n".join(misplaced)
+
+
+@pytest.mark.parametrize("layer", list(LAYERS))
+def test_no_module_imports_a_higher_layer(layer: str):
+    found = upward_imports(import_graph(), layer)
+    assert not found, "move what both need down to the lower layer:\n" + "\n".join(found)
+
+
+def test_an_upward_import_is_caught():
+    graph = {"genbench.metrics.frechet": frozenset({"genbench.jobs.evaluate"}), "genbench.jobs.evaluate": frozenset()}
+    assert upward_imports(graph, "metrics") == [
+        "genbench.metrics.frechet (metrics) imports genbench.jobs.evaluate (jobs)"]
+    assert layers_of("genbench.config.validate") == ["algorithms"] and layers_of("genbench.configs") == []
+
+
 def test_images_sit_below_every_other_layer_and_only_the_cli_reaches_the_report():
     """``genbench.images`` (to_uint8, grids, figure PNGs) imports nothing of genbench but its I/O, so any layer
     may use it; jobs take those helpers from it, not from the training job or the report; and nothing but the CLI
@@ -80,15 +141,16 @@ def test_images_sit_below_every_other_layer_and_only_the_cli_reaches_the_report(
         if not (module.startswith("genbench.report") or module == "genbench.cli"):
             assert not {i for i in imports if i.startswith("genbench.report")}, f"{module} imports the report"
     takes_helpers = {m for m, imports in graph.items() if "genbench.images" in imports}
-    assert {"genbench.sample", "genbench.translate", "genbench.experiments.steering", "genbench.evaluate_memorisation",
-            "genbench.train.job"} <= takes_helpers
+    assert {"genbench.jobs.sample", "genbench.jobs.translate", "genbench.experiments.steering",
+            "genbench.jobs.memorisation", "genbench.jobs.train"} <= takes_helpers
 
 
-def test_the_report_reads_family_kinds_from_the_result_files_not_the_registry():
-    """The report groups rows by family kind and label kind as each run's train_summary.json recorded them; only
-    the reference rows' paper-settings note still resolves the defaults of config keys a run's config.yaml leaves
-    out through the family's Config (the way out: the train job records the resolved model config)."""
+def test_the_report_reads_result_files_not_the_models_or_the_jobs():
+    """The report groups rows by the family kind and label kind each run's train_summary.json recorded, and reads
+    the paper settings' keys from its config.yaml: it imports the base layer, the metric maths and the prepared
+    datasets (hype.html shows real images), never a model, a sampler, the training code, a job or MLflow."""
     graph = import_graph()
-    for module, imports in graph.items():
-        if module.startswith("genbench.report") and module != "genbench.report.paper_settings":
-            assert not {i for i in imports if i.startswith("genbench.models")}, f"{module} imports the model registry"
+    readable = [*LAYERS["base"], *LAYERS["metrics"], "genbench.data.*", "genbench.report.*"]
+    for module in sorted(m for m in graph if _matches(m, "genbench.report.*")):
+        unread = sorted(i for i in graph[module] if not any(_matches(i, p) for p in readable))
+        assert unread == [], f"{module} imports {', '.join(unread)}"

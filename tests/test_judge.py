@@ -125,7 +125,7 @@ def test_disagreement_is_stated_only_past_the_threshold() -> None:
 def test_the_judges_class_accuracy_of_real_images_is_its_test_accuracy(trained) -> None:
     """The evaluation's second opinion (class_accuracy_judge) on the test split with its own labels is exactly the
     judge's test accuracy, and names the judge it used."""
-    from genbench.evaluate import Judge
+    from genbench.jobs.evaluate import Judge
 
     judge = Judge.load(trained["judge"], device=torch.device("cpu"))
     images, labels = quadrant_images(400, 1)

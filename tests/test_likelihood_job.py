@@ -12,9 +12,9 @@ from genbench.config import LikelihoodConfig, load_profile, resolve_run, validat
 from genbench.data.base import write_prepared
 from genbench.data.mnist import SOURCE
 from genbench.errors import ConfigError
-from genbench.evaluate_likelihood import run_likelihood
 from genbench.io import InputError, load_npz, read_json
-from genbench.train.job import run_training
+from genbench.jobs.likelihood import run_likelihood
+from genbench.jobs.train import run_training
 
 REPO = Path(__file__).resolve().parents[1]
 PRESETS = REPO / "params" / "models"

@@ -14,7 +14,8 @@ import torch
 from PIL import Image
 
 from genbench.cli import main
-from genbench.evaluate import STANDARD_PROTOCOL, compute_metrics
+from genbench.jobs.evaluate import compute_metrics
+from genbench.jobs.input_metrics import STANDARD_PROTOCOL
 from genbench.features import inception
 from genbench.features.domain import DomainClassifier, save_classifier
 from genbench.io import save_npz

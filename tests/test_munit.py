@@ -135,7 +135,7 @@ def test_diversity_invariants() -> None:
 
 def test_translate_job_writes_diversity_outputs_and_a_styles_grid(tiny_mnist_m: Path,  # noqa: F811
                                                                   tmp_path: Path) -> None:
-    from genbench.translate import run_translation
+    from genbench.jobs.translate import run_translation
 
     model = tiny().eval()
     runs = []
@@ -155,7 +155,7 @@ def test_translate_job_writes_diversity_outputs_and_a_styles_grid(tiny_mnist_m: 
 
 def test_cyclegan_diversity_outputs_are_identical(tiny_mnist_m: Path,  # noqa: F811
                                                   tmp_path: Path) -> None:
-    from genbench.translate import run_translation
+    from genbench.jobs.translate import run_translation
 
     torch.manual_seed(0)
     model = build_model("cyclegan", {"base_channels": 4, "res_blocks": 1, "d_base_channels": 4}, MNIST_M_LIKE).eval()

@@ -1,4 +1,5 @@
-"""The settings a reference row lists as differing from the paper's come from the run's config, not from prose."""
+"""The settings a reference row lists as differing from the paper's come from the run's config, not from prose, and
+not from the model registry: the train job writes every model key to config.yaml."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,16 +7,19 @@ from pathlib import Path
 import pytest
 import yaml
 
-from genbench.config import load_preset, load_profile_file, to_dict
+from genbench.config import from_dict, load_preset, load_profile_file, to_dict
 from genbench.io import InputError
+from genbench.models import family_class
 from genbench.report.paper_settings import PAPER_SETTINGS, differing_settings, settings_note
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def _spec(preset: str, overrides: dict | None = None) -> dict:
-    """The ``spec`` section a train job writes to config.yaml (training recipe only)."""
-    return to_dict(load_preset(preset, overrides, preset_dir=REPO / "params/models", samplers=False))
+    """The ``spec`` section a train job writes to config.yaml: the training recipe, every model key resolved
+    (genbench.jobs.train.resolved_config)."""
+    spec = load_preset(preset, overrides, preset_dir=REPO / "params/models", samplers=False)
+    return to_dict(spec) | {"model": to_dict(from_dict(family_class(spec.family).Config, dict(spec.model), source=preset))}
 
 
 def test_the_default_profiles_cyclegan_row_lists_its_cycle_weights(tmp_path: Path) -> None:
@@ -40,8 +44,10 @@ def test_a_config_equal_to_the_papers_gives_no_note(tmp_path: Path) -> None:
         assert settings_note(preset, tmp_path) == ""
 
 
-def test_keys_the_config_leaves_out_are_the_familys_defaults_and_a_missing_config_is_named(tmp_path: Path) -> None:
-    assert differing_settings("cyclegan", {"family": "cyclegan", "train": {"steps": 595_000, "batch_size": 1}}) == []
+def test_a_config_from_before_every_model_key_was_recorded_and_a_missing_config_are_named(tmp_path: Path) -> None:
     assert settings_note("dcgan", tmp_path) == ""  # no paper settings recorded: nothing to read
     with pytest.raises(InputError, match=r"config\.yaml: file not found; re-run the train rule"):
+        settings_note("cyclegan", tmp_path)
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump({"spec": {"family": "cyclegan", "train": {"steps": 5}}}))
+    with pytest.raises(InputError, match=r"config\.yaml: no 'model\.cycle_weight' .*; re-run the train rule"):
         settings_note("cyclegan", tmp_path)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import recorded_kinds
+from conftest import recorded_config, recorded_kinds
 from genbench.images import make_grid, save_grid
 from genbench.io import InputError, write_json
 from genbench.report import build_report
@@ -36,7 +36,7 @@ def write_results(root: Path, seeds=(0,), *, benchmark: bool = True) -> None:
             for seed in seeds:
                 run = root / dataset / preset / f"seed{seed}"
                 run.mkdir(parents=True, exist_ok=True)
-                (run / "config.yaml").write_text(f"spec: {{family: {preset}}}\n")  # the resolved config
+                (run / "config.yaml").write_text(recorded_config(preset))
                 write_json(run / "train_summary.json", {
                     "family": preset, **recorded_kinds(preset), "preset": preset, "dataset": dataset, "seed": seed,
                     "steps": 20,

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from conftest import recorded_kinds
+from conftest import recorded_config, recorded_kinds
 from genbench.images import save_grid
 from genbench.io import write_json
 from genbench.report import build_report
@@ -26,7 +26,7 @@ COND = {"ddim50_s0": ("ddim", 50, 0.0, 0.0, 200, 20.0, 0.1), "ddim50_s1": ("ddim
 def write_run(root: Path, preset: str, samplers: dict, dataset: str = "mnist") -> None:
     run = root / dataset / preset / "seed0"
     run.mkdir(parents=True, exist_ok=True)
-    (run / "config.yaml").write_text(f"spec: {{family: {preset}}}\n")  # the resolved config
+    (run / "config.yaml").write_text(recorded_config(preset))
     write_json(run / "train_summary.json", {
         "family": preset, **recorded_kinds(preset), "preset": preset, "dataset": dataset, "seed": 0, "steps": 20,
         "train_seconds": 4.2,

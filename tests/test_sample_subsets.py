@@ -10,8 +10,8 @@ from genbench.config import SamplerConfig, load_profile, resolve_run
 from genbench.data.base import write_prepared
 from genbench.data.mnist import SOURCE
 from genbench.io import InputError, load_npz, read_json
-from genbench.sample import run_sampling
-from genbench.train.job import run_training
+from genbench.jobs.sample import run_sampling
+from genbench.jobs.train import run_training
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -64,3 +64,16 @@ def test_a_first_of_setting_refuses_a_parent_of_another_seed_or_a_missing_one(ch
     with pytest.raises(ValueError, match=r"'direct_n8' takes the first images of 'direct': pass --parent-samples"):
         _sample(checkpoint, "direct_n8", tmp_path / "direct_n8.npz")
     assert not (tmp_path / "direct_n8.npz").exists()
+
+
+def test_the_train_job_writes_every_model_key_with_its_familys_default(checkpoint: Path) -> None:
+    """config.yaml holds the keys the preset leaves out too: the report reads the paper settings' keys there."""
+    import dataclasses
+
+    import yaml
+
+    from genbench.models import family_class
+
+    spec = yaml.safe_load((checkpoint.parent / "config.yaml").read_text())["spec"]
+    assert set(spec["model"]) == {field.name for field in dataclasses.fields(family_class("cgan").Config)}
+    assert spec["model"]["base_channels"] == 8  # the profile's override

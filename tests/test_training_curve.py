@@ -11,14 +11,14 @@ import torch
 from genbench.config import SamplerConfig, TrainingCurveConfig, load_profile, milestone_steps, resolve_run
 from genbench.data.base import write_prepared
 from genbench.data.mnist import SOURCE
-from genbench.evaluate import run_reference
-from genbench.evaluate_curve import run_training_curve
 from genbench.features.domain import DomainClassifier, extract, load_classifier, save_classifier
 from genbench.io import load_npz
+from genbench.jobs.reference import run_reference
+from genbench.jobs.sample import run_sampling
+from genbench.jobs.train import run_training
+from genbench.jobs.training_curve import run_training_curve
 from genbench.metrics import frechet_distance
-from genbench.sample import run_sampling
 from genbench.train.checkpoint import read_milestones, save_milestones
-from genbench.train.job import run_training
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -81,10 +81,12 @@ def test_milestones_change_nothing_in_training_and_the_curve_ends_at_the_models_
     record = run_training_curve(with_curve / "checkpoint.pt", with_curve / "milestones.pt", classifier, reference,
                                 TrainingCurveConfig(n_fake=24), sampler_name="direct", sampler=SamplerConfig(),
                                 reference_split="test",
-                                batch_size=16, seed=0, device="cpu", threads=1,
-                                identity={"preset": "dcgan"}, out=tmp_path / "curve.json")
+                                batch_size=16, train_summary=with_curve / "train_summary.json", device="cpu",
+                                threads=1, out=tmp_path / "curve.json")
     assert [p["step"] for p in record["points"]] == [3, 6, 9, 12]
     assert record["protocol"]["n_fake"] == 24 and record["protocol"]["n_real"] == 32
+    assert {key: record[key] for key in ("dataset", "preset", "seed", "sampler")} == {  # from train_summary.json
+        "dataset": "mnist", "preset": "dcgan", "seed": 0, "sampler": "direct"}
     assert len({p["fd_domain"] for p in record["points"]}) == 4  # the weights differ, so do the FDs
 
     samples = tmp_path / "samples.npz"  # the sample job at the same n, batch size and seed
@@ -100,8 +102,8 @@ def test_milestones_change_nothing_in_training_and_the_curve_ends_at_the_models_
     curve = lambda samples, out: run_training_curve(  # noqa: E731
         with_curve / "checkpoint.pt", with_curve / "milestones.pt", classifier, reference,
         TrainingCurveConfig(n_fake=24), sampler_name="direct", sampler=SamplerConfig(),
-                                reference_split="test", batch_size=8, seed=0, device="cpu", threads=1,
-        identity={}, out=tmp_path / out, final_samples=samples)
+        reference_split="test", batch_size=8, train_summary=with_curve / "train_summary.json", device="cpu",
+        threads=1, out=tmp_path / out, final_samples=samples)
     drawn = curve(None, "drawn.json")
     for seed in (0, 1):
         run_sampling(with_curve / "checkpoint.pt", sampler_name="direct", sampler=SamplerConfig(), n=48, batch_size=8,

@@ -84,7 +84,7 @@ class _Run:  # the field of RunConfig the translate job reads
 
 
 def test_translate_job_lines_outputs_up_with_test_rows_and_keeps_labels(tiny_mnist_m: Path, tmp_path: Path) -> None:
-    from genbench.translate import run_translation
+    from genbench.jobs.translate import run_translation
 
     torch.manual_seed(0)
     model = build_model("cyclegan", {"base_channels": 8, "res_blocks": 1, "d_base_channels": 8}, MNIST_M_LIKE).eval()
@@ -102,7 +102,7 @@ def test_translate_job_lines_outputs_up_with_test_rows_and_keeps_labels(tiny_mni
 
 
 def test_translate_job_refuses_more_rows_than_the_test_split(tiny_mnist_m: Path, tmp_path: Path) -> None:
-    from genbench.translate import run_translation
+    from genbench.jobs.translate import run_translation
 
     model = build_model("pix2pix", {"base_channels": 8, "max_channels": 16, "d_base_channels": 8}, MNIST_M_LIKE).eval()
     with pytest.raises(InputError, match=r"test\.npz: has 12 rows, sampler 'forward' .* asks for 50"):
@@ -113,7 +113,7 @@ def test_translate_job_refuses_more_rows_than_the_test_split(tiny_mnist_m: Path,
 
 def test_fcn_score_of_real_images_is_the_ground_truth_row(tiny_mnist_m: Path, tmp_path: Path) -> None:
     """Outputs equal to the real test images score exactly the ground-truth row."""
-    from genbench.evaluate_translation import fcn_score_metrics
+    from genbench.jobs.evaluate_translation import fcn_score_metrics
     from genbench.features.segmentation import Segmenter, save_segmenter
 
     torch.manual_seed(0)
@@ -129,7 +129,7 @@ def test_fcn_score_of_real_images_is_the_ground_truth_row(tiny_mnist_m: Path, tm
 
 
 def test_task_metrics_name_what_is_missing(tmp_path: Path) -> None:
-    from genbench.evaluate import TaskFiles, task_metrics
+    from genbench.jobs.evaluate import TaskFiles, task_metrics
 
     arrays = {"images": np.zeros((2, 3, 64, 64), np.uint8), "index": np.arange(2)}
     with pytest.raises(InputError, match="need --data"):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import recorded_kinds
+from conftest import recorded_config, recorded_kinds
 from genbench.config import ConfigError, TrainConfig
 from genbench.images import save_grid
 from genbench.io import write_json
@@ -74,7 +74,7 @@ def _write_run(root: Path, family: str, fd: float) -> None:
                 "reference_split": "test"}
     clip = 0.01 if family == "wgan" else None
     run.mkdir(parents=True, exist_ok=True)
-    (run / "config.yaml").write_text(f"spec: {{family: {family}}}\n")  # the resolved config
+    (run / "config.yaml").write_text(recorded_config(family))
     write_json(run / "train_summary.json", {
         "family": family, **recorded_kinds(family), "preset": family, "dataset": "mnist", "seed": 0, "steps": 20,
         "train_seconds": 4.0,

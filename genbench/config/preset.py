@@ -31,7 +31,7 @@ class TrainConfig:
     # trained there on this dataset (ddpm_ft: the MNIST DDPM fine-tuned on Fashion-MNIST).
     init_dataset: str = ""
     # The sampling network's weights (EMA when kept) at this many evenly spaced steps before the last, saved
-    # to milestones.pt for the FD-over-training figure (genbench.evaluate_curve); 0 = none. A run started from
+    # to milestones.pt for the FD-over-training figure (genbench.jobs.training_curve); 0 = none. A run started from
     # init_from also keeps its step 0 there (the source's weights: where fine-tuning starts).
     curve_points: int = 4
 

@@ -10,7 +10,7 @@ from genbench.config.parse import bounded, from_dict, limits, read_yaml
 from genbench.config.preset import PresetConfig
 from genbench.errors import ConfigError
 
-# The one list of metric names (genbench.evaluate computes them; the CLI, the schema and the defaults read it):
+# The one list of metric names (genbench.jobs.evaluate computes them; the CLI, the schema and the defaults read it):
 # FD, KID, IS, precision/recall, density/coverage.
 MetricName = Literal["fd", "kid", "is", "pr", "dc"]
 METRIC_NAMES: tuple[str, ...] = get_args(MetricName)
@@ -142,7 +142,7 @@ class TrainingCurveConfig:
 
 @dataclass(frozen=True)
 class LikelihoodConfig:
-    """Bits/dim of the models with a likelihood or a bound on it (genbench.evaluate_likelihood): the first ``n``
+    """Bits/dim of the models with a likelihood or a bound on it (genbench.jobs.likelihood): the first ``n``
     test images of their dataset, the same rows for every family; PixelCNN and flow exactly (the flow through
     uniform dequantisation), the VAE's ELBO and IWAE bound, the DDPM's variational bound L_vlb."""
 

@@ -6,7 +6,7 @@ sec. 4.1: "the average LPIPS distance between 19 pairs of random outputs, for 10
 (j, j + 1) of each input, ``styles - 1`` per input (19 for 20 outputs), so every output is drawn independently
 and no pair shares an output twice. A pair of identical outputs is at distance exactly 0 without being
 measured: a deterministic translator (CycleGAN) has diversity 0 by construction, not up to float noise.
-The distance (LPIPS in ``genbench.evaluate_translation``) is given, so this file stays free of networks.
+The distance (LPIPS in ``genbench.jobs.evaluate_translation``) is given, so this file stays free of networks.
 """
 from __future__ import annotations
 

@@ -133,7 +133,7 @@ def read_train(directory: Path, dataset: str, preset: str, seed: int) -> dict[st
 
 
 def read_likelihood(directory: Path) -> list[dict[str, Any]]:
-    """The estimates of ``likelihood.json`` (genbench.evaluate_likelihood), primary first; [] when the model has none."""
+    """The estimates of ``likelihood.json`` (genbench.jobs.likelihood), primary first; [] when the model has none."""
     path = directory / "likelihood.json"
     if not path.is_file():
         return []

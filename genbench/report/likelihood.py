@@ -1,5 +1,5 @@
 """The report's "Likelihood vs sample quality": every likelihood estimate of every model that has one
-(``likelihood.json``, genbench.evaluate_likelihood) beside its sample quality, and a scatter of the two.
+(``likelihood.json``, genbench.jobs.likelihood) beside its sample quality, and a scatter of the two.
 
 A likelihood and a sample-quality score answer different questions (Theis, van den Oord & Bethge 2016, "A note
 on the evaluation of generative models", https://arxiv.org/abs/1511.01844): a model can spend its probability

@@ -1,5 +1,5 @@
 """The memorisation section of the report: per generative model, its copy statistics and the figure of its
-samples nearest to the training set (``<run>/memorisation/<sampler>.{json,png}``, genbench.evaluate_memorisation)."""
+samples nearest to the training set (``<run>/memorisation/<sampler>.{json,png}``, genbench.jobs.memorisation)."""
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,7 +1,8 @@
 """The training settings of the papers whose numbers the report quotes (genbench.report.references), each with
 where the paper says so. A reference row's note lists the settings of this run that differ from these, read from
-the run's resolved config (``<run>/config.yaml``), so that a profile's shortcuts (CycleGAN without its backward
-cycle, 1,200 steps) are stated beside the paper's number rather than in a YAML comment.
+the run's resolved config (``<run>/config.yaml``, where the train job writes every model key, the family's defaults
+filled in: no model registry needed here), so that a profile's shortcuts (CycleGAN without its backward cycle,
+1,200 steps) are stated beside the paper's number rather than in a YAML comment.
 
 Only settings a run's config has a key for are listed; data, resolution and feature space are the rows' own
 "protocol differs" text. A preset without an entry here gets no settings note.
@@ -13,8 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from genbench.config.parse import from_dict, read_yaml, to_dict
-from genbench.config.preset import TrainConfig
+from genbench.config.parse import read_yaml
 from genbench.io import InputError
 
 __all__ = ["PAPER_SETTINGS", "PaperSetting", "differing_settings", "settings_note"]
@@ -68,17 +68,6 @@ PAPER_SETTINGS: Mapping[str, tuple[PaperSetting, ...]] = {
 }
 
 
-def _resolved(spec: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
-    """A run's model and train sections with the defaults of keys its config leaves out filled in."""
-    from genbench.models import family_class
-
-    cls = family_class(spec["family"])
-    return {"model": to_dict(from_dict(cls.Config, dict(spec.get("model") or {}), source="config.yaml",
-                                       prefix="model.")),
-            "train": to_dict(from_dict(TrainConfig, dict(spec.get("train") or {}), source="config.yaml",
-                                       prefix="train."))}
-
-
 def _same(ours: Any, theirs: Any) -> bool:
     if isinstance(theirs, str) or isinstance(ours, str):
         return ours == theirs
@@ -93,17 +82,16 @@ def _text(value: Any) -> str:
     return f"{value:g}"
 
 
-def differing_settings(preset: str, spec: Mapping[str, Any]) -> list[str]:
+def differing_settings(preset: str, spec: Mapping[str, Any], *, source: str = "config.yaml") -> list[str]:
     """``"lambda_B 0 (paper 10)"`` for each paper setting of ``preset`` that the run's ``spec`` (config.yaml's
-    ``spec`` section: family, model, train) sets otherwise."""
-    settings = PAPER_SETTINGS.get(preset, ())
-    if not settings:
-        return []
-    resolved = _resolved(spec)
+    ``spec`` section: family, model, train, every key resolved) sets otherwise."""
     out = []
-    for setting in settings:
+    for setting in PAPER_SETTINGS.get(preset, ()):
         section, _, key = setting.key.partition(".")
-        ours = resolved[section][key]
+        if key not in (spec.get(section) or {}):
+            raise InputError(f"{source}: no '{setting.key}' (written before the train job recorded every model "
+                             "key); re-run the train rule that makes it")
+        ours = spec[section][key]
         if not _same(ours, setting.value):
             out.append(f"{setting.name} {_text(ours)} (paper {_text(setting.value)})")
     return out
@@ -120,6 +108,6 @@ def settings_note(preset: str, run: Path) -> str:
     config = read_yaml(path)
     if not isinstance(config, Mapping) or not isinstance(config.get("spec"), Mapping):
         raise InputError(f"{path}: no 'spec' section; re-run the train rule that makes it")
-    differing = differing_settings(preset, config["spec"])
+    differing = differing_settings(preset, config["spec"], source=str(path))
     return f"settings that differ from the paper's (this run's config.yaml): {', '.join(differing)}" if differing \
         else ""

@@ -1,5 +1,5 @@
 """The FD-over-training section of the report: per generative model, FD in the domain space at its milestone
-steps and at the end (``<run>/training_curve/<sampler>.json``, genbench.evaluate_curve), one figure per dataset."""
+steps and at the end (``<run>/training_curve/<sampler>.json``, genbench.jobs.training_curve), one figure per dataset."""
 from __future__ import annotations
 
 from pathlib import Path

@@ -3,7 +3,7 @@ CycleGAN's and MUNIT's two directions (with their diversity and MUNIT's grids of
 table beside bicubic, and input | output | target grids.
 
 Views of the per-sampler rows already collected: a row belongs here when its sample record has a ``task``
-(``genbench.translate``). The papers' own numbers are on other data (Cityscapes, Set5/Set14/BSD100), so
+(``genbench.jobs.translate``). The papers' own numbers are on other data (Cityscapes, Set5/Set14/BSD100), so
 they are quoted for orientation under "protocol differs", never compared cell by cell.
 """
 from __future__ import annotations

@@ -65,7 +65,7 @@ rule train:
         train="data/{dataset}/train.npz",
         meta="data/{dataset}/meta.json",
         weights=pinned_weights_input,
-        init=init_checkpoint_input,  # the job finds it under its own results root (genbench.train.job)
+        init=init_checkpoint_input,  # the job finds it under its own results root (genbench.jobs.train)
     output:
         checkpoint=f"{RUN_DIR}/checkpoint.pt",
         summary=f"{RUN_DIR}/train_summary.json",

@@ -1,6 +1,6 @@
 # Image-to-image families (pix2pix, CycleGAN, SRGAN/SRResNet): they train through the `train` rule, but
 # translate the test inputs of their dataset instead of sampling, and are measured by their task's metrics
-# (genbench.translate, genbench.evaluate_translation). Only their presets match these rules' wildcards.
+# (genbench.jobs.translate, genbench.jobs.evaluate_translation). Only their presets match these rules' wildcards.
 
 
 rule train_segmenter:

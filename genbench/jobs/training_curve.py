@@ -13,20 +13,24 @@ from pathlib import Path
 
 from genbench.config import SamplerConfig, TrainingCurveConfig, to_dict
 from genbench.device import resolve_device, set_threads
-from genbench.evaluate import read_reference
 from genbench.features.domain import extract, load_classifier
 from genbench.io import InputError, load_npz, read_json, sha256_file, write_json
+from genbench.jobs.evaluate import read_reference
+from genbench.jobs.sample import draw_images
+from genbench.jobs.trained_run import model_identity, read_train_summary
 from genbench.metrics import frechet_distance, precision_recall
-from genbench.sample import draw_images
 from genbench.train.checkpoint import load_for_sampling, read_checkpoint, read_milestones
 from genbench.train.ema import copy_state
 
 
 def run_training_curve(checkpoint: Path, milestones: Path, classifier: Path, reference: Path,
                        cfg: TrainingCurveConfig, *, sampler_name: str, sampler: SamplerConfig, reference_split: str,
-                       batch_size: int, seed: int, device: str, threads: int, identity: dict, out: Path,
+                       batch_size: int, train_summary: Path, device: str, threads: int, out: Path,
                        final_samples: Path | None = None, pr_k: int = 3) -> dict:
+    """The curve of the model its train job's summary names, every point drawn at its training seed."""
     set_threads(threads)
+    summary = read_train_summary(train_summary)
+    seed, identity = summary["seed"], model_identity(summary) | {"sampler": sampler_name}
     dev = resolve_device(device)
     model, run_cfg = load_for_sampling(checkpoint, dev)
     type(model).check_sampler(sampler, source=f"{checkpoint}: sampler '{sampler_name}'", cfg=model.cfg)

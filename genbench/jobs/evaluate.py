@@ -1,4 +1,5 @@
-"""Evaluation jobs: the domain feature network, reference features, and metrics of a sample file.
+"""The evaluate job: metrics of a model's sample files in each feature space, plus the task metrics of
+image-to-image outputs and the judge's class accuracy, logged to the model's MLflow run.
 
 I/O and bookkeeping only; the maths is in ``genbench.metrics`` (pure functions over features).
 Every value in ``metrics.json`` carries the protocol that produced it.
@@ -13,43 +14,14 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from genbench import metrics
-from genbench.config import METRIC_NAMES, EvaluationConfig
-from genbench.data import load_split, seeded_subset
+from genbench import metrics, tracking
+from genbench.config import METRIC_NAMES, EvaluationConfig, MlflowConfig
 from genbench.device import resolve_device, set_threads
 from genbench.errors import ConfigError
 from genbench.features import EXTRACTORS
 from genbench.inputs import check_images
-from genbench.io import InputError, load_npz, read_json, save_npz, sha256_file, write_json
-
-REFERENCE_SEED = 12345  # fixed: the real subset must not change with the model's seed
-
-
-def run_reference(data_dir: Path, extractor_file: Path, *, space: str, split: str, n: int, batch_size: int,
-                  device: str, threads: int, out: Path) -> None:
-    """Features (and logits, where the extractor has them) of a fixed seeded subset of real images: the
-    reference side of every metric in feature space ``space``."""
-    set_threads(threads)
-    images, labels = load_split(data_dir, split)
-    if n > len(images):
-        raise InputError(f"{data_dir}/{split}.npz: has {len(images)} images, evaluation.n_real asks for {n}")
-    idx = seeded_subset(len(images), n, REFERENCE_SEED)
-    dev = resolve_device(device)
-    extractor = EXTRACTORS.get(space, source="reference")
-    model, _ = extractor.load(extractor_file, device=dev)
-    features, logits = extractor.extract(model, images[idx], batch_size=batch_size, device=dev)
-    arrays = {"features": features, "labels": labels[idx], "indices": idx.astype(np.int64), "space": np.array(space),
-              "extractor_sha256": np.array(sha256_file(extractor_file)), "split": np.array(split)}
-    if logits is not None:
-        arrays["logits"] = logits
-    save_npz(out, arrays)
-
-
-# ``genbench metrics`` without ``--profile``: the protocol of clean-fid and torch-fidelity, so that its numbers
-# compare with theirs. KID: 100 subsets of (at most) 1,000 rows per side (clean-fid's num_subsets and
-# max_subset_size, torch-fidelity's kid_subsets and kid_subset_size); precision/recall k 3 (Kynkaanniemi et al.
-# 2019); density/coverage k 5 (Naeem et al. 2020); IS over 10 splits. The pipeline's profiles keep their own.
-STANDARD_PROTOCOL = EvaluationConfig(kid_subsets=100, kid_subset_size=1000, pr_k=3, dc_k=5, is_splits=10)
+from genbench.io import InputError, load_npz, sha256_file, write_json
+from genbench.jobs.trained_run import code_versions, log_measurement, model_identity, read_train_summary
 
 
 def compute_metrics(real_features: np.ndarray, fake_features: np.ndarray, fake_logits: np.ndarray | None,
@@ -267,7 +239,7 @@ class TaskFiles:
 def task_metrics(task: str, sample_arrays: dict, files: TaskFiles, *, batch_size: int, device, source: Path) -> dict:
     """FCN-score (outputs in MNIST-M, given a segmenter), diversity (unpaired outputs under several styles) or the
     super-resolution metrics of translator outputs."""
-    from genbench.evaluate_translation import diversity_metrics, fcn_score_metrics, super_resolution_metrics
+    from genbench.jobs.evaluate_translation import diversity_metrics, fcn_score_metrics, super_resolution_metrics
 
     if files.data_dir is None or "index" not in sample_arrays:
         raise InputError(f"{source}: '{task}' outputs need --data (the dataset they translate) and an 'index' "
@@ -295,45 +267,26 @@ def final_metric_values(result: dict) -> dict[str, float]:
     return {f"{result['sampler']}/{name}": float(rec["value"]) for name, rec in result["metrics"].items()}
 
 
-def read_train_summary(path: Path) -> dict:
-    summary = read_json(path)
-    if "mlflow_run_id" not in summary:
-        raise InputError(f"{path}: no 'mlflow_run_id'; re-run its train rule")
-    return summary
-
-
-def run_metrics(real_path: Path, fake_path: Path, *, names: Sequence[str], space: str, extractor_file: Path | None,
-                cfg: EvaluationConfig, device: str, threads: int, out: Path | None) -> dict:
-    """``genbench metrics``: any two inputs (image folders, image or feature ``.npz``) -> metrics with protocol.
-
-    ``space`` names a registered feature extractor, or ``none`` when both inputs already hold features.
-    """
-    from genbench.inputs import load_metric_input
-
-    set_threads(threads)
-    real, fake = load_metric_input(real_path), load_metric_input(fake_path)
-    protocol: dict = {"feature_space": space, "n_real": len(real), "n_fake": len(fake),
-                      "real": real.source, "fake": fake.source}
-    if space == "none":
-        for side in (real, fake):
-            if side.features is None:
-                raise InputError(f"{side.source}: --features none needs precomputed 'features' in an .npz; "
-                                 "for images name a feature extractor (--features domain|inception)")
-        real_features, fake_features, fake_logits = real.features, fake.features, fake.logits
-    else:
-        extractor = EXTRACTORS.get(space, source="--features")
-        for side in (real, fake):
-            if side.images is None:
-                raise InputError(f"{side.source}: holds features; use --features none, or give images")
-        if extractor_file is None:
-            extractor_file = extractor.default_file()
-        dev = resolve_device(device)
-        model, _ = extractor.load(extractor_file, device=dev)
-        real_features, _ = extractor.extract(model, real.images, batch_size=cfg.batch_size, device=dev)
-        fake_features, fake_logits = extractor.extract(model, fake.images, batch_size=cfg.batch_size, device=dev)
-        protocol |= {"extractor_sha256": sha256_file(extractor_file), "resize": extractor.resize}
-    values = with_protocol(compute_metrics(real_features, fake_features, fake_logits, cfg, space=space, names=names),
-                           protocol)
-    if out is not None:
-        write_json(out, {"metrics": values})
+def run_evaluation_job(samples: Sequence[Path], train_summary: Path, *, samplers: Sequence[str],
+                       outs: Sequence[Path], references: Sequence[Path], extractor_files: Sequence[Path],
+                       cfg: EvaluationConfig, mlflow: MlflowConfig, device: str, threads: int,
+                       task_files: TaskFiles | None = None, judge_file: Path | None = None) -> dict[str, dict]:
+    """``genbench evaluate``: ``run_evaluation`` of a model's sample files (sampler setting ``samplers[i]`` in
+    ``samples[i]``), each record naming the model (from its train job's summary) and the code versions; the
+    values go to the model's MLflow run (``<sampler>/<metric>``) and to one child run per setting.
+    Returns ``{sampler: {metric: value}}``."""
+    summary = read_train_summary(train_summary)
+    model, code = model_identity(summary), code_versions(summary, "evaluate")
+    results = run_evaluation(samples, references, extractor_files, cfg, device=device, threads=threads,
+                             identities=[model | {"sampler": name, "code_version": code} for name in samplers],
+                             outs=outs, task_files=task_files, judge_file=judge_file)
+    tracking.log_final_metrics(summary["mlflow_run_id"],
+                               {k: v for result in results for k, v in final_metric_values(result).items()},
+                               tracking_uri_cfg=mlflow)
+    values = {}
+    for name, result in zip(samplers, results, strict=True):
+        values[name] = {metric: rec["value"] for metric, rec in result["metrics"].items()}
+        protocols = {metric: rec.get("protocol", {}) for metric, rec in result["metrics"].items()}
+        log_measurement(mlflow, summary, name=name, params={"sampler": name, "protocol": protocols},
+                        metrics=values[name], code=code)
     return values

@@ -1,17 +1,18 @@
 """One training job = one (dataset, preset, seed): data -> fit -> checkpoint + summary, mirrored to MLflow.
 
 Outputs in ``out_dir``: ``checkpoint.pt`` (written last, the file Snakemake waits for), ``config.yaml``
-(the resolved run config), ``train_summary.json``, ``losses.csv``, ``grid.png`` and ``milestones.pt`` (the
-sampling network at ``train.curve_points`` earlier steps, and at step 0 when it starts from ``train.init_from``).
-While it trains, the job keeps a resume snapshot there (``resume.pt``, genbench.train.resume): the same command
-after a crash or a kill continues from it and the same MLflow run, and ends with the weights an uninterrupted run
-would have.
+(the resolved run config, each model key the preset leaves out at its family's default), ``train_summary.json``,
+``losses.csv``, ``grid.png`` and ``milestones.pt`` (the sampling network at ``train.curve_points`` earlier steps,
+and at step 0 when it starts from ``train.init_from``). While it trains, the job keeps a resume snapshot there
+(``resume.pt``, genbench.train.resume): the same command after a crash or a kill continues from it and the same
+MLflow run, and ends with the weights an uninterrupted run would have.
 """
 from __future__ import annotations
 
 import csv
 import io
 import random
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -20,12 +21,13 @@ import yaml
 
 from genbench import tracking
 from genbench.code_version import code_version
-from genbench.config import RunConfig, to_dict
+from genbench.config import ProfileConfig, RunConfig, to_dict
+from genbench.config.validate import resolve_run
 from genbench.data import image_spec, load_arrays, seeded_subset
 from genbench.device import resolve_device, set_threads
 from genbench.images import save_grid, to_uint8
 from genbench.io import write_bytes, write_json
-from genbench.models import ImageSpec, build_model
+from genbench.models import GenerativeModel, ImageSpec, build_model
 from genbench.models.translation import Translator
 from genbench.train.checkpoint import initialise_from, save_checkpoint, save_milestones
 from genbench.train.ema import copy_state
@@ -38,6 +40,15 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+def run_training_job(profile: ProfileConfig, *, dataset: str, preset: str, seed: int, threads: int,
+                     profile_source: str, data_dir: Path, out_dir: Path) -> dict:
+    """``genbench train``: (dataset, preset, seed) resolved against ``profile`` (read from ``profile_source``, which
+    errors name), trained; returns the train summary."""
+    run_cfg = resolve_run(profile, dataset=dataset, preset=preset, seed=seed, samplers=False,
+                          profile_source=profile_source)
+    return run_training(replace(run_cfg, threads=threads), data_dir=data_dir, out_dir=out_dir)
 
 
 def run_training(run_cfg: RunConfig, *, data_dir: Path, out_dir: Path) -> dict:
@@ -104,7 +115,8 @@ def run_training(run_cfg: RunConfig, *, data_dir: Path, out_dir: Path) -> dict:
             summary["init_from"] = initialised
         run.log_metrics({"train_seconds": result.seconds, "train_images_per_second": result.images_per_second,
                          "n_parameters": float(summary["n_parameters"])}, step=result.steps)
-        write_bytes(out_dir / "config.yaml", yaml.safe_dump(to_dict(run_cfg), sort_keys=True).encode())
+        config_yaml = yaml.safe_dump(resolved_config(run_cfg, model), sort_keys=True)
+        write_bytes(out_dir / "config.yaml", config_yaml.encode())
         write_bytes(out_dir / "losses.csv", _losses_csv(result.history))
         write_json(out_dir / "train_summary.json", summary)
         save_milestones(out_dir / "milestones.pt", {**start, **result.milestones})
@@ -112,6 +124,14 @@ def run_training(run_cfg: RunConfig, *, data_dir: Path, out_dir: Path) -> dict:
                         optimizers=result.optimizers, ema_state=result.ema.state_dict() if result.ema else None)
     snapshot_path.unlink(missing_ok=True)  # after checkpoint.pt: a kill in between resumes at the snapshot
     return summary
+
+
+def resolved_config(run_cfg: RunConfig, model: GenerativeModel) -> dict:
+    """config.yaml: the run config with every key of the family's model config, defaults filled in, so that the
+    report compares a run with its paper's settings (genbench.report.paper_settings) without the model registry."""
+    config = to_dict(run_cfg)
+    config["spec"]["model"] = to_dict(model.cfg)
+    return config
 
 
 def init_checkpoint(out_dir: Path, preset: str, seed: int, *, dataset: str) -> Path:

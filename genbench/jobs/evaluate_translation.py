@@ -1,4 +1,4 @@
-"""Task metrics of image-to-image outputs (``genbench.translate``), measured as the papers measure them.
+"""Task metrics of image-to-image outputs (``genbench.jobs.translate``), measured as the papers measure them.
 
 - FCN-score (pix2pix Table 1, CycleGAN Table 2): a segmentation network trained on real MNIST-M predicts
   the label maps of the outputs, scored against the label maps of the inputs; the same network on the real
@@ -8,7 +8,7 @@
 - Diversity of unpaired translators (MUNIT Table 1): mean LPIPS between outputs of one input under different
   random styles (``diversity_images`` of the sample file), 0 for a deterministic family.
 
-FD and label preservation in the target domain come from ``genbench.evaluate`` (domain features; the
+FD and label preservation in the target domain come from ``genbench.jobs.evaluate`` (domain features; the
 outputs carry their source's labels). The maths is in ``genbench.metrics``; this module lines the outputs
 up with the real rows and records the protocol.
 """

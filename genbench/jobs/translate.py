@@ -1,7 +1,7 @@
 """The sample job of an image-to-image family: translate the first ``n`` test inputs of its dataset.
 
-The output has the layout of ``genbench.sample``'s (``images`` uint8 N x C x H x W, so every metric of
-``genbench.evaluate`` applies in the target domain) plus what the task metrics need to line the outputs up
+The output has the layout of ``genbench.jobs.sample``'s (``images`` uint8 N x C x H x W, so every metric of
+``genbench.jobs.evaluate`` applies in the target domain) plus what the task metrics need to line the outputs up
 with the real test rows: ``index`` (test rows translated), ``task`` and ``direction``; where the dataset's
 labels are classes the source keeps (digits), ``labels`` with ``label_kind`` "class", so the domain
 classifier's class accuracy on the outputs is the label preservation of the CycleGAN paper.
@@ -21,10 +21,9 @@ import torch
 
 from genbench.config import SamplerConfig
 from genbench.data import load_arrays
-from genbench.images import save_grid
+from genbench.images import save_grid, to_uint8
 from genbench.io import InputError, save_npz, write_json
 from genbench.models.translation import Translator
-from genbench.images import to_uint8
 from genbench.train.loop import TrainingDiverged
 
 GRID_ROWS = 8  # input | output | target triplets shown in the grid

@@ -15,12 +15,13 @@ from matplotlib.figure import Figure
 from genbench.config import MemorisationConfig
 from genbench.data import load_split
 from genbench.device import resolve_device, set_threads
-from genbench.evaluate import images_to_measure, read_reference
 from genbench.features.domain import extract, load_classifier
+from genbench.images import figure_png
 from genbench.inputs import check_images
 from genbench.io import InputError, atomic_path, load_npz, sha256_file, write_json
+from genbench.jobs.evaluate import images_to_measure, read_reference
+from genbench.jobs.trained_run import model_identity, read_train_summary
 from genbench.metrics.memorisation import copy_statistics, nearest_neighbours
-from genbench.images import figure_png
 
 
 def neighbour_figure(fakes: np.ndarray, neighbours: np.ndarray, distances: np.ndarray, title: str) -> bytes:
@@ -43,9 +44,11 @@ def neighbour_figure(fakes: np.ndarray, neighbours: np.ndarray, distances: np.nd
 
 def run_memorisation(samples: Path, train_reference: Path, test_reference: Path, classifier: Path,
                      data_dir: Path, cfg: MemorisationConfig, *, n_fake: int, batch_size: int, device: str,
-                     threads: int, identity: dict, out: Path) -> dict:
-    """Copy statistics of the first ``n_fake`` samples; ``out`` is the JSON, the figure goes beside it."""
+                     threads: int, train_summary: Path, sampler_name: str, out: Path) -> dict:
+    """Copy statistics of the first ``n_fake`` samples of sampler setting ``sampler_name`` of the model its train
+    job's summary names; ``out`` is the JSON, the figure goes beside it."""
     set_threads(threads)
+    identity = model_identity(read_train_summary(train_summary)) | {"sampler": sampler_name}
     sample_arrays = load_npz(samples, required=("images",))
     check_images(sample_arrays["images"], samples)
     fake = images_to_measure(sample_arrays, n_fake, samples)

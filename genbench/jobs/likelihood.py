@@ -15,13 +15,27 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from genbench.config import LikelihoodConfig
+from genbench.config import LikelihoodConfig, MlflowConfig
 from genbench.data import load_arrays
 from genbench.device import resolve_device, set_threads
 from genbench.io import InputError, save_npz, sha256_file, write_json
+from genbench.jobs.trained_run import code_versions, log_measurement, model_identity, read_train_summary
 from genbench.metrics.bits_per_dim import bits_per_dim, mean_and_standard_error
 from genbench.train.checkpoint import load_for_sampling
 from genbench.train.loop import TrainingDiverged
+
+
+def run_likelihood_job(checkpoint: Path, data_dir: Path, train_summary: Path, cfg: LikelihoodConfig, *,
+                       mlflow: MlflowConfig, device: str, threads: int, out: Path) -> dict:
+    """``genbench likelihood``: ``run_likelihood`` of the model its train job's summary names, at the training
+    seed; the bits/dim go to a child run of the model's MLflow run."""
+    summary = read_train_summary(train_summary)
+    code = code_versions(summary, "likelihood")
+    record = run_likelihood(checkpoint, data_dir, cfg, seed=summary["seed"], device=device, threads=threads,
+                            identity=model_identity(summary) | {"code_version": code}, out=out)
+    log_measurement(mlflow, summary, name="likelihood", params={"protocol": record["protocol"]}, code=code,
+                    metrics={f"bits_per_dim_{name}": e["bits_per_dim"] for name, e in record["estimates"].items()})
+    return record
 
 
 def run_likelihood(checkpoint: Path, data_dir: Path, cfg: LikelihoodConfig, *, seed: int, device: str, threads: int,

@@ -10,14 +10,13 @@ import torch
 from genbench.config import SamplerConfig
 from genbench.device import resolve_device, set_threads
 from genbench.errors import ConfigError
-from genbench.images import save_grid
+from genbench.images import save_grid, to_uint8
 from genbench.io import InputError, load_npz, read_json, save_npz, sha256_file, write_json
+from genbench.jobs.translate import run_translation
 from genbench.models import GenerativeModel
 from genbench.models.translation import Translator
 from genbench.train.checkpoint import load_for_sampling
-from genbench.images import to_uint8
 from genbench.train.loop import TrainingDiverged
-from genbench.translate import run_translation
 
 
 def draw_images(model: GenerativeModel, sampler: SamplerConfig, n: int, *, batch_size: int, seed: int,
@@ -42,7 +41,7 @@ def run_sampling(checkpoint: Path, *, sampler_name: str, sampler: SamplerConfig,
                  parent_samples: Path | None = None, diversity: tuple[int, int] = (0, 0)) -> dict:
     """Draw ``n`` images (the sampler's own ``n`` where it sets one) in batches from one seeded CPU generator;
     writes ``out`` plus ``.json`` and ``.png`` beside it. An image-to-image family translates the first ``n``
-    test inputs of ``data_dir`` instead (``genbench.translate``); a ``first_of`` setting takes the first ``n``
+    test inputs of ``data_dir`` instead (``genbench.jobs.translate``); a ``first_of`` setting takes the first ``n``
     images of ``parent_samples``, its parent setting's file (``take_first``).
 
     ``diversity`` (inputs, styles per input) sizes an unpaired translator's diversity outputs.
