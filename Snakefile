@@ -11,6 +11,7 @@ if not workflow.overwrite_configfiles:
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/experiments_plan.smk"
 include: "workflow/rules/recovery.smk"
 
 

@@ -115,7 +115,7 @@ def test_the_plan_runs_a_plugin_experiment_on_the_presets_its_section_names(tmp_
 
 def test_every_input_of_a_builtin_experiment_has_a_flag_and_a_place_in_the_plan() -> None:
     experiments = registered()
-    plan = (REPO / "workflow/rules/experiments.smk").read_text()
+    plan = (REPO / "workflow/rules/experiments_plan.smk").read_text()
     for name in experiments:
         experiment = experiments.get(name)
         own = set(experiment.more_help)
