@@ -49,8 +49,7 @@ def cmd_validate(args: argparse.Namespace) -> None:
 
     profile = _profile(args)
     source = " + ".join(map(str, args.profile))
-    validate_all(profile, profile_source=source)
-    validate_experiments(profile, profile_source=source)
+    validate_experiments(profile, validate_all(profile, profile_source=source), profile_source=source)
     print(f"ok: profile '{profile.profile}': {len(profile.datasets)} datasets x {len(profile.presets)} presets "
           f"x {len(profile.seeds)} seeds")
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from genbench.config import ConfigError, SamplerConfig, load_profile
+from genbench.config import ConfigError, SamplerConfig, load_profile, validate_all
 from genbench.experiments import validate_experiments
 from genbench.experiments import augmentation, probe, steering, walks
 from genbench.features.domain import DomainClassifier
@@ -143,4 +143,4 @@ def test_experiment_settings_are_checked_up_front(experiments: dict, match: str)
     with pytest.raises(ConfigError, match=match):
         profile = load_profile({"profile": "t", "presets": ["dcgan", "vae", "ddpm"], "experiments": experiments},
                                source="p.yaml")
-        validate_experiments(profile, profile_source="p.yaml")
+        validate_experiments(profile, validate_all(profile, profile_source="p.yaml"), profile_source="p.yaml")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from genbench.config import ConfigError, SamplerConfig, load_profile
+from genbench.config import ConfigError, SamplerConfig, load_profile, validate_all
 from genbench.experiments import validate_experiments
 from genbench.experiments import freecontrol as fc
 from genbench.experiments.freecontrol import FreeControlConfig
@@ -100,4 +100,4 @@ def test_the_profile_refuses_a_model_freecontrol_cannot_steer() -> None:
                             "preset_datasets": {"cyclegan": ["mnist_m"]},
                             "experiments": {"freecontrol": {"presets": ["ddpm"]}}}, source="t.yaml")
     with pytest.raises(ConfigError, match=r"^t.yaml: key 'experiments.freecontrol.presets': 'ddpm' \(ddpm\) is not a "):
-        validate_experiments(profile, profile_source="t.yaml")
+        validate_experiments(profile, validate_all(profile, profile_source="t.yaml"), profile_source="t.yaml")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from genbench.config import ConfigError, SamplerConfig, load_profile
+from genbench.config import ConfigError, SamplerConfig, load_profile, validate_all
 from genbench.experiments import validate_experiments
 from genbench.experiments import stylegan_figures as figures
 from genbench.models import build_model
@@ -103,7 +103,7 @@ def test_settings_are_checked_up_front(settings: dict, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         profile = load_profile({"profile": "t", "presets": ["dcgan", "stylegan"],
                                 "experiments": {"stylegan_figures": settings}}, source="p.yaml")
-        validate_experiments(profile, profile_source="p.yaml")
+        validate_experiments(profile, validate_all(profile, profile_source="p.yaml"), profile_source="p.yaml")
 
 
 def test_job_writes_both_figures_and_the_report_shows_them(tmp_path) -> None:

@@ -42,9 +42,10 @@ def resolve_run(profile: ProfileConfig, *, dataset: str, preset: str, seed: int,
                      cuda=profile.cuda)
 
 
-def validate_all(profile: ProfileConfig, *, profile_source: str, preset_dir: Path = PRESET_DIR) -> None:
-    """Resolve every preset the profile names (and every overridden one) so errors surface up front. The
-    ``experiments`` sections are the experiments' own: ``genbench.experiments.validate_experiments``."""
+def validate_all(profile: ProfileConfig, *, profile_source: str,
+                 preset_dir: Path = PRESET_DIR) -> dict[str, PresetConfig]:
+    """Resolve every preset the profile names (and every overridden one) so errors surface up front; the presets,
+    by name. The ``experiments`` sections are the experiments' own: ``genbench.experiments.validate_experiments``."""
     for dataset in profile.datasets:
         check_dataset_name(dataset, source=f"{profile_source}: key 'datasets'")
     for space in profile.evaluation.feature_spaces:
@@ -74,6 +75,7 @@ def validate_all(profile: ProfileConfig, *, profile_source: str, preset_dir: Pat
         cls = family_class(preset.family)
         cls.check_likelihood(from_dict(cls.Config, dict(preset.model), source=f"preset '{name}'", prefix="model."),
                              source=f"{profile_source}: key 'likelihood.presets', preset '{name}'")
+    return presets
 
 
 def _check_dataset_arrays(profile: ProfileConfig, presets: Mapping[str, PresetConfig], *, profile_source: str) -> None:

@@ -26,8 +26,7 @@ import pkgutil
 from pathlib import Path
 from typing import Mapping
 
-from genbench.config import PRESET_DIR, ProfileConfig
-from genbench.config.validate import load_preset
+from genbench.config import PresetConfig, ProfileConfig
 from genbench.errors import ConfigError
 from genbench.experiments.base import EXPERIMENTS, INPUTS, Experiment, ExperimentJob
 from genbench.models import family_class
@@ -54,13 +53,11 @@ def registered() -> Registry[Experiment]:
     return EXPERIMENTS
 
 
-def validate_experiments(profile: ProfileConfig, *, profile_source: str, preset_dir: Path = PRESET_DIR) -> None:
+def validate_experiments(profile: ProfileConfig, presets: Mapping[str, PresetConfig], *, profile_source: str) -> None:
     """Every section of ``experiments:`` names a registered experiment and parses, every preset it names is in
-    the profile and of a family the experiment applies to, and the experiment's own check passes (run after
-    ``genbench.config.validate_all``, which checks the presets themselves)."""
+    the profile and of a family the experiment applies to, and the experiment's own check passes. ``presets``:
+    what ``genbench.config.validate_all`` resolved (it checks the presets themselves)."""
     experiments = registered()
-    presets = {name: load_preset(name, profile.overrides.get(name), preset_dir=preset_dir,
-                                 profile_source=profile_source) for name in profile.presets}
     for name in profile.experiments:
         experiments.get(name, source=f"{profile_source}: key 'experiments'")
     for name in experiments:

@@ -9,7 +9,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from genbench.code_version import code_version
-from genbench.config import ConfigError, load_preset, load_profile, main_sampler, read_yaml, to_dict, validate_all
+from genbench.config import ConfigError, load_profile, main_sampler, read_yaml, to_dict, validate_all
 from genbench.device import available_cpus
 from genbench.experiments import validate_experiments
 from genbench.data import DATASETS
@@ -17,16 +17,15 @@ from genbench.models import family_class
 
 
 def _load_validated_profile():
-    """Each params file alone (so an error names its file), then the merged config, then every preset."""
+    """Each params file alone (so an error names its file), then the merged config, every preset and the
+    experiments' sections."""
     source = " + ".join(map(str, workflow.configfiles)) or "--config"
     try:
         for path in workflow.configfiles:
             load_profile(read_yaml(path), source=str(path))
         profile = load_profile(config, source=source)
-        validate_all(profile, profile_source=source)
-        validate_experiments(profile, profile_source=source)
-        presets = {name: load_preset(name, profile.overrides.get(name), profile_source=source)
-                   for name in profile.presets}
+        presets = validate_all(profile, profile_source=source)
+        validate_experiments(profile, presets, profile_source=source)
     except ConfigError as err:
         sys.exit(f"genbench: config error: {err}")
     return profile, presets
